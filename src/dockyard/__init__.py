@@ -1,0 +1,4 @@
+"""dockyard: a daemonless Docker/OCI image manager."""
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]

@@ -1,0 +1,152 @@
+"""Load images from docker-archive / OCI layout files into the store, and save them back out."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from dockyard.errors import InvalidArchive, InvalidReference
+from dockyard.image.base import Image
+from dockyard.layers.limits import Limits
+from dockyard.oci import reference as refs
+from dockyard.oci.platform import Platform
+from dockyard.store.store import IngestResult, LayerProgress, Store
+
+FORMATS = ("docker", "oci")
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    result: IngestResult
+    names: tuple[refs.Reference, ...]
+
+
+def detect_format(path: Path) -> str:
+    """``oci`` when the input is an OCI image layout (dir or tar) without a docker manifest.json, else ``docker``."""
+    if path.is_dir():
+        if (path / "manifest.json").is_file():
+            return "docker"
+        if (path / "oci-layout").is_file():
+            return "oci"
+        raise InvalidArchive(f"{path}: neither a docker-archive (manifest.json) nor an OCI layout (oci-layout)")
+    if not path.exists():
+        raise InvalidArchive(f"{path}: no such file or directory")
+    try:
+        with tarfile.open(path) as tar:
+            names = set()
+            for member in tar:
+                names.add(member.name.lstrip("./").lstrip("/"))
+                if "manifest.json" in names:
+                    return "docker"
+            if "oci-layout" in names:
+                return "oci"
+    except tarfile.TarError as exc:
+        raise InvalidArchive(f"{path}: not a tar archive ({exc})") from None
+    raise InvalidArchive(f"{path}: neither a docker-archive (manifest.json) nor an OCI layout (oci-layout)")
+
+
+def load(
+    store: Store,
+    path: Path,
+    *,
+    name: str | None = None,
+    platform: Platform | None = None,
+    limits: Limits | None = None,
+    on_layer: Callable[[LayerProgress], None] | None = None,
+) -> list[Loaded]:
+    """``docker load``: every image in the archive, named as the archive names it."""
+    kind = detect_format(path)
+    plan: list[tuple[Image, list[refs.Reference]]] = []
+    if kind == "docker":
+        from dockyard.transport import docker_archive
+
+        for entry in docker_archive.read(path):
+            names = [_parse_name(t) for t in entry.repo_tags]
+            plan.append((entry.image, names))
+    else:
+        from dockyard.transport import oci_layout
+
+        base = refs.parse(name) if name else None
+        if base is not None and (base.tag or base.digest):
+            raise InvalidReference(f"--name takes a repository without tag: {name}")
+        for lentry in oci_layout.read(path, platform=platform):
+            names = []
+            if lentry.name:
+                names.append(_parse_name(lentry.name))
+            elif lentry.ref_name and base is not None:
+                names.append(base.with_tag(lentry.ref_name))
+            elif lentry.ref_name:
+                try:
+                    names.append(_parse_name(lentry.ref_name))
+                except InvalidReference:
+                    pass
+            plan.append((lentry.image, names))
+    out = []
+    for image, names in plan:
+        result = store.ingest(image, names, limits=limits, on_layer=on_layer)
+        out.append(Loaded(result, tuple(n.with_default_tag() for n in names)))
+    return out
+
+
+def _parse_name(text: str) -> refs.Reference:
+    ref = refs.parse(text)
+    if ref.digest is not None:
+        raise InvalidReference(f"archive names an image by digest, which cannot be a tag: {text}")
+    return ref
+
+
+def save(store: Store, names: Sequence[str], out: Path, *, fmt: str = "docker") -> None:
+    """``docker save``: the named images (tags as given, or all tags of an ID) into one archive."""
+    if fmt not in FORMATS:
+        raise InvalidArchive(f"unknown format {fmt!r} (want docker or oci)")
+    plan: list[tuple[Image, list[str]]] = []
+    seen: dict[str, int] = {}
+    for text in names:
+        image = store.image(text)
+        tags, _ = store.names_of(image.row.id)
+        try:
+            ref = refs.parse(text)
+        except InvalidReference:
+            ref = None
+        chosen: list[str]
+        if ref is not None and image.row.id not in (text, "sha256:" + text) and not _looks_like_id(text, image.row.id):
+            chosen = [ref.with_default_tag().familiar()] if ref.digest is None else []
+        else:
+            chosen = [t.familiar() for t in tags]
+        if image.row.id in seen:
+            existing = plan[seen[image.row.id]][1]
+            existing.extend(c for c in chosen if c not in existing)
+            continue
+        seen[image.row.id] = len(plan)
+        plan.append((image, chosen))
+    out = out.resolve()
+    tmp = out.with_name(out.name + ".dockyard-tmp")
+    try:
+        if fmt == "docker":
+            from dockyard.transport import docker_archive
+
+            with open(tmp, "wb") as f:
+                docker_archive.write(plan, f)
+        else:
+            from dockyard.transport import oci_layout
+
+            oci_layout.write(plan, tmp, as_tar=True)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _looks_like_id(text: str, image_id: str) -> bool:
+    value = text[7:] if text.startswith("sha256:") else text
+    return bool(value) and image_id[7:].startswith(value)
+
+
+def manifest_json(path: Path) -> list[dict[str, object]]:
+    """The ``manifest.json`` of a docker-archive directory (for tests and diagnostics)."""
+    data = json.loads((path / "manifest.json").read_text())
+    if not isinstance(data, list):
+        raise InvalidArchive("manifest.json must be a list")
+    return data

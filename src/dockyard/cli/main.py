@@ -1,0 +1,546 @@
+"""The ``dockyard`` command: argument parsing and rendering only; the work happens in the library.
+
+argparse rather than typer: ``images`` must start in well under 150 ms and typer's import alone costs ~120 ms.
+Everything heavier than argparse is imported inside the command that needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from dockyard.store.store import Store
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _store(args: argparse.Namespace) -> Store:
+    from dockyard.store.store import Store
+
+    root = args.root or os.environ.get("DOCKYARD_ROOT")
+    return Store(Path(root) if root else None)
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text)
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text if text.endswith("\n") else text + "\n")
+
+
+# --- image commands ------------------------------------------------------------------------------------------
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from dockyard import archive
+    from dockyard.oci.platform import Platform
+
+    platform = Platform.parse(args.platform) if args.platform else None
+    path = Path(args.input)
+
+    def progress(event: Any) -> None:
+        if not args.quiet:
+            _err(f"{event.digest.short}: {event.status}")
+
+    with _store(args) as store:
+        loaded = archive.load(store, path, name=args.name, platform=platform, on_layer=progress)
+    for item in loaded:
+        if item.names:
+            for name in item.names:
+                _out(f"Loaded image: {name.familiar()}\n")
+        else:
+            _out(f"Loaded image ID: {item.result.image_id}\n")
+    return 0
+
+
+def cmd_save(args: argparse.Namespace) -> int:
+    from dockyard import archive
+
+    if not args.output:
+        if sys.stdout.isatty():
+            raise _usage("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    with _store(args) as store:
+        if args.output:
+            archive.save(store, args.images, Path(args.output), fmt=args.format)
+        else:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                target = Path(tmp) / "out.tar"
+                archive.save(store, args.images, target, fmt=args.format)
+                with open(target, "rb") as f:
+                    while chunk := f.read(1 << 20):
+                        sys.stdout.buffer.write(chunk)
+    return 0
+
+
+_IMAGES_HEADERS = {
+    "Repository": "REPOSITORY",
+    "Tag": "TAG",
+    "Digest": "DIGEST",
+    "ID": "IMAGE ID",
+    "CreatedSince": "CREATED",
+    "CreatedAt": "CREATED AT",
+    "Size": "SIZE",
+    "VirtualSize": "VIRTUAL SIZE",
+    "SharedSize": "SHARED SIZE",
+    "UniqueSize": "UNIQUE SIZE",
+    "Containers": "CONTAINERS",
+}
+
+
+def cmd_images(args: argparse.Namespace) -> int:
+    from dockyard import views
+    from dockyard.cli import render
+
+    with _store(args) as store:
+        rows = views.image_rows(
+            store, reference=args.reference, filters=args.filter or [], show_all=args.all, digests=args.digests
+        )
+    trunc = not args.no_trunc
+    if args.quiet:
+        seen: set[str] = set()
+        for r in rows:
+            ident = r.summary.id.short if trunc else str(r.summary.id)
+            if ident not in seen:
+                seen.add(ident)
+                _out(ident + "\n")
+        return 0
+    docs = [r.as_json(trunc=trunc) for r in rows]
+    if args.format == "json":
+        for d in docs:
+            _out(json.dumps(d, separators=(",", ":")) + "\n")
+        return 0
+    if args.format:
+        return _render_template(args.format, docs, _IMAGES_HEADERS)
+    cols = ["Repository", "Tag"] + (["Digest"] if args.digests else []) + ["ID", "CreatedSince", "Size"]
+    table = [[_IMAGES_HEADERS[c] for c in cols]] + [[d[c] for c in cols] for d in docs]
+    _out(render.table(table))
+    return 0
+
+
+def _render_template(fmt: str, docs: Sequence[Any], headers: dict[str, str]) -> int:
+    from dockyard.cli import render
+    from dockyard.cli.gotemplate import Template
+
+    tpl = Template(fmt)
+    if tpl.is_table:
+        lines = [tpl.header(headers)] + [tpl.render(d) for d in docs]
+        _out(render.table([line.split("\t") for line in lines]))
+    else:
+        for d in docs:
+            _out(tpl.render(d) + "\n")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from dockyard import views
+    from dockyard.errors import NotFound
+
+    docs = []
+    failed = []
+    with _store(args) as store:
+        for name in args.images:
+            try:
+                docs.append(views.inspect(store, name))
+            except NotFound as exc:
+                failed.append(str(exc))
+    if args.format:
+        from dockyard.cli.gotemplate import Template
+
+        tpl = Template(args.format)
+        for d in docs:
+            _out(tpl.render(d) + "\n")
+    else:
+        _out(json.dumps(docs, indent=4, ensure_ascii=False) + "\n")
+    for msg in failed:
+        _err(f"Error: {msg}")
+    return 1 if failed else 0
+
+
+_HISTORY_HEADERS = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
+                    "Size": "SIZE", "Comment": "COMMENT"}
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from dockyard import views
+    from dockyard.cli import render
+
+    with _store(args) as store:
+        rows = views.history(store, args.image)
+    human = args.human.lower() not in ("false", "0", "no")
+    docs = []
+    for r in rows:
+        ident = r.id
+        if ident != "<missing>" and not args.no_trunc:
+            ident = ident[7:19]
+        created_by = r.created_by.replace("\t", " ")
+        docs.append(
+            {
+                "ID": ident,
+                "CreatedSince": render.since(r.created) if human else render.rfc3339(r.created),
+                "CreatedAt": render.rfc3339(r.created),
+                "CreatedBy": created_by if args.no_trunc else render.ellipsis(created_by, 45),
+                "Size": render.human_size(r.size) if human else str(r.size),
+                "Comment": r.comment,
+                "Tags": list(r.tags),
+            }
+        )
+    if args.quiet:
+        for d in docs:
+            _out(d["ID"] + "\n")
+        return 0
+    if args.format == "json":
+        for d in docs:
+            _out(json.dumps(d, separators=(",", ":")) + "\n")
+        return 0
+    if args.format:
+        return _render_template(args.format, docs, _HISTORY_HEADERS)
+    cols = ["ID", "CreatedSince" if human else "CreatedAt", "CreatedBy", "Size", "Comment"]
+    table = [[_HISTORY_HEADERS[c] for c in cols]] + [[d[c] for c in cols] for d in docs]
+    _out(render.table(table))
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        store.tag(args.source, args.target)
+    return 0
+
+
+def cmd_rmi(args: argparse.Namespace) -> int:
+    from dockyard.errors import DockyardError
+
+    status = 0
+    with _store(args) as store:
+        for name in args.images:
+            try:
+                for rec in store.remove(name, force=args.force):
+                    _out(f"{rec.kind}: {rec.value}\n")
+            except DockyardError as exc:
+                if args.force and exc.__class__.__name__ == "ImageNotFound":
+                    # Docker: -f ignores images that do not exist... only for names that were never there
+                    _err(f"Error: {exc}")
+                else:
+                    _err(f"Error: {exc}")
+                status = 1
+    return status
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from dockyard.cli import render
+
+    if not args.force:
+        what = "all images without at least one container associated to them" if args.all else "all dangling images"
+        if not _confirm(f"WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] "):
+            return 0
+    with _store(args) as store:
+        records, reclaimed = store.prune(all_unused=args.all)
+    if records:
+        _out("Deleted Images:\n")
+        for rec in records:
+            _out(f"{rec.kind.lower()}: {rec.value}\n")
+        _out("\n")
+    _out(f"Total reclaimed space: {render.human_size(reclaimed)}\n")
+    return 0
+
+
+def _confirm(prompt: str) -> bool:
+    _err(prompt.rstrip("\n"))
+    try:
+        answer = sys.stdin.readline()
+    except OSError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def cmd_unpack(args: argparse.Namespace) -> int:
+    from dockyard import rootfs
+
+    with _store(args) as store:
+        report = rootfs.unpack(store, args.image, Path(args.dir), devices=args.devices, on_warning=_err)
+    if not args.quiet:
+        _err(f"unpacked {args.image} into {args.dir}: {report}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from dockyard import rootfs
+
+    with _store(args) as store:
+        rootfs.export(store, args.image, Path(args.output))
+    return 0
+
+
+# --- containers ----------------------------------------------------------------------------------------------
+
+
+def cmd_container_create(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        row = store.container_create(args.image, args.name)
+    _out(row.id + "\n")
+    return 0
+
+
+def cmd_container_ls(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from dockyard.cli import render
+
+    with _store(args) as store:
+        rows = store.meta.containers()
+    if args.quiet:
+        for r in rows:
+            _out(r.id[:12] + "\n")
+        return 0
+    table = [["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]]
+    for r in reversed(rows):
+        created = datetime.fromisoformat(r.created.replace("Z", "+00:00"))
+        table.append([r.id[:12], r.image_ref, '""', render.since(created), "Created", "", r.name])
+    _out(render.table(table))
+    return 0
+
+
+def cmd_container_rm(args: argparse.Namespace) -> int:
+    from dockyard.errors import DockyardError
+
+    status = 0
+    with _store(args) as store:
+        for name in args.containers:
+            try:
+                store.container_remove(name)
+                _out(name + "\n")
+            except DockyardError as exc:
+                _err(f"Error: {exc}")
+                status = 1
+    return status
+
+
+# --- system --------------------------------------------------------------------------------------------------
+
+
+def cmd_system_df(args: argparse.Namespace) -> int:
+    from dockyard.cli import render
+
+    with _store(args) as store:
+        du = store.disk_usage()
+    pct = f" ({du.reclaimable * 100 // du.blob_bytes}%)" if du.blob_bytes else ""
+    table = [
+        ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
+        ["Images", str(du.images), str(du.active), render.human_size(du.blob_bytes), render.human_size(du.reclaimable) + pct],
+        ["Containers", str(du.containers), "0", "0B", "0B"],
+    ]
+    _out(render.table(table))
+    if args.verbose:
+        _out(f"\nUncompressed size of all images: {render.human_size(du.total_size)}\n")
+        _out(f"Shared blobs: {render.human_size(du.shared_size)}  Unique blobs: {render.human_size(du.unique_size)}\n")
+    return 0
+
+
+def cmd_system_check(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        report = store.check(rehash=not args.quick)
+    for p in report.problems:
+        _out(f"ERROR: {p}\n")
+    if report.unreferenced_blobs:
+        _out(f"note: {len(report.unreferenced_blobs)} unreferenced blobs (reclaimable with `dockyard image prune`)\n")
+    if report.temp_files:
+        _out(f"note: {len(report.temp_files)} leftover temporary files from interrupted writes\n")
+    if report.ok:
+        _out(f"store OK: {report.blobs_checked} blobs verified\n")
+        return 0
+    _out(f"store DAMAGED: {len(report.problems)} problems\n")
+    return 1
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    from dockyard import __version__
+
+    _out(f"dockyard {__version__}\n")
+    return 0
+
+
+# --- parser --------------------------------------------------------------------------------------------------
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _usage(msg: str) -> _UsageError:
+    return _UsageError(msg)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        _err(f"dockyard: error: {message}")
+        raise SystemExit(2)
+
+
+def _add_images_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("reference", nargs="?", help="REPOSITORY[:TAG]")
+    p.add_argument("-a", "--all", action="store_true", help="show all images (default hides intermediate images)")
+    p.add_argument("--digests", action="store_true", help="show digests")
+    p.add_argument("-f", "--filter", action="append", help="filter output (dangling=, reference=, before=, since=, label=)")
+    p.add_argument("--format", help="'json', or a Go template such as '{{.Repository}}:{{.Tag}}'")
+    p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
+    p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
+    p.set_defaults(func=cmd_images)
+
+
+def _add_rmi_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("-f", "--force", action="store_true", help="force removal of the image")
+    p.add_argument("--no-prune", action="store_true", help="accepted for compatibility")
+    p.set_defaults(func=cmd_rmi)
+
+
+def _add_prune_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--all", action="store_true", help="remove all unused images, not just dangling ones")
+    p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    p.set_defaults(func=cmd_prune)
+
+
+def _add_load_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-i", "--input", required=True, help="docker-archive or OCI layout (tar or directory)")
+    p.add_argument("--name", help="repository for OCI layouts whose entries carry only a tag")
+    p.add_argument("--platform", help="platform to load from a multi-platform index (default: this host)")
+    p.add_argument("-q", "--quiet", action="store_true", help="suppress the load output")
+    p.set_defaults(func=cmd_load)
+
+
+def _add_save_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("-o", "--output", help="write to a file instead of STDOUT")
+    p.add_argument("--format", choices=("docker", "oci"), default="docker", help="docker-archive (default) or oci")
+    p.set_defaults(func=cmd_save)
+
+
+def _add_inspect_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("-f", "--format", help="Go template")
+    p.set_defaults(func=cmd_inspect)
+
+
+def _add_history_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("-H", "--human", default="true", nargs="?", const="true",
+                   help="print sizes and dates in human readable format (default true; -H=false for raw)")
+    p.add_argument("--no-trunc", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--format")
+    p.set_defaults(func=cmd_history)
+
+
+def _add_tag_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", metavar="SOURCE_IMAGE[:TAG]")
+    p.add_argument("target", metavar="TARGET_IMAGE[:TAG]")
+    p.set_defaults(func=cmd_tag)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="dockyard", description="A daemonless Docker/OCI image manager.")
+    parser.add_argument("--root", help="store directory (default $DOCKYARD_ROOT or ~/.local/share/dockyard)")
+    parser.add_argument("--version", action="store_true", help="print the version")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    _add_images_args(sub.add_parser("images", help="list images"))
+    _add_load_args(sub.add_parser("load", help="load images from a docker-archive or OCI layout"))
+    _add_save_args(sub.add_parser("save", help="save images to a docker-archive or OCI layout tar"))
+    _add_inspect_args(sub.add_parser("inspect", help="show low-level information on images"))
+    _add_history_args(sub.add_parser("history", help="show the history of an image"))
+    _add_tag_args(sub.add_parser("tag", help="create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"))
+    _add_rmi_args(sub.add_parser("rmi", help="remove images"))
+
+    p = sub.add_parser("unpack", help="write an image's root filesystem into a directory, safely")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--devices", action="store_true", help="create device nodes (root only)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_unpack)
+
+    p = sub.add_parser("export", help="write an image's flattened root filesystem as one tar")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_export)
+
+    image = sub.add_parser("image", help="manage images")
+    isub = image.add_subparsers(dest="image_command", metavar="COMMAND", parser_class=_Parser, required=True)
+    _add_images_args(isub.add_parser("ls", aliases=["list"], help="list images"))
+    _add_load_args(isub.add_parser("load", help="load images"))
+    _add_save_args(isub.add_parser("save", help="save images"))
+    _add_inspect_args(isub.add_parser("inspect", help="inspect images"))
+    _add_history_args(isub.add_parser("history", help="image history"))
+    _add_tag_args(isub.add_parser("tag", help="tag an image"))
+    _add_rmi_args(isub.add_parser("rm", aliases=["remove"], help="remove images"))
+    _add_prune_args(isub.add_parser("prune", help="remove unused images"))
+
+    container = sub.add_parser("container", help="container records (which images are in use)")
+    csub = container.add_subparsers(dest="container_command", metavar="COMMAND", parser_class=_Parser, required=True)
+    p = csub.add_parser("create", help="create a container record for an image")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--name")
+    p.set_defaults(func=cmd_container_create)
+    p = csub.add_parser("ls", aliases=["list", "ps"], help="list containers")
+    p.add_argument("-a", "--all", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_container_ls)
+    p = csub.add_parser("rm", aliases=["remove"], help="remove containers")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.add_argument("-f", "--force", action="store_true")
+    p.set_defaults(func=cmd_container_rm)
+
+    system = sub.add_parser("system", help="manage the store")
+    ssub = system.add_subparsers(dest="system_command", metavar="COMMAND", parser_class=_Parser, required=True)
+    p = ssub.add_parser("df", help="show disk usage")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_system_df)
+    p = ssub.add_parser("check", help="verify every blob and reference in the store")
+    p.add_argument("--quick", action="store_true", help="skip re-hashing blobs")
+    p.set_defaults(func=cmd_system_check)
+
+    sub.add_parser("version", help="print the version").set_defaults(func=cmd_version)
+    return parser
+
+
+def _normalise_argv(argv: list[str]) -> list[str]:
+    # Docker accepts -H=false; argparse needs it split for short options.
+    return [("--human=" + a[3:]) if a.startswith("-H=") else a for a in argv]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if args.version:
+        return cmd_version(args)
+    func: Handler | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 0
+    from dockyard.errors import DockyardError
+
+    try:
+        return func(args)
+    except _UsageError as exc:
+        _err(f"Error: {exc}")
+        return 2
+    except DockyardError as exc:
+        _err(f"Error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except OSError as exc:
+        _err(f"Error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        return 1

@@ -1,0 +1,47 @@
+"""The store's on-disk layout, computed in one place.
+
+    ROOT/
+      blobs/sha256/<hex>     every blob (manifests, configs, layers) once, content-addressed
+      tmp/                   ingest in progress; never read as content
+      metadata.db            SQLite (WAL): images, layers, tags, repo digests, containers
+      gc.lock                flock: shared while ingesting, exclusive while deleting blobs
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dockyard.oci.digest import Digest
+
+DEFAULT_ROOT = "~/.local/share/dockyard"
+
+
+def default_root() -> Path:
+    env = os.environ.get("DOCKYARD_ROOT")
+    return Path(env if env else DEFAULT_ROOT).expanduser()
+
+
+@dataclass(frozen=True, slots=True)
+class StorePaths:
+    root: Path
+
+    @property
+    def blobs(self) -> Path:
+        return self.root / "blobs"
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def db(self) -> Path:
+        return self.root / "metadata.db"
+
+    @property
+    def gc_lock(self) -> Path:
+        return self.root / "gc.lock"
+
+    def blob(self, digest: Digest) -> Path:
+        return self.blobs / digest.algorithm / digest.hex

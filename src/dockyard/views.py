@@ -1,0 +1,250 @@
+"""Docker-shaped views of store images: the rows of ``images``, ``history`` and the ``inspect`` document.
+
+Pure functions over the store; the CLI renders what they return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from dockyard.errors import InvalidInput
+from dockyard.oci import reference as refs
+from dockyard.oci.config import parse_time
+from dockyard.store.store import ImageSummary, Store
+
+# Docker's container.Config keys, in Docker's order, with their zero values.
+_CONTAINER_CONFIG_KEYS: tuple[tuple[str, Any], ...] = (
+    ("Hostname", ""),
+    ("Domainname", ""),
+    ("User", ""),
+    ("AttachStdin", False),
+    ("AttachStdout", False),
+    ("AttachStderr", False),
+    ("ExposedPorts", None),
+    ("Tty", False),
+    ("OpenStdin", False),
+    ("StdinOnce", False),
+    ("Env", None),
+    ("Cmd", None),
+    ("Healthcheck", None),
+    ("ArgsEscaped", None),
+    ("Image", ""),
+    ("Volumes", None),
+    ("WorkingDir", ""),
+    ("Entrypoint", None),
+    ("OnBuild", None),
+    ("Labels", None),
+    ("StopSignal", None),
+    ("StopTimeout", None),
+    ("Shell", None),
+)
+_OMIT_WHEN_NULL = {"ExposedPorts", "Healthcheck", "ArgsEscaped", "StopSignal", "StopTimeout", "Shell"}
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRow:
+    """One row of ``dockyard images``: an image under one repository:tag (or <none>)."""
+
+    repository: str
+    tag: str
+    digest: str
+    summary: ImageSummary
+
+    def as_json(self, *, trunc: bool = True, now: datetime | None = None) -> dict[str, str]:
+        from dockyard.cli.render import go_time, human_size, since
+
+        s = self.summary
+        return {
+            "Containers": "N/A" if not s.containers else str(s.containers),
+            "CreatedAt": go_time(s.created),
+            "CreatedSince": since(s.created, now),
+            "Digest": self.digest,
+            "ID": s.id.short if trunc else str(s.id),
+            "Repository": self.repository,
+            "SharedSize": "N/A",
+            "Size": human_size(s.size),
+            "Tag": self.tag,
+            "UniqueSize": "N/A",
+            "VirtualSize": human_size(s.size, 4),
+        }
+
+
+def _familiar_repo(repository: str) -> str:
+    return refs.parse(repository).familiar_name()
+
+
+def image_rows(
+    store: Store,
+    *,
+    reference: str | None = None,
+    filters: Iterable[str] = (),
+    show_all: bool = False,
+    digests: bool = False,
+) -> list[ImageRow]:
+    """The rows ``docker images`` prints, newest first, with Docker's filters applied."""
+    summaries = store.summaries()
+    dangling: bool | None = None
+    patterns: list[str] = []
+    before: datetime | None = None
+    since_: datetime | None = None
+    labels: list[str] = []
+    if reference:
+        patterns.append(reference)
+    for f in filters:
+        key, sep, value = f.partition("=")
+        if not sep:
+            raise InvalidInput(f"bad format of filter (expected name=value): {f!r}")
+        if key == "dangling":
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise InvalidInput(f"invalid filter 'dangling={value}'")
+            dangling = value.lower() in ("true", "1")
+        elif key == "reference":
+            patterns.append(value)
+        elif key in ("before", "since"):
+            anchor = store.image(value)
+            when = parse_time(anchor.row.created)
+            if key == "before":
+                before = when
+            else:
+                since_ = when
+        elif key == "label":
+            labels.append(value)
+        else:
+            raise InvalidInput(f"invalid filter '{key}'")
+    rows: list[ImageRow] = []
+    for s in summaries:
+        if dangling is True and not s.dangling:
+            continue
+        if dangling is False and s.dangling:
+            continue
+        if before is not None and (s.created is None or s.created >= before):
+            continue
+        if since_ is not None and (s.created is None or s.created <= since_):
+            continue
+        if labels and not _labels_match(store, str(s.id), labels):
+            continue
+        digest_by_repo = {d.repository: str(d.digest) for d in s.digests}
+        if s.tags:
+            for t in s.tags:
+                if patterns and not any(refs.familiar_match(p, t) for p in patterns):
+                    continue
+                rows.append(
+                    ImageRow(_familiar_repo(t.repository), t.tag or "<none>", digest_by_repo.get(t.repository, "<none>"), s)
+                )
+            tagged_repos = {t.repository for t in s.tags}
+            if digests:
+                for d in s.digests:
+                    if d.repository not in tagged_repos and (
+                        not patterns or any(refs.familiar_match(p, d) for p in patterns)
+                    ):
+                        rows.append(ImageRow(_familiar_repo(d.repository), "<none>", str(d.digest), s))
+        elif s.digests:
+            if patterns and not any(refs.familiar_match(p, d) for p in patterns for d in s.digests):
+                continue
+            for d in s.digests if digests else s.digests[:1]:
+                rows.append(ImageRow(_familiar_repo(d.repository), "<none>", str(d.digest), s))
+        else:
+            if patterns:
+                continue
+            rows.append(ImageRow("<none>", "<none>", "<none>", s))
+    _ = show_all
+    return rows
+
+
+def _labels_match(store: Store, image_id: str, wanted: list[str]) -> bool:
+    config = store.image_by_id(image_id).config().container_config
+    labels = config.get("Labels") or {}
+    for w in wanted:
+        key, sep, value = w.partition("=")
+        if key not in labels or (sep and labels[key] != value):
+            return False
+    return True
+
+
+def inspect(store: Store, text: str) -> dict[str, Any]:
+    """``docker image inspect`` for one image, as Docker's API returns it."""
+    image = store.image(text)
+    config = image.config()
+    tags, digests = store.names_of(image.row.id)
+    data = config.data
+    cfg = config.container_config
+    docker_config: dict[str, Any] = {}
+    for key, zero in _CONTAINER_CONFIG_KEYS:
+        value = cfg.get(key, zero)
+        if value is None and key in _OMIT_WHEN_NULL:
+            continue
+        docker_config[key] = value
+    for key, value in cfg.items():
+        docker_config.setdefault(key, value)
+    created = parse_time(config.created)
+    doc: dict[str, Any] = {
+        "Id": image.row.id,
+        "RepoTags": [t.familiar() for t in tags],
+        "RepoDigests": [d.familiar() for d in digests],
+        "Parent": data.get("parent", "") or "",
+        "Comment": data.get("comment", "") or "",
+        "Created": _rfc3339_nano(created, config.created),
+        "DockerVersion": data.get("docker_version", "") or "",
+        "Author": config.author,
+        "Config": docker_config,
+        "Architecture": config.architecture,
+    }
+    if config.variant:
+        doc["Variant"] = config.variant
+    doc["Os"] = config.os
+    if data.get("os.version"):
+        doc["OsVersion"] = data["os.version"]
+    doc["Size"] = image.row.size
+    doc["GraphDriver"] = {"Data": {"Blobs": str(store.paths.blobs)}, "Name": "dockyard"}
+    doc["RootFS"] = {"Type": "layers", "Layers": [str(d) for d in config.diff_ids]}
+    doc["Metadata"] = {"LastTagTime": "0001-01-01T00:00:00Z"}
+    doc["Descriptor"] = image.manifest().descriptor().to_json()
+    return doc
+
+
+def _rfc3339_nano(when: datetime | None, raw: str | None) -> str:
+    if raw:
+        return raw
+    if when is None:
+        return "0001-01-01T00:00:00Z"
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    id: str  # image ID or "<missing>"
+    created: datetime | None
+    created_by: str
+    size: int
+    comment: str
+    tags: tuple[str, ...]
+
+
+def history(store: Store, text: str) -> list[HistoryRow]:
+    """``docker history``: newest first, one row per history entry; empty layers are 0 B."""
+    image = store.image(text)
+    config = image.config()
+    layers = image.layers()
+    sizes = []
+    for layer in layers:
+        row = store.meta.layer(str(layer.diff_id()))
+        sizes.append(row.size if row else 0)
+    out: list[HistoryRow] = []
+    counter = 0
+    for h in config.history:
+        size = 0
+        if not h.empty_layer:
+            if counter >= len(sizes):
+                raise InvalidInput("too many non-empty layers in History section")
+            size = sizes[counter]
+            counter += 1
+        out.append(HistoryRow("<missing>", parse_time(h.created), h.created_by, size, h.comment, ()))
+    out.reverse()
+    if out:
+        tags, _ = store.names_of(image.row.id)
+        top = out[0]
+        out[0] = HistoryRow(image.row.id, top.created, top.created_by, top.size, top.comment, tuple(t.familiar() for t in tags))
+    return out
