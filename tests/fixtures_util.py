@@ -219,18 +219,26 @@ def _locked(lock_path: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def cached(name: str, build: Callable[[Path, Path], None]) -> Path:
+def cached(
+    name: str,
+    build: Callable[[Path, Path, list[Path]], None],
+    needs: Sequence[Callable[[], Path]] = (),
+) -> Path:
     """Return ``cache_dir()/name``, building it first if it is not there.
 
-    ``build(out, scratch)`` must create ``out`` (a file or a directory; it does not
-    exist yet) and may use the empty directory ``scratch`` for anything else. Both are
-    on the cache's filesystem; on success ``out`` is renamed to the cache entry and
-    the rest is deleted, on failure everything is deleted.
+    ``build(out, scratch, inputs)`` must create ``out`` (a file or a directory; it does
+    not exist yet) and may use the empty directory ``scratch`` for anything else; both
+    are on the cache's filesystem. On success ``out`` is renamed to the cache entry and
+    the rest is deleted, on failure everything is deleted. ``inputs`` are the paths
+    returned by the ``needs`` callables (other cache entries), which are only called
+    when ``name`` must be built, and before its lock is taken (no nested locks, and the
+    recorded build time is this entry's own).
     """
     root = cache_dir()
     final = root / name
     if os.path.lexists(final):
         return final
+    inputs = [need() for need in needs]
     with _locked(root / f".{name}.lock"):
         if os.path.lexists(final):  # another process built it while we waited
             return final
@@ -242,7 +250,7 @@ def cached(name: str, build: Callable[[Path, Path], None]) -> Path:
             scratch.mkdir()
             out = work / "out"
             started = time.monotonic()
-            build(out, scratch)
+            build(out, scratch, inputs)
             seconds = time.monotonic() - started
             if not os.path.lexists(out):
                 raise RuntimeError(f"fixture builder for {name} did not create its output")
@@ -281,7 +289,7 @@ _AUTHOR = "dockyard test fixtures"
 def ensure_debian_rootfs() -> Path:
     """Debian bookworm minbase root filesystem (a directory), built with debootstrap."""
 
-    def build(out: Path, scratch: Path) -> None:
+    def build(out: Path, scratch: Path, inputs: list[Path]) -> None:
         debootstrap = require_tool("debootstrap")
         require_root("debootstrap creates device nodes and chroots")
         run([debootstrap, f"--variant={DEBIAN_VARIANT}", DEBIAN_SUITE, out, debian_mirror()])
@@ -301,9 +309,9 @@ def ensure_debian_oci_layout() -> Path:
     """OCI image layout with the Debian rootfs as image ``bookworm``: one gzip layer,
     a config with ``Cmd ["bash"]``, an author and history; made with umoci."""
 
-    def build(out: Path, scratch: Path) -> None:
+    def build(out: Path, scratch: Path, inputs: list[Path]) -> None:
+        [rootfs] = inputs
         umoci = _umoci_prereqs()
-        rootfs = ensure_debian_rootfs()  # lock order: oci -> rootfs, never the reverse
         image = f"{_transport_path(out)}:{OCI_TAG}"
         bundle = scratch / "bundle"
         run([umoci, "init", "--layout", out])
@@ -334,16 +342,16 @@ def ensure_debian_oci_layout() -> Path:
         )  # fmt: skip
         run([umoci, "gc", "--layout", out])
 
-    return cached(OCI_NAME, build)
+    return cached(OCI_NAME, build, needs=[ensure_debian_rootfs])
 
 
 def ensure_debian_two_layer_oci_layout() -> Path:
     """Like :func:`ensure_debian_oci_layout` plus a second gzip layer that adds, modifies
     and removes files (see the ``LAYER2_*`` constants), so it carries whiteouts."""
 
-    def build(out: Path, scratch: Path) -> None:
+    def build(out: Path, scratch: Path, inputs: list[Path]) -> None:
+        [base] = inputs
         umoci = _umoci_prereqs()
-        base = ensure_debian_oci_layout()
         run(["cp", "-a", "--", base, out])
         image = f"{_transport_path(out)}:{OCI_TAG}"
         bundle = scratch / "bundle"
@@ -372,16 +380,16 @@ def ensure_debian_two_layer_oci_layout() -> Path:
         )  # fmt: skip
         run([umoci, "gc", "--layout", out])
 
-    return cached(OCI_2LAYER_NAME, build)
+    return cached(OCI_2LAYER_NAME, build, needs=[ensure_debian_oci_layout])
 
 
 def ensure_debian_docker_archive() -> Path:
     """docker-archive tarball of the one-layer Debian image, written by skopeo as
     ``debian:bookworm``."""
 
-    def build(out: Path, scratch: Path) -> None:
+    def build(out: Path, scratch: Path, inputs: list[Path]) -> None:
+        [layout] = inputs
         skopeo = require_tool("skopeo")
-        layout = ensure_debian_oci_layout()
         run(
             [
                 skopeo, "--insecure-policy", "copy", "--quiet",
@@ -391,4 +399,4 @@ def ensure_debian_docker_archive() -> Path:
             env={**os.environ, "TMPDIR": os.fspath(scratch)},
         )  # fmt: skip
 
-    return cached(DOCKER_ARCHIVE_NAME, build)
+    return cached(DOCKER_ARCHIVE_NAME, build, needs=[ensure_debian_oci_layout])

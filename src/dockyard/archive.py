@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tarfile
 from collections.abc import Callable, Sequence
@@ -79,10 +80,8 @@ def load(
             elif lentry.ref_name and base is not None:
                 names.append(base.with_tag(lentry.ref_name))
             elif lentry.ref_name:
-                try:
+                with contextlib.suppress(InvalidReference):
                     names.append(_parse_name(lentry.ref_name))
-                except InvalidReference:
-                    pass
             plan.append((lentry.image, names))
     out = []
     for image, names in plan:

@@ -40,7 +40,13 @@ def main() -> int:
         _run(root, "images")
         _run(root, "tag", "dockyard/sample:1.0", "myuser/sample:v2")
         _run(root, "images", "--digests")
-        _run(root, "inspect", "--format", "{{.Id}} {{.Os}}/{{.Architecture}} layers={{len .RootFS.Layers}}", "myuser/sample:v2")
+        _run(
+            root,
+            "inspect",
+            "--format",
+            "{{.Id}} {{.Os}}/{{.Architecture}} layers={{len .RootFS.Layers}}",
+            "myuser/sample:v2",
+        )
         _run(root, "inspect", "dockyard/app")
         _run(root, "history", "dockyard/app")
         _run(root, "system", "df", "-v")

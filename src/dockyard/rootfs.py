@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dockyard.errors import DockyardError, InvalidInput
-from dockyard.layers import unpack as _unpack
 from dockyard.layers import union
+from dockyard.layers import unpack as _unpack
 from dockyard.layers.limits import Limits
 from dockyard.store.store import Store
 

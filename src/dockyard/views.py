@@ -132,7 +132,9 @@ def image_rows(
                 if patterns and not any(refs.familiar_match(p, t) for p in patterns):
                     continue
                 rows.append(
-                    ImageRow(_familiar_repo(t.repository), t.tag or "<none>", digest_by_repo.get(t.repository, "<none>"), s)
+                    ImageRow(
+                        _familiar_repo(t.repository), t.tag or "<none>", digest_by_repo.get(t.repository, "<none>"), s
+                    )
                 )
             tagged_repos = {t.repository for t in s.tags}
             if digests:
@@ -246,5 +248,7 @@ def history(store: Store, text: str) -> list[HistoryRow]:
     if out:
         tags, _ = store.names_of(image.row.id)
         top = out[0]
-        out[0] = HistoryRow(image.row.id, top.created, top.created_by, top.size, top.comment, tuple(t.familiar() for t in tags))
+        out[0] = HistoryRow(
+            image.row.id, top.created, top.created_by, top.size, top.comment, tuple(t.familiar() for t in tags)
+        )
     return out

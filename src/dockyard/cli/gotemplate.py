@@ -89,7 +89,7 @@ def _field(obj: Any, path: str) -> Any:
     for part in [p for p in path.split(".") if p]:
         if isinstance(value, dict):
             if part not in value:
-                raise TemplateError(f'template: can\'t evaluate field {part}')
+                raise TemplateError(f"template: can't evaluate field {part}")
             value = value[part]
         else:
             raise TemplateError(f"template: can't evaluate field {part} in type {type(value).__name__}")
@@ -214,4 +214,6 @@ class Template:
 
     def header(self, names: dict[str, str]) -> str:
         """The header row of a ``table`` template: each ``{{.Field}}`` replaced by its column title."""
-        return _ACTION.sub(lambda m: names.get(m.group(2).strip().lstrip("."), m.group(2).strip().lstrip(".").upper()), self.source)
+        return _ACTION.sub(
+            lambda m: names.get(m.group(2).strip().lstrip("."), m.group(2).strip().lstrip(".").upper()), self.source
+        )

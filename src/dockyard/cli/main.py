@@ -63,9 +63,8 @@ def cmd_load(args: argparse.Namespace) -> int:
 def cmd_save(args: argparse.Namespace) -> int:
     from dockyard import archive
 
-    if not args.output:
-        if sys.stdout.isatty():
-            raise _usage("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    if not args.output and sys.stdout.isatty():
+        raise _usage("cowardly refusing to save to a terminal. Use the -o flag or redirect")
     with _store(args) as store:
         if args.output:
             archive.save(store, args.images, Path(args.output), fmt=args.format)
@@ -165,8 +164,14 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-_HISTORY_HEADERS = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
-                    "Size": "SIZE", "Comment": "COMMENT"}
+_HISTORY_HEADERS = {
+    "ID": "IMAGE",
+    "CreatedSince": "CREATED",
+    "CreatedAt": "CREATED AT",
+    "CreatedBy": "CREATED BY",
+    "Size": "SIZE",
+    "Comment": "COMMENT",
+}
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -334,7 +339,13 @@ def cmd_system_df(args: argparse.Namespace) -> int:
     pct = f" ({du.reclaimable * 100 // du.blob_bytes}%)" if du.blob_bytes else ""
     table = [
         ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
-        ["Images", str(du.images), str(du.active), render.human_size(du.blob_bytes), render.human_size(du.reclaimable) + pct],
+        [
+            "Images",
+            str(du.images),
+            str(du.active),
+            render.human_size(du.blob_bytes),
+            render.human_size(du.reclaimable) + pct,
+        ],
         ["Containers", str(du.containers), "0", "0B", "0B"],
     ]
     _out(render.table(table))
@@ -389,7 +400,9 @@ def _add_images_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("reference", nargs="?", help="REPOSITORY[:TAG]")
     p.add_argument("-a", "--all", action="store_true", help="show all images (default hides intermediate images)")
     p.add_argument("--digests", action="store_true", help="show digests")
-    p.add_argument("-f", "--filter", action="append", help="filter output (dangling=, reference=, before=, since=, label=)")
+    p.add_argument(
+        "-f", "--filter", action="append", help="filter output (dangling=, reference=, before=, since=, label=)"
+    )
     p.add_argument("--format", help="'json', or a Go template such as '{{.Repository}}:{{.Tag}}'")
     p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
     p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
@@ -432,8 +445,14 @@ def _add_inspect_args(p: argparse.ArgumentParser) -> None:
 
 def _add_history_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("image", metavar="IMAGE")
-    p.add_argument("-H", "--human", default="true", nargs="?", const="true",
-                   help="print sizes and dates in human readable format (default true; -H=false for raw)")
+    p.add_argument(
+        "-H",
+        "--human",
+        default="true",
+        nargs="?",
+        const="true",
+        help="print sizes and dates in human readable format (default true; -H=false for raw)",
+    )
     p.add_argument("--no-trunc", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--format")

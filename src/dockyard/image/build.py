@@ -146,9 +146,7 @@ def build_image(
         history.append(HistoryEntry(created, spec.created_by or f"layer {i}", author, spec.comment, False))
     if len(specs) in empties:
         history.append(HistoryEntry(created, empties[len(specs)], author, "", True))
-    cfg = ImageConfig.build(
-        diff_ids, platform=platform, created=created, history=history, config=config, author=author
-    )
+    cfg = ImageConfig.build(diff_ids, platform=platform, created=created, history=history, config=config, author=author)
     manifest = Manifest.build(
         descriptor_of(cfg.raw, mediatype.config_type_for(manifest_type)),
         [layer.descriptor() for layer in blob_layers],

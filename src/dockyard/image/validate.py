@@ -13,9 +13,7 @@ def check_manifest_config(manifest: Manifest, config: ImageConfig) -> None:
     """The manifest's config descriptor must describe the config bytes; layers must match diff_ids."""
     manifest.config.digest.verify(config.raw, "image config")
     if manifest.config.size != len(config.raw):
-        raise InvalidManifest(
-            f"manifest config: size {manifest.config.size} but the config is {len(config.raw)} bytes"
-        )
+        raise InvalidManifest(f"manifest config: size {manifest.config.size} but the config is {len(config.raw)} bytes")
     layers = [d for d in manifest.layers if mediatype.is_layer(d.media_type)]
     if len(layers) != len(config.diff_ids):
         raise InvalidManifest(

@@ -33,9 +33,7 @@ class Digest:
         if length is None:
             raise InvalidDigest(f"unsupported digest algorithm {self.algorithm!r} (want sha256 or sha512)")
         if len(self.hex) != length or not _HEX.match(self.hex):
-            raise InvalidDigest(
-                f"invalid {self.algorithm} digest {self.hex!r}: want {length} lowercase hex characters"
-            )
+            raise InvalidDigest(f"invalid {self.algorithm} digest {self.hex!r}: want {length} lowercase hex characters")
 
     @classmethod
     def parse(cls, text: str) -> Digest:

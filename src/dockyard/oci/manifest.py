@@ -47,11 +47,12 @@ class Manifest:
         if declared and media_type and declared != media_type and media_type in mediatype.MANIFEST_TYPES:
             raise InvalidManifest(f"manifest: mediaType {declared!r} does not match {media_type!r}")
         kind = declared or media_type or mediatype.OCI_MANIFEST
-        if kind in mediatype.INDEX_TYPES or "manifests" in obj and "layers" not in obj:
+        if kind in mediatype.INDEX_TYPES or ("manifests" in obj and "layers" not in obj):
             raise InvalidManifest(f"manifest: is an index ({kind}), not an image manifest")
-        if kind in (mediatype.DOCKER_SCHEMA1_MANIFEST, mediatype.DOCKER_SCHEMA1_SIGNED) or obj.get(
-            "schemaVersion"
-        ) == 1:
+        if (
+            kind in (mediatype.DOCKER_SCHEMA1_MANIFEST, mediatype.DOCKER_SCHEMA1_SIGNED)
+            or obj.get("schemaVersion") == 1
+        ):
             raise InvalidManifest("manifest: Docker schema 1 manifests are not supported")
         if kind not in mediatype.MANIFEST_TYPES:
             raise InvalidManifest(f"manifest: unsupported mediaType {kind!r}")

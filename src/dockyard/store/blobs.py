@@ -79,9 +79,7 @@ class BlobStore:
             self._commit(tmp, digest)
         return digest
 
-    def put_stream(
-        self, src: BinaryIO, expected: Digest, expected_size: int | None = None, what: str = "blob"
-    ) -> int:
+    def put_stream(self, src: BinaryIO, expected: Digest, expected_size: int | None = None, what: str = "blob") -> int:
         """Copy a stream in, verifying its digest (and size) before it becomes visible."""
         with self._temp() as (f, tmp):
             hasher = DigestHasher(expected.algorithm)

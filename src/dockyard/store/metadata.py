@@ -146,8 +146,7 @@ class Metadata:
 
     def images(self) -> list[ImageRow]:
         rows = self.conn.execute(
-            "SELECT id, manifest_digest, manifest_type, created, size, architecture, os, variant, added "
-            "FROM images"
+            "SELECT id, manifest_digest, manifest_type, created, size, architecture, os, variant, added FROM images"
         ).fetchall()
         return [ImageRow(*r) for r in rows]
 
@@ -200,9 +199,7 @@ class Metadata:
 
     def tags_of(self, image_id: str) -> list[tuple[str, str]]:
         return list(
-            self.conn.execute(
-                "SELECT repository, tag FROM tags WHERE image_id = ? ORDER BY rowid", (image_id,)
-            )
+            self.conn.execute("SELECT repository, tag FROM tags WHERE image_id = ? ORDER BY rowid", (image_id,))
         )
 
     def repo_digests(self) -> list[tuple[str, str, str]]:

@@ -1,10 +1,10 @@
 """The store's on-disk layout, computed in one place.
 
-    ROOT/
-      blobs/sha256/<hex>     every blob (manifests, configs, layers) once, content-addressed
-      tmp/                   ingest in progress; never read as content
-      metadata.db            SQLite (WAL): images, layers, tags, repo digests, containers
-      gc.lock                flock: shared while ingesting, exclusive while deleting blobs
+ROOT/
+  blobs/sha256/<hex>     every blob (manifests, configs, layers) once, content-addressed
+  tmp/                   ingest in progress; never read as content
+  metadata.db            SQLite (WAL): images, layers, tags, repo digests, containers
+  gc.lock                flock: shared while ingesting, exclusive while deleting blobs
 """
 
 from __future__ import annotations

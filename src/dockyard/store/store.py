@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
@@ -21,7 +22,7 @@ from dockyard.errors import (
     InvalidReference,
     StoreError,
 )
-from dockyard.image.base import BlobLayer, Image, Layer, StaticImage
+from dockyard.image.base import BlobLayer, Image, Layer
 from dockyard.image.validate import check_manifest_config
 from dockyard.layers.limits import Limits
 from dockyard.oci import mediatype
@@ -31,7 +32,7 @@ from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest
 from dockyard.oci.manifest import Manifest
 from dockyard.store.blobs import BlobStore
-from dockyard.store.lock import file_lock
+from dockyard.store.lock import file_lock, try_exclusive
 from dockyard.store.metadata import ContainerRow, ImageRow, Metadata
 from dockyard.store.paths import StorePaths, default_root
 
@@ -206,6 +207,7 @@ class Store:
         config = image.config()
         check_manifest_config(manifest, config)
         layers = list(image.layers())
+        self._clean_temp_if_alone()
         with file_lock(self.paths.gc_lock, exclusive=False):
             for layer, diff_id in zip(layers, config.diff_ids, strict=True):
                 desc = layer.descriptor()
@@ -295,7 +297,7 @@ class Store:
     def resolve(self, text: str) -> str:
         """Docker's GetImage: a 64-hex ID or ``sha256:`` digest, a name[:tag][@digest], else an ID prefix."""
         value = text.strip()
-        if value.startswith("sha256:") and len(value) == 71 or len(value) == 64 and set(value) <= _HEX64:
+        if (value.startswith("sha256:") and len(value) == 71) or (len(value) == 64 and set(value) <= _HEX64):
             image_id = value if value.startswith("sha256:") else "sha256:" + value
             if self.meta.image(image_id):
                 return image_id
@@ -490,8 +492,27 @@ class Store:
         records.extend(DeleteRecord("Deleted", str(c)) for c in reversed(mine) if c not in others)
         return records
 
+    def _clean_temp_if_alone(self) -> None:
+        """Remove temp files of killed writers, when no other process is writing (no lock holder)."""
+        fd = try_exclusive(self.paths.gc_lock)
+        if fd is None:
+            return
+        try:
+            self._clean_temp()
+        finally:
+            os.close(fd)
+
+    def _clean_temp(self) -> None:
+        for tmp in self.paths.tmp.iterdir():
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+
     def _collect_garbage(self) -> int:
         """Delete blobs no image reaches and stale temp files. Caller holds the exclusive gc lock."""
+        with self.meta.write() as db:
+            db.execute("DELETE FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)")
         used = self.meta.referenced_blobs()
         freed = 0
         for digest in list(self.blobs.all()):
@@ -501,11 +522,7 @@ class Store:
                 except FileNotFoundError:
                     continue
                 self.blobs.delete(digest)
-        for tmp in self.paths.tmp.iterdir():
-            if tmp.is_dir():
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                tmp.unlink(missing_ok=True)
+        self._clean_temp()
         return freed
 
     def prune(self, *, all_unused: bool = False) -> tuple[list[DeleteRecord], int]:

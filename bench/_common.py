@@ -1,0 +1,63 @@
+"""Shared helpers for the benchmarks: fixtures from the test suite, timing, ratio printing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "src"))
+
+import fixtures_util  # noqa: E402
+
+
+def median_time(fn: Callable[[], object], runs: int = 5, setup: Callable[[], object] | None = None) -> float:
+    times = []
+    for _ in range(runs):
+        if setup is not None:
+            setup()
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def sh(*args: str, env: dict[str, str] | None = None) -> None:
+    subprocess.run(list(args), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+
+
+def fresh(path: Path) -> Path:
+    if path.exists():
+        fixtures_util.remove_tree(path)
+    path.mkdir(parents=True)
+    return path
+
+
+def report(name: str, ours: float, peer_name: str, peer: float | None, unit: str = "s") -> str:
+    if peer is None:
+        line = f"{name}: dockyard {ours:.3f}{unit} ({peer_name} not available)"
+    else:
+        line = f"{name}: dockyard {ours:.3f}{unit}, {peer_name} {peer:.3f}{unit}, ratio dockyard/{peer_name} = {ours / peer:.2f}"
+    print(line, flush=True)
+    return line
+
+
+def which(tool: str) -> str | None:
+    return shutil.which(tool)
+
+
+def dockyard(*args: str, root: Path) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "dockyard", "--root", str(root), *args],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )

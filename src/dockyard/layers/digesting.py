@@ -1,0 +1,275 @@
+"""One pass over a layer blob: copy it, hash it as given (the distribution digest) and hash it
+uncompressed (the diff_id), with the decompressor fed incrementally from the same reads.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO, Final
+
+import zstandard
+from isal import isal_zlib
+
+from dockyard.errors import DigestMismatch, InvalidInput
+from dockyard.layers._zstdframes import ZstdFrameChecker
+from dockyard.layers.compression import CHUNK, MAGIC_LEN, Compression, detect
+from dockyard.layers.limits import Limits
+from dockyard.oci.digest import SHA256, Digest, DigestHasher
+
+#: Largest piece of uncompressed output produced per decompressor call (bounds memory on bombs).
+_OUT_CHUNK: Final = 4 << 20
+
+
+class _BackgroundHasher:
+    """A :class:`DigestHasher` whose hashing runs on a worker thread.
+
+    The decompressors (ISA-L, zstd) and hashlib all release the GIL, so hashing the
+    uncompressed stream on a second core while the main thread reads, hashes the
+    compressed bytes and inflates makes the single pass about half again as fast.
+    The queue is bounded, so memory stays at a few output chunks.
+    """
+
+    def __init__(self, algorithm: str) -> None:
+        self._hasher = DigestHasher(algorithm)
+        self.size = 0
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._thread = threading.Thread(target=self._run, name="dockyard-diff-id", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        update = self._hasher.update
+        get = self._queue.get
+        while (chunk := get()) is not None:
+            update(chunk)
+
+    def update(self, data: bytes) -> None:
+        self.size += len(data)
+        self._queue.put(data)
+
+    def close(self) -> None:
+        """Stop the worker (idempotent); after it, :meth:`digest` is final."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def digest(self) -> Digest:
+        self.close()
+        return self._hasher.digest()
+
+
+def _out_hasher(algorithm: str) -> DigestHasher | _BackgroundHasher:
+    if (os.cpu_count() or 1) > 1:
+        return _BackgroundHasher(algorithm)
+    return DigestHasher(algorithm)
+
+
+@dataclass(frozen=True, slots=True)
+class LayerDigests:
+    """What one pass over a layer blob found out."""
+
+    digest: Digest
+    """Hash of the bytes as given: the distribution digest a manifest names."""
+    size: int
+    """Length of the bytes as given."""
+    diff_id: Digest
+    """Hash of the uncompressed tar: the diff_id an image config names."""
+    uncompressed_size: int
+    compression: Compression
+
+
+def _read_first(src: BinaryIO) -> bytes:
+    """The first read: at least :data:`MAGIC_LEN` bytes unless the stream is shorter."""
+    parts: list[bytes] = []
+    got = 0
+    while got < MAGIC_LEN:
+        b = src.read(CHUNK)
+        if not b:
+            break
+        parts.append(b)
+        got += len(b)
+    return b"".join(parts)
+
+
+def copy_and_digest(
+    src: BinaryIO,
+    dst: BinaryIO | None,
+    limits: Limits | None = None,
+    *,
+    algorithm: str = SHA256,
+    diff_id_algorithm: str | None = None,
+) -> LayerDigests:
+    """Read ``src`` once: write its bytes to ``dst`` (if given), hash them, and hash them uncompressed.
+
+    gzip (multi-member too) and zstd (multi-frame too) are recognised by their magic
+    bytes; anything else is taken as an uncompressed tar. ``limits`` (default
+    :meth:`Limits.from_env`) bound the uncompressed size: a decompression bomb raises
+    :class:`~dockyard.errors.UnsafeLayer` early. Corrupt or truncated compressed data
+    raises :class:`~dockyard.errors.InvalidInput`.
+    """
+    lim = limits if limits is not None else Limits.from_env()
+    raw = DigestHasher(algorithm)
+    write: Callable[[bytes], object] | None = dst.write if dst is not None else None
+    head = _read_first(src)
+    raw.update(head)
+    if write is not None and head:
+        write(head)
+    kind = detect(head)
+    out_algorithm = diff_id_algorithm or algorithm
+
+    if kind is Compression.NONE:
+        if out_algorithm != algorithm:
+            out = DigestHasher(out_algorithm)
+            out.update(head)
+        else:
+            out = raw
+        lim.check(raw.size, None)
+        while chunk := src.read(CHUNK):
+            raw.update(chunk)
+            if out is not raw:
+                out.update(chunk)
+            if write is not None:
+                write(chunk)
+            lim.check(raw.size, None)
+        return LayerDigests(raw.digest(), raw.size, out.digest(), out.size, kind)
+
+    hasher = _out_hasher(out_algorithm)
+    try:
+        if kind is Compression.GZIP:
+            _gzip(src, head, raw, hasher, write, lim)
+        else:
+            _zstd(src, head, raw, hasher, write, lim)
+        diff_id = hasher.digest()
+    finally:
+        if isinstance(hasher, _BackgroundHasher):
+            hasher.close()
+    return LayerDigests(raw.digest(), raw.size, diff_id, hasher.size, kind)
+
+
+def _gzip(
+    src: BinaryIO,
+    head: bytes,
+    raw: DigestHasher,
+    out: DigestHasher | _BackgroundHasher,
+    write: Callable[[bytes], object] | None,
+    lim: Limits,
+) -> None:
+    dec: isal_zlib._Decompress | None = None  # None between members
+    data = head
+    try:
+        while True:
+            while data:
+                if dec is None:
+                    # Between members: zero padding is tolerated (as gzip(1) and Python do);
+                    # anything else must be the next member, whose header the inflater checks.
+                    data = data.lstrip(b"\0")
+                    if not data:
+                        break
+                    dec = isal_zlib.decompressobj(31)
+                buf = data
+                while True:
+                    o = dec.decompress(buf, _OUT_CHUNK)
+                    if o:
+                        out.update(o)
+                        lim.check(out.size, raw.size)
+                    if dec.eof:
+                        data = dec.unused_data
+                        dec = None
+                        break
+                    buf = dec.unconsumed_tail
+                    if not buf and len(o) < _OUT_CHUNK:
+                        data = b""
+                        break
+            data = src.read(CHUNK)
+            if not data:
+                break
+            raw.update(data)
+            if write is not None:
+                write(data)
+    except isal_zlib.error as e:
+        raise InvalidInput(f"invalid gzip data: {e}") from None
+    if dec is not None:
+        raise InvalidInput("invalid gzip data: the stream is truncated")
+
+
+class _Tee:
+    """Feeds the zstd reader from ``src`` while hashing, copying and frame-checking every byte."""
+
+    def __init__(
+        self,
+        src: BinaryIO,
+        head: bytes,
+        raw: DigestHasher,
+        write: Callable[[bytes], object] | None,
+        checker: ZstdFrameChecker,
+    ) -> None:
+        self._src = src
+        self._head = head
+        self._raw = raw
+        self._write = write
+        self._checker = checker
+        checker.feed(head)
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            n = len(self._head) if size < 0 else size
+            data, self._head = self._head[:n], self._head[n:]
+            return data
+        data = self._src.read(CHUNK if size < 0 else size)
+        if data:
+            self._raw.update(data)
+            if self._write is not None:
+                self._write(data)
+            self._checker.feed(data)
+        return data
+
+
+def _zstd(
+    src: BinaryIO,
+    head: bytes,
+    raw: DigestHasher,
+    out: DigestHasher | _BackgroundHasher,
+    write: Callable[[bytes], object] | None,
+    lim: Limits,
+) -> None:
+    checker = ZstdFrameChecker()
+    tee = _Tee(src, head, raw, write, checker)
+    reader = zstandard.ZstdDecompressor().stream_reader(tee, read_size=CHUNK, read_across_frames=True)
+    try:
+        while o := reader.read(_OUT_CHUNK):
+            out.update(o)
+            lim.check(out.size, raw.size)
+        while tee.read(CHUNK):  # anything the reader left unread still belongs to the blob
+            pass
+    except zstandard.ZstdError as e:
+        raise InvalidInput(f"invalid zstd data: {e}") from None
+    if not checker.complete():
+        raise InvalidInput("invalid zstd data: the stream is truncated")
+
+
+def verify(
+    src: BinaryIO,
+    expected_digest: Digest,
+    expected_diff_id: Digest | None = None,
+    limits: Limits | None = None,
+) -> LayerDigests:
+    """Hash ``src`` as :func:`copy_and_digest` does and raise :class:`DigestMismatch` naming the hash
+    that does not match (the distribution digest first, then the diff_id)."""
+    digests = copy_and_digest(
+        src,
+        None,
+        limits,
+        algorithm=expected_digest.algorithm,
+        diff_id_algorithm=expected_diff_id.algorithm if expected_diff_id is not None else None,
+    )
+    if digests.digest != expected_digest:
+        raise DigestMismatch(str(expected_digest), str(digests.digest), "layer (distribution digest)")
+    if expected_diff_id is not None and digests.diff_id != expected_diff_id:
+        raise DigestMismatch(str(expected_diff_id), str(digests.diff_id), f"layer {expected_digest} (diff_id)")
+    return digests
+
+
+__all__ = ["LayerDigests", "copy_and_digest", "verify"]

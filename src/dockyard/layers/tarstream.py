@@ -1,0 +1,565 @@
+"""Streaming tar reading (and header writing) for layer tars.
+
+:class:`TarReader` walks a tar stream once, front to back, with a bounded buffer:
+ustar, GNU (long names, base-256 numbers) and PAX (``path``, ``linkpath``, sizes,
+ids, fractional ``mtime``, ``SCHILY.xattr.*``, global headers) are understood.
+GNU sparse files are refused. Meta headers (PAX records, GNU long names) are capped
+so a hostile header cannot make the reader buffer gigabytes.
+
+:func:`open_layer` opens a layer blob (plain, gzip or zstd), bounds its expansion by
+:class:`~dockyard.layers.limits.Limits`, and hands back a :class:`TarReader`.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import tarfile
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO, Final
+
+import zstandard
+from isal import isal_zlib
+
+from dockyard.errors import InvalidInput, UnsafeLayer
+from dockyard.layers._zstdframes import ZstdFrameChecker
+from dockyard.layers.compression import CHUNK, Compression, PrefixedReader, detect, open_decompressed, read_head
+from dockyard.layers.limits import Limits
+
+#: Opens the raw (possibly compressed) blob of one layer, from its start, each time it is called.
+LayerOpener = Callable[[], BinaryIO]
+
+BLOCK: Final = 512
+#: Largest PAX / GNU long-name header accepted (they are read into memory).
+MAX_META_SIZE: Final = 16 << 20
+
+FILE: Final = "file"
+DIR: Final = "dir"
+SYMLINK: Final = "symlink"
+HARDLINK: Final = "hardlink"
+CHAR: Final = "char"
+BLOCKDEV: Final = "block"
+FIFO: Final = "fifo"
+OTHER: Final = "other"
+
+_KINDS: Final = {
+    b"0": FILE,
+    b"\0": FILE,
+    b"7": FILE,
+    b"1": HARDLINK,
+    b"2": SYMLINK,
+    b"3": CHAR,
+    b"4": BLOCKDEV,
+    b"5": DIR,
+    b"6": FIFO,
+}
+#: Types whose header's size field does not announce data (as Go's archive/tar reads them).
+_HEADER_ONLY: Final = frozenset({HARDLINK, SYMLINK, CHAR, BLOCKDEV, DIR, FIFO})
+_ZERO_BLOCK: Final = bytes(BLOCK)
+
+
+@dataclass(slots=True)
+class TarHeader:
+    """One tar member, with PAX and GNU extensions applied."""
+
+    name: str
+    kind: str
+    """``file``, ``dir``, ``symlink``, ``hardlink``, ``char``, ``block``, ``fifo`` or ``other``."""
+    size: int = 0
+    """Bytes of data that follow (0 for header-only types)."""
+    mode: int = 0o644
+    uid: int = 0
+    gid: int = 0
+    uname: str = ""
+    gname: str = ""
+    mtime_ns: int = 0
+    linkname: str = ""
+    devmajor: int = 0
+    devminor: int = 0
+    xattrs: dict[str, bytes] = field(default_factory=dict)
+    typeflag: bytes = b"0"
+
+
+def _decode(b: bytes) -> str:
+    return b.decode("utf-8", "surrogateescape")
+
+
+def _nts(b: bytes) -> bytes:
+    """A NUL-terminated string field."""
+    i = b.find(b"\0")
+    return b if i < 0 else b[:i]
+
+
+def _num(b: bytes, what: str) -> int:
+    """A numeric header field: octal text, or GNU base-256 when the high bit of the first byte is set."""
+    if b and b[0] & 0x80:
+        if b[0] == 0xFF:
+            return int.from_bytes(b, "big", signed=True)
+        return int.from_bytes(bytes([b[0] & 0x7F]) + b[1:], "big")
+    s = _nts(b).strip(b" ")
+    if not s:
+        return 0
+    try:
+        return int(s, 8)
+    except ValueError:
+        raise InvalidInput(f"invalid tar header: bad {what} field {b!r}") from None
+
+
+def parse_mtime_ns(text: str) -> int:
+    """A PAX time (``"1700000000.5"``) to integer nanoseconds, without float rounding."""
+    s = text.strip()
+    neg = s.startswith("-")
+    if neg or s.startswith("+"):
+        s = s[1:]
+    whole, _, frac = s.partition(".")
+    if not whole.isdigit() or (frac and not frac.isdigit()):
+        raise InvalidInput(f"invalid tar header: bad PAX time {text!r}")
+    ns = int(whole) * 1_000_000_000 + int((frac + "000000000")[:9])
+    return -ns if neg else ns
+
+
+def _parse_pax(data: bytes) -> dict[str, bytes]:
+    """PAX records ``"<len> <key>=<value>\\n"``; values stay bytes (xattrs are binary)."""
+    out: dict[str, bytes] = {}
+    pos = 0
+    n = len(data)
+    while pos < n:
+        if data[pos] == 0:  # some writers pad the record block with NULs
+            break
+        sp = data.find(b" ", pos, pos + 24)
+        if sp < 0:
+            raise InvalidInput("invalid tar header: malformed PAX record")
+        try:
+            length = int(data[pos:sp])
+        except ValueError:
+            raise InvalidInput("invalid tar header: malformed PAX record length") from None
+        end = pos + length
+        if length <= sp - pos + 1 or end > n or data[end - 1] != 0x0A:
+            raise InvalidInput("invalid tar header: malformed PAX record")
+        key, eq, value = data[sp + 1 : end - 1].partition(b"=")
+        if not eq:
+            raise InvalidInput("invalid tar header: PAX record without '='")
+        out[_decode(key)] = value
+        pos = end
+    return out
+
+
+class TarReader:
+    """Iterate over the members of a tar stream; read the current member's data as you go.
+
+    ``for h in reader: ...`` yields :class:`TarHeader` objects. While a member is
+    current, :meth:`read` / :meth:`chunks` give its data; moving on skips whatever
+    was not read.
+    """
+
+    def __init__(self, stream: BinaryIO, *, max_meta_size: int = MAX_META_SIZE) -> None:
+        self._stream = stream
+        self._buf = b""
+        self._pos = 0
+        self._remaining = 0  # data bytes of the current member not read yet
+        self._padding = 0  # padding after them
+        self._max_meta = max_meta_size
+        self._global: dict[str, bytes] = {}
+        self._global_size = 0
+
+    # -- buffer ------------------------------------------------------------------------------
+
+    def _available(self) -> int:
+        return len(self._buf) - self._pos
+
+    def _fill(self, n: int) -> bool:
+        """Make ``n`` bytes available in the buffer; False at a clean EOF before any, raise if partial."""
+        if self._available() >= n:
+            return True
+        parts = [self._buf[self._pos :]]
+        have = len(parts[0])
+        while have < n:
+            b = self._stream.read(max(CHUNK, n - have))
+            if not b:
+                break
+            parts.append(b)
+            have += len(b)
+        self._buf = b"".join(parts)
+        self._pos = 0
+        if have >= n:
+            return True
+        if have == 0:
+            return False
+        raise InvalidInput("invalid tar: the stream ends in the middle of an entry (truncated layer?)")
+
+    def _take(self, n: int) -> bytes:
+        if not self._fill(n):
+            raise InvalidInput("invalid tar: the stream ends in the middle of an entry (truncated layer?)")
+        b = self._buf[self._pos : self._pos + n]
+        self._pos += n
+        return b
+
+    def _skip(self, n: int) -> None:
+        avail = self._available()
+        if n <= avail:
+            self._pos += n
+            return
+        n -= avail
+        self._buf, self._pos = b"", 0
+        while n > 0:
+            b = self._stream.read(min(n, CHUNK))
+            if not b:
+                raise InvalidInput("invalid tar: the stream ends in the middle of an entry (truncated layer?)")
+            n -= len(b)
+
+    # -- member data -------------------------------------------------------------------------
+
+    def read(self, n: int = CHUNK) -> bytes:
+        """Up to ``n`` bytes of the current member's data; ``b""`` once it is all read."""
+        if self._remaining <= 0:
+            return b""
+        n = min(n, self._remaining)
+        avail = self._available()
+        if avail:
+            n = min(n, avail)
+            b = self._buf[self._pos : self._pos + n]
+            self._pos += n
+        else:
+            b = self._stream.read(n)
+            if not b:
+                raise InvalidInput("invalid tar: the stream ends in the middle of an entry (truncated layer?)")
+        self._remaining -= len(b)
+        return b
+
+    def chunks(self, n: int = CHUNK) -> Iterator[bytes]:
+        """The rest of the current member's data, in pieces of at most ``n`` bytes."""
+        while b := self.read(n):
+            yield b
+
+    def _finish_member(self) -> None:
+        self._skip(self._remaining + self._padding)
+        self._remaining = self._padding = 0
+
+    # -- headers -------------------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[TarHeader]:
+        while True:
+            self._finish_member()
+            h = self._next()
+            if h is None:
+                return
+            yield h
+
+    def _meta(self, size: int, what: str) -> bytes:
+        if size > self._max_meta:
+            raise UnsafeLayer(f"tar {what} header of {size} bytes is larger than the {self._max_meta} allowed")
+        data = self._take(size)
+        self._skip(-size % BLOCK)
+        return data
+
+    def _next(self) -> TarHeader | None:
+        local: dict[str, bytes] = {}
+        longname: bytes | None = None
+        longlink: bytes | None = None
+        while True:
+            if not self._fill(BLOCK):
+                return None  # EOF without the end-of-archive blocks: accepted, as GNU tar and Go do
+            block = self._take(BLOCK)
+            if block == _ZERO_BLOCK:
+                return None
+            chksum = _num(block[148:156], "checksum")
+            unsigned = sum(block) - sum(block[148:156]) + 8 * 0x20
+            if chksum != unsigned:
+                signed = sum(b - 256 if b > 127 else b for b in block[:148] + block[156:]) + 8 * 0x20
+                if chksum != signed:
+                    raise InvalidInput("invalid tar header: checksum mismatch (not a tar, or corrupt)")
+            typeflag = block[156:157] or b"\0"
+            size = _num(block[124:136], "size")
+            if size < 0:
+                raise InvalidInput("invalid tar header: negative size")
+            if typeflag in (b"x", b"X"):
+                local.update(_parse_pax(self._meta(size, "PAX")))
+                continue
+            if typeflag == b"g":
+                data = self._meta(size, "PAX global")
+                self._global_size += size
+                if self._global_size > self._max_meta:
+                    raise UnsafeLayer("tar PAX global headers are larger than allowed")
+                for k, v in _parse_pax(data).items():
+                    if v:
+                        self._global[k] = v
+                    else:
+                        self._global.pop(k, None)
+                continue
+            if typeflag == b"L":
+                longname = _nts(self._meta(size, "GNU long name"))
+                continue
+            if typeflag == b"K":
+                longlink = _nts(self._meta(size, "GNU long link"))
+                continue
+            if typeflag == b"S":
+                raise InvalidInput("unsupported tar entry: GNU sparse files are not supported in layers")
+            return self._build(block, typeflag, size, {**self._global, **local}, longname, longlink)
+
+    def _build(
+        self,
+        block: bytes,
+        typeflag: bytes,
+        size: int,
+        pax: dict[str, bytes],
+        longname: bytes | None,
+        longlink: bytes | None,
+    ) -> TarHeader:
+        magic = block[257:263]
+        name = _nts(block[0:100])
+        if magic == b"ustar\0":  # POSIX ustar: the prefix field extends the name
+            prefix = _nts(block[345:500])
+            if prefix:
+                name = prefix + b"/" + name
+        if longname is not None:
+            name = longname
+        linkname = longlink if longlink is not None else _nts(block[157:257])
+        kind = _KINDS.get(typeflag, OTHER)
+        h = TarHeader(
+            name=_decode(name),
+            kind=kind,
+            mode=_num(block[100:108], "mode") & 0o7777,
+            uid=_num(block[108:116], "uid"),
+            gid=_num(block[116:124], "gid"),
+            mtime_ns=_num(block[136:148], "mtime") * 1_000_000_000,
+            linkname=_decode(linkname),
+            uname=_decode(_nts(block[265:297])),
+            gname=_decode(_nts(block[297:329])),
+            typeflag=typeflag,
+        )
+        if kind in (CHAR, BLOCKDEV):
+            h.devmajor = _num(block[329:337], "devmajor")
+            h.devminor = _num(block[337:345], "devminor")
+        if pax:
+            size = self._apply_pax(h, pax, size)
+        if kind == FILE and h.name.endswith("/") and typeflag in (b"0", b"\0"):
+            h.kind = kind = DIR  # old V7 tars mark directories with a trailing slash only
+        if kind in _HEADER_ONLY:
+            size = 0
+        h.size = size
+        self._remaining = size
+        self._padding = -size % BLOCK
+        return h
+
+    @staticmethod
+    def _apply_pax(h: TarHeader, pax: dict[str, bytes], size: int) -> int:
+        for key, value in pax.items():
+            if not value:
+                continue
+            try:
+                if key == "path":
+                    h.name = _decode(value)
+                elif key == "linkpath":
+                    h.linkname = _decode(value)
+                elif key == "size":
+                    size = int(value)
+                elif key == "uid":
+                    h.uid = int(value)
+                elif key == "gid":
+                    h.gid = int(value)
+                elif key == "uname":
+                    h.uname = _decode(value)
+                elif key == "gname":
+                    h.gname = _decode(value)
+                elif key == "mtime":
+                    h.mtime_ns = parse_mtime_ns(value.decode("ascii"))
+                elif key.startswith("SCHILY.xattr."):
+                    h.xattrs[key[len("SCHILY.xattr.") :]] = value
+                elif key.startswith("LIBARCHIVE.xattr."):
+                    name = urllib.parse.unquote(key[len("LIBARCHIVE.xattr.") :])
+                    h.xattrs.setdefault(name, base64.b64decode(value + b"=="[: -len(value) % 4]))
+                elif key.startswith("GNU.sparse."):
+                    raise InvalidInput("unsupported tar entry: GNU sparse files are not supported in layers")
+            except (ValueError, UnicodeDecodeError):
+                raise InvalidInput(f"invalid tar header: bad PAX {key!r} value") from None
+        if size < 0 or h.uid < 0 or h.gid < 0:
+            raise InvalidInput("invalid tar header: negative size or id")
+        return size
+
+
+# ----------------------------------------------------------------------------- layer streams
+
+
+class _CountingReader:
+    """Counts the raw (compressed) bytes read, for the expansion ratio."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        b = self._raw.read(n)
+        self.count += len(b)
+        return b
+
+
+class _ZstdCheckingReader:
+    """Feeds every compressed byte to a :class:`ZstdFrameChecker` (to catch truncation)."""
+
+    def __init__(self, raw: BinaryIO, checker: ZstdFrameChecker) -> None:
+        self._raw = raw
+        self._checker = checker
+
+    def read(self, n: int = -1) -> bytes:
+        b = self._raw.read(n)
+        if b:
+            self._checker.feed(b)
+        return b
+
+
+class GuardedReader:
+    """The uncompressed stream of a layer, refusing to grow past :class:`Limits` and turning
+    decompression errors into :class:`~dockyard.errors.InvalidInput`."""
+
+    def __init__(
+        self,
+        stream: BinaryIO,
+        counter: _CountingReader,
+        limits: Limits,
+        compressed: bool,
+        zstd_checker: ZstdFrameChecker | None = None,
+    ) -> None:
+        self._stream = stream
+        self._counter = counter
+        self._limits = limits
+        self._compressed = compressed
+        self._checker = zstd_checker
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            b = self._stream.read(n)
+        except (isal_zlib.error, zstandard.ZstdError, EOFError, OSError) as e:
+            raise InvalidInput(f"invalid compressed layer data: {e}") from None
+        if b:
+            self.count += len(b)
+            self._limits.check(self.count, self._counter.count if self._compressed else None)
+        elif self._checker is not None and n != 0 and not self._checker.complete():
+            raise InvalidInput("invalid zstd data: the stream is truncated")
+        return b
+
+
+@contextlib.contextmanager
+def open_layer(opener: LayerOpener, limits: Limits) -> Iterator[TarReader]:
+    """Open one layer blob and read it as a tar, bounded by ``limits`` (entries too)."""
+    raw = opener()
+    try:
+        counter = _CountingReader(raw)
+        head = read_head(counter)  # type: ignore[arg-type]
+        kind = detect(head)
+        checker: ZstdFrameChecker | None = None
+        source: BinaryIO = PrefixedReader(head, counter)  # type: ignore[arg-type, assignment]
+        if kind is Compression.ZSTD:
+            checker = ZstdFrameChecker()
+            source = _ZstdCheckingReader(source, checker)  # type: ignore[assignment]
+        try:
+            stream = open_decompressed(source)
+        except (isal_zlib.error, zstandard.ZstdError, EOFError, OSError) as e:
+            raise InvalidInput(f"invalid compressed layer data: {e}") from None
+        guarded = GuardedReader(stream, counter, limits, kind is not Compression.NONE, checker)
+        yield _CountingTarReader(guarded, limits)  # type: ignore[arg-type]
+    finally:
+        raw.close()
+
+
+class _CountingTarReader(TarReader):
+    """A :class:`TarReader` that enforces ``limits.max_entries``."""
+
+    def __init__(self, stream: BinaryIO, limits: Limits) -> None:
+        super().__init__(stream)
+        self._limits = limits
+
+    def __iter__(self) -> Iterator[TarHeader]:
+        count = 0
+        for h in super().__iter__():
+            count += 1
+            if count > self._limits.max_entries:
+                self._limits.check_entries(count)
+            yield h
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+_TAR_TYPES: Final = {
+    FILE: tarfile.REGTYPE,
+    DIR: tarfile.DIRTYPE,
+    SYMLINK: tarfile.SYMTYPE,
+    HARDLINK: tarfile.LNKTYPE,
+    CHAR: tarfile.CHRTYPE,
+    BLOCKDEV: tarfile.BLKTYPE,
+    FIFO: tarfile.FIFOTYPE,
+}
+
+
+def header_bytes(
+    name: str,
+    kind: str,
+    *,
+    size: int = 0,
+    mode: int = 0o644,
+    uid: int = 0,
+    gid: int = 0,
+    uname: str = "",
+    gname: str = "",
+    mtime_ns: int = 0,
+    linkname: str = "",
+    devmajor: int = 0,
+    devminor: int = 0,
+    xattrs: dict[str, bytes] | None = None,
+) -> bytes:
+    """The PAX-format header block(s) of one member (data and padding not included)."""
+    info = tarfile.TarInfo(name + "/" if kind == DIR and name else name)
+    info.type = _TAR_TYPES[kind]
+    info.size = size if kind == FILE else 0
+    info.mode = mode & 0o7777
+    info.uid = uid
+    info.gid = gid
+    info.uname = uname
+    info.gname = gname
+    secs, frac = divmod(mtime_ns, 1_000_000_000)
+    info.mtime = secs if not frac else secs + frac / 1e9
+    info.linkname = linkname
+    info.devmajor = devmajor
+    info.devminor = devminor
+    if xattrs:
+        info.pax_headers = {
+            f"SCHILY.xattr.{k}": v.decode("utf-8", "surrogateescape") for k, v in sorted(xattrs.items())
+        }
+    return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+
+def padding(size: int) -> bytes:
+    """NULs that pad ``size`` bytes of data to a whole block."""
+    return bytes(-size % BLOCK)
+
+
+def end_of_archive(written: int) -> bytes:
+    """The two zero blocks, plus zeros up to a whole 10 KiB record (as tar(1) writes)."""
+    total = written + 2 * BLOCK
+    return bytes(2 * BLOCK + (-total % tarfile.RECORDSIZE))
+
+
+__all__ = [
+    "BLOCK",
+    "BLOCKDEV",
+    "CHAR",
+    "DIR",
+    "FIFO",
+    "FILE",
+    "HARDLINK",
+    "MAX_META_SIZE",
+    "OTHER",
+    "SYMLINK",
+    "GuardedReader",
+    "LayerOpener",
+    "TarHeader",
+    "TarReader",
+    "end_of_archive",
+    "header_bytes",
+    "open_layer",
+    "padding",
+    "parse_mtime_ns",
+]

@@ -1,0 +1,360 @@
+"""The ``docker save`` / ``docker load`` format ("docker-archive").
+
+A tar (or an extracted directory) with a ``manifest.json`` listing, per image, the path of its
+config, the paths of its layer files (in ``rootfs.diff_ids`` order) and its ``RepoTags``. Three
+layouts of those paths exist in the wild and all are read:
+
+* Docker < 25:   ``<v1 id>/layer.tar`` and ``<config hex>.json`` (shared layers are symlinks);
+* Docker >= 25:  ``blobs/sha256/<hex>`` for configs and layers, plus ``index.json``/``oci-layout``;
+* skopeo:        ``<diff id hex>.tar`` and ``<config hex>.json``.
+
+There is no manifest in a docker-archive, so :func:`read` synthesises a Docker schema 2 manifest
+describing the layer files as they are in the archive (usually uncompressed tars, whose digest is
+their diff_id). :func:`write` produces the Docker >= 25 layout with uncompressed layers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+
+from dockyard.errors import DigestMismatch, InvalidArchive, InvalidManifest, InvalidReference
+from dockyard.image.base import BlobLayer, Image, Layer, SizedLayer, StaticImage
+from dockyard.image.synth import synthesize_manifest
+from dockyard.image.validate import check_manifest_config
+from dockyard.oci import _json, mediatype
+from dockyard.oci import reference as refs
+from dockyard.oci.config import ImageConfig
+from dockyard.oci.descriptor import Descriptor
+from dockyard.oci.digest import Digest, DigestHasher
+from dockyard.oci.platform import Platform
+from dockyard.transport._tarutil import (
+    SNIFF_LEN,
+    ArchiveSource,
+    HashingReader,
+    Member,
+    TarWriter,
+    open_source,
+    safe_name,
+    sniff_compression,
+)
+
+MANIFEST_FILE: Final = "manifest.json"
+REPOSITORIES_FILE: Final = "repositories"
+INDEX_FILE: Final = "index.json"
+OCI_LAYOUT_FILE: Final = "oci-layout"
+OCI_LAYOUT_CONTENT: Final = b'{"imageLayoutVersion":"1.0.0"}'
+ANNOTATION_IMAGE_NAME: Final = "io.containerd.image.name"
+ANNOTATION_REF_NAME: Final = "org.opencontainers.image.ref.name"
+
+_CHUNK: Final = 1 << 20
+_BLOB_PATH = re.compile(r"^blobs/(sha256|sha512)/([a-f0-9]+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveEntry:
+    """One image of a docker-archive and the names ``manifest.json`` gives it (as written there)."""
+
+    image: Image
+    repo_tags: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read(path: Path) -> list[ArchiveEntry]:
+    """Every image listed in the ``manifest.json`` of the docker-archive at ``path`` (tar or directory).
+
+    Configs are read and checked now; layers open lazily as streams of the archive's files.
+    """
+    source = open_source(path, what="docker-archive")
+    if source.member(MANIFEST_FILE) is None:
+        raise InvalidArchive(f"{source.label}: not a docker-archive: manifest.json is missing")
+    raw = source.read_bytes(MANIFEST_FILE, "manifest.json")
+    try:
+        items = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidArchive(f"{source.label}: manifest.json is not valid JSON: {exc}") from None
+    if not isinstance(items, list):
+        raise InvalidArchive(f"{source.label}: manifest.json must be a JSON array")
+    if not items:
+        raise InvalidArchive(f"{source.label}: manifest.json lists no images")
+    digests: dict[str, Digest] = {}
+    return [_read_entry(source, item, f"{source.label}: manifest.json[{i}]", digests) for i, item in enumerate(items)]
+
+
+def _str_list(item: dict[str, Any], key: str, where: str, *, required: bool) -> list[str]:
+    value = item.get(key)
+    if value is None:
+        if required:
+            raise InvalidArchive(f"{where}: missing field {key!r}")
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidArchive(f"{where}: field {key!r} must be an array of strings")
+    return list(value)
+
+
+def _read_entry(source: ArchiveSource, item: object, where: str, digests: dict[str, Digest]) -> ArchiveEntry:
+    if not isinstance(item, dict):
+        raise InvalidArchive(f"{where} must be a JSON object")
+    if item.get("Config") is None:
+        raise InvalidArchive(f"{where}: missing field 'Config'")
+    config_name = safe_name(item["Config"], f"{where}: Config")
+    repo_tags = _str_list(item, "RepoTags", where, required=False)
+    layer_paths = _str_list(item, "Layers", where, required=True)
+    layer_names = [safe_name(p, f"{where}: Layers[{i}]") for i, p in enumerate(layer_paths)]
+    _check_layer_sources(item.get("LayerSources"), where)
+
+    config_raw = source.read_bytes(config_name, "config")
+    addressed = _blob_digest(config_name)
+    if addressed is not None:
+        addressed.verify(config_raw, f"config {config_name}")
+    try:
+        config = ImageConfig.parse(config_raw)
+    except InvalidManifest as exc:
+        raise InvalidArchive(f"{where}: config {config_name}: {exc}") from None
+    if len(layer_names) != len(config.diff_ids):
+        raise InvalidArchive(
+            f"{where}: {len(layer_names)} layers listed but config {config_name} has {len(config.diff_ids)} diff_ids"
+        )
+    layers: list[Layer] = []
+    for name, diff_id in zip(layer_names, config.diff_ids, strict=True):
+        member = source.require(name, "layer")
+        desc, size = _describe_layer(source, member, diff_id, digests)
+        layers.append(BlobLayer(desc, diff_id, functools.partial(source.open, member.name), size))
+    manifest = synthesize_manifest(config, [layer.descriptor() for layer in layers], mediatype.DOCKER_MANIFEST)
+    return ArchiveEntry(StaticImage(manifest, config, tuple(layers)), repo_tags)
+
+
+def _check_layer_sources(value: object, where: str) -> None:
+    """``LayerSources`` (foreign layers' original descriptors, keyed by diff_id) must be well formed."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise InvalidArchive(f"{where}: field 'LayerSources' must be an object")
+    for key, desc in value.items():
+        try:
+            Digest.parse(key)
+            Descriptor.from_json(desc, f"LayerSources[{key!r}]")
+        except (InvalidManifest, ValueError) as exc:
+            raise InvalidArchive(f"{where}: {exc}") from None
+
+
+def _blob_digest(name: str) -> Digest | None:
+    """The digest a content-addressed path (``blobs/<alg>/<hex>``) claims, if it is one."""
+    m = _BLOB_PATH.match(name)
+    if m is None:
+        return None
+    try:
+        return Digest(m.group(1), m.group(2))
+    except ValueError:
+        return None
+
+
+def _describe_layer(
+    source: ArchiveSource, member: Member, diff_id: Digest, digests: dict[str, Digest]
+) -> tuple[Descriptor, int | None]:
+    """The descriptor of a layer file as it is in the archive, and its uncompressed size when known."""
+    with source.open(member.name) as f:
+        head = f.read(SNIFF_LEN)
+    kind = _compression_of(head)
+    if kind == "none":
+        # An uncompressed layer file is its own diff: its digest is the diff_id the config claims
+        # (verified by whoever reads it, e.g. the store on ingest).
+        return Descriptor(mediatype.DOCKER_LAYER, diff_id, member.size), member.size
+    if kind not in ("gzip", "zstd"):
+        raise InvalidArchive(f"{source.label}: layer {member.name} is {kind}-compressed, which is not supported")
+    digest = digests.get(member.name) or _blob_digest(member.name)
+    if digest is None:
+        hasher = DigestHasher()
+        with source.open(member.name) as f:
+            while chunk := f.read(_CHUNK):
+                hasher.update(chunk)
+        digest = hasher.digest()
+    digests[member.name] = digest
+    return Descriptor(mediatype.layer_type(mediatype.DOCKER_MANIFEST, kind), digest, member.size), None
+
+
+def _compression_of(head: bytes) -> str:
+    """``none``, ``gzip``, ``zstd`` (via the layer code's detection) or another name for what we refuse."""
+    other = sniff_compression(head)
+    if other in ("bzip2", "xz"):
+        return other
+    from dockyard.layers.compression import detect
+
+    return str(detect(head).value)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+@dataclass(slots=True)
+class _Planned:
+    image: Image
+    config: ImageConfig
+    refs: list[refs.Reference] = field(default_factory=list)
+
+
+def _plan(images: Sequence[tuple[Image, list[str]]]) -> list[_Planned]:
+    """One entry per distinct image (by ID), with its names normalised, deduplicated, in order."""
+    by_id: dict[Digest, _Planned] = {}
+    for image, names in images:
+        config = image.config()
+        check_manifest_config(image.manifest(), config)
+        planned = by_id.setdefault(config.digest, _Planned(image, config))
+        for name in names:
+            ref = refs.parse(name)
+            if ref.digest is not None:
+                raise InvalidReference(f"cannot save {name} under a digest reference: a docker-archive needs tags")
+            ref = ref.with_default_tag()
+            if all(str(ref) != str(r) for r in planned.refs):
+                planned.refs.append(ref)
+    return list(by_id.values())
+
+
+def write(images: Sequence[tuple[Image, list[str]]], out: BinaryIO | Path) -> None:
+    """Write ``images`` with their tags as a docker-archive (Docker >= 25 layout, uncompressed layers).
+
+    ``out`` is a path (created or truncated; removed again on failure) or a binary stream, which
+    need not be seekable.
+    Every blob is written once; the output is deterministic.
+    """
+    plan = _plan(images)
+    if isinstance(out, str | os.PathLike):
+        path = Path(out)
+        try:
+            with open(path, "wb") as f:
+                _write(plan, f)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+    else:
+        _write(plan, out)
+
+
+def _blob_path(digest: Digest) -> str:
+    return f"blobs/{digest.algorithm}/{digest.hex}"
+
+
+def _write(plan: list[_Planned], out: BinaryIO) -> None:
+    # Blobs by digest: configs (bytes) and layers (to be uncompressed), each once.
+    configs: dict[Digest, bytes] = {}
+    layers: dict[Digest, Layer] = {}
+    for p in plan:
+        configs[p.config.digest] = p.config.raw
+        image_layers = list(p.image.layers())
+        if len(image_layers) != len(p.config.diff_ids):
+            raise InvalidManifest(
+                f"image {p.config.digest.short} has {len(image_layers)} layers but {len(p.config.diff_ids)} diff_ids"
+            )
+        for layer, diff_id in zip(image_layers, p.config.diff_ids, strict=True):
+            if layer.diff_id() != diff_id:
+                raise InvalidManifest(
+                    f"image {p.config.digest.short}: layer {layer.descriptor().digest} has diff_id "
+                    f"{layer.diff_id()} but the config says {diff_id}"
+                )
+            layers.setdefault(diff_id, layer)
+    sizes: dict[Digest, int] = {}
+    manifests: dict[Digest, bytes] = {}
+    with TarWriter(out) as tar:
+        tar.add_dir("blobs")
+        for algorithm in sorted({d.algorithm for d in (*configs, *layers)} | {"sha256"}):
+            tar.add_dir(f"blobs/{algorithm}")
+        for digest in sorted({*configs, *layers}):
+            if digest in layers:
+                sizes[digest] = _write_layer(tar, layers[digest], digest)
+            else:
+                tar.add_bytes(_blob_path(digest), configs[digest])
+        manifest_json: list[dict[str, Any]] = []
+        index_descs: list[Descriptor] = []
+        repositories: dict[str, dict[str, str]] = {}
+        for p in plan:
+            descs = [Descriptor(mediatype.OCI_LAYER, d, sizes[d]) for d in p.config.diff_ids]
+            manifest = synthesize_manifest(p.config, descs, mediatype.OCI_MANIFEST)
+            manifests.setdefault(manifest.digest, manifest.raw)
+            platform = _platform_of(p.config)
+            marks: list[dict[str, str]] = [
+                {ANNOTATION_IMAGE_NAME: str(ref), ANNOTATION_REF_NAME: ref.tag or "latest"} for ref in p.refs
+            ]
+            for mark in marks or [{}]:
+                index_descs.append(Descriptor(manifest.media_type, manifest.digest, manifest.size, platform, mark))
+            for ref in p.refs:
+                top = p.config.diff_ids[-1].hex if p.config.diff_ids else p.config.digest.hex
+                repositories.setdefault(ref.familiar_name(), {})[ref.tag or "latest"] = top
+            manifest_json.append(
+                {
+                    "Config": _blob_path(p.config.digest),
+                    "RepoTags": [ref.familiar() for ref in p.refs],
+                    "Layers": [_blob_path(d) for d in p.config.diff_ids],
+                }
+            )
+        for digest in sorted(manifests):
+            tar.add_bytes(_blob_path(digest), manifests[digest])
+        index = {
+            "schemaVersion": 2,
+            "mediaType": mediatype.OCI_INDEX,
+            "manifests": [d.to_json() for d in index_descs],
+        }
+        tar.add_bytes(INDEX_FILE, _json.dumps(index))
+        tar.add_bytes(MANIFEST_FILE, _json.dumps(manifest_json) + b"\n")
+        tar.add_bytes(OCI_LAYOUT_FILE, OCI_LAYOUT_CONTENT)
+        if repositories:
+            ordered = {k: dict(sorted(v.items())) for k, v in sorted(repositories.items())}
+            tar.add_bytes(REPOSITORIES_FILE, _json.dumps(ordered) + b"\n")
+
+
+def _platform_of(config: ImageConfig) -> Platform | None:
+    if not config.os or not config.architecture:
+        return None
+    try:
+        return config.platform
+    except ValueError:
+        return None
+
+
+def _write_layer(tar: TarWriter, layer: Layer, diff_id: Digest) -> int:
+    """Write ``layer`` uncompressed as ``blobs/<alg>/<diff_id hex>``; its size. Verifies the diff_id."""
+    what = f"layer {diff_id}"
+    desc = layer.descriptor()
+    name = _blob_path(diff_id)
+    hasher = DigestHasher(diff_id.algorithm)
+    with contextlib.ExitStack() as stack:
+        raw = stack.enter_context(layer.open())
+        if mediatype.layer_compression(desc.media_type) == "none":
+            stream: BinaryIO = raw
+            size: int | None = desc.size
+        else:
+            from dockyard.layers.compression import open_decompressed
+
+            stream = stack.enter_context(open_decompressed(raw))
+            size = layer.uncompressed_size() if isinstance(layer, SizedLayer) else None
+        if size is not None:
+            tar.add_stream(name, HashingReader(stream, hasher.update), size, what)
+            _check(hasher, diff_id, what)
+            return size
+        spool = stack.enter_context(tempfile.TemporaryFile(prefix="dockyard-layer-"))
+        while chunk := stream.read(_CHUNK):
+            hasher.update(chunk)
+            spool.write(chunk)
+        _check(hasher, diff_id, what)
+        size = spool.tell()
+        spool.seek(0)
+        tar.add_stream(name, spool, size, what)
+        return size
+
+
+def _check(hasher: DigestHasher, expected: Digest, what: str) -> None:
+    actual = hasher.digest()
+    if actual != expected:
+        raise DigestMismatch(str(expected), str(actual), what)
+
+
+__all__ = ["ArchiveEntry", "read", "write"]

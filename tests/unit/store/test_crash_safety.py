@@ -1,0 +1,107 @@
+"""Two dockyard processes at once, and a process killed mid-load: both end in a clean ``system check``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from dockyard.image.build import build_image, directory, file
+from dockyard.image.sample import app_image, base_image
+from dockyard.store.store import Store
+from dockyard.transport import docker_archive
+
+_LOAD_LOOP = """
+import sys
+from pathlib import Path
+from dockyard.archive import load
+from dockyard.store.store import Store
+root, archive, rounds = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+for i in range(rounds):
+    with Store(root) as store:
+        load(store, archive)
+        if i % 2:
+            for item in store.summaries():
+                for t in item.tags:
+                    if t.tag.startswith("rm"):
+                        store.remove(t.familiar(), force=True)
+"""
+
+
+def _write(path: Path, images: list[tuple[object, list[str]]]) -> Path:
+    with open(path, "wb") as f:
+        docker_archive.write(images, f)  # type: ignore[arg-type]
+    return path
+
+
+def test_two_processes_at_once(tmp_path: Path) -> None:
+    a = _write(tmp_path / "a.tar", [(base_image(), ["sample:a", "rm-a:1"])])
+    b = _write(tmp_path / "b.tar", [(app_image(), ["app:b", "rm-b:1"])])
+    root = tmp_path / "store"
+    Store(root).close()
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _LOAD_LOOP, str(root), str(p), "12"], stderr=subprocess.PIPE)
+        for p in (a, b)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()
+    with Store(root) as store:
+        report = store.check()
+        assert report.ok, report.problems
+        names = sorted(t.familiar() for s in store.summaries() for t in s.tags)
+        assert "sample:a" in names and "app:b" in names
+
+
+def test_killed_mid_load_leaves_a_clean_store(tmp_path: Path) -> None:
+    big = os.urandom(48 << 20)
+    image = build_image([[directory("data"), file("data/blob.bin", big)]], compression="gzip")
+    archive = _write(tmp_path / "big.tar", [(image, ["big:1"])])
+    root = tmp_path / "store"
+    with Store(root) as store:
+        from dockyard.archive import load
+
+        load(store, _write(tmp_path / "small.tar", [(base_image(), ["sample:1"])]))
+        blobs_before = sorted(p.name for p in (store.paths.blobs / "sha256").iterdir())
+    killed_mid_write = False
+    for _attempt in range(5):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dockyard", "--root", str(root), "load", "-q", "-i", str(archive)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            tmp_files = list((root / "tmp").glob("ingest-*"))
+            if tmp_files and any(f.stat().st_size > (1 << 20) for f in tmp_files if f.exists()):
+                proc.send_signal(signal.SIGKILL)
+                killed_mid_write = True
+                break
+            time.sleep(0.005)
+        proc.wait()
+        if killed_mid_write:
+            break
+        # finished before we could kill it: remove and retry
+        with Store(root) as store:
+            store.remove("big:1")
+    assert killed_mid_write, "could not catch the load in the middle of a blob write"
+    with Store(root) as store:
+        report = store.check()
+        assert report.ok, report.problems
+        assert [t.familiar() for s in store.summaries() for t in s.tags] == ["sample:1"]
+        # no partial blob is visible under blobs/
+        assert sorted(p.name for p in (store.paths.blobs / "sha256").iterdir()) == blobs_before
+    done = subprocess.run(
+        [sys.executable, "-m", "dockyard", "--root", str(root), "load", "-i", str(archive)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Loaded image: big:1" in done.stdout
+    with Store(root) as store:
+        assert store.check().ok
+        assert store.check().temp_files == []  # the next load, alone in the store, removed the dead writer's file
