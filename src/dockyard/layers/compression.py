@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import io
+from collections.abc import Callable
 from typing import BinaryIO, Final, cast
 
 import zstandard
@@ -23,6 +24,17 @@ CHUNK: Final = 1 << 20
 _GZIP_MAX_LEVEL: Final = 3
 _GZIP_DEFAULT_LEVEL: Final = 2
 _ZSTD_DEFAULT_LEVEL: Final = 3
+
+
+#: Exceptions the decompressors raise on corrupt input (ISA-L's stub types ``error`` as an instance).
+DECOMPRESSION_ERRORS: Final[tuple[type[BaseException], ...]] = (
+    cast("type[BaseException]", isal_zlib.error),
+    zstandard.ZstdError,
+    EOFError,  # gzip ended in the middle of a member
+    igzip.BadGzipFile,
+)
+
+_IGzipFile = cast("Callable[..., BinaryIO]", igzip.IGzipFile)
 
 
 class Compression(enum.Enum):
@@ -100,10 +112,10 @@ def open_decompressed(raw: BinaryIO) -> BinaryIO:
     src = PrefixedReader(head, raw)
     kind = detect(head)
     if kind is Compression.GZIP:
-        return cast(BinaryIO, igzip.IGzipFile(fileobj=io.BufferedReader(src, CHUNK), mode="rb"))
+        return _IGzipFile(fileobj=io.BufferedReader(src, CHUNK), mode="rb")
     if kind is Compression.ZSTD:
         reader = zstandard.ZstdDecompressor().stream_reader(
-            src, read_size=CHUNK, read_across_frames=True, closefd=False
+            cast(BinaryIO, src), read_size=CHUNK, read_across_frames=True, closefd=False
         )
         return cast(BinaryIO, reader)
     return cast(BinaryIO, src)
@@ -133,9 +145,7 @@ def compress(src: BinaryIO, dst: BinaryIO, compression: Compression, level: int 
                 dst.write(out)
         dst.write(comp.flush())
     elif compression is Compression.ZSTD:
-        cctx = zstandard.ZstdCompressor(
-            level=_ZSTD_DEFAULT_LEVEL if level is None else level, write_checksum=True
-        )
+        cctx = zstandard.ZstdCompressor(level=_ZSTD_DEFAULT_LEVEL if level is None else level, write_checksum=True)
         cctx.copy_stream(src, dst, read_size=CHUNK, write_size=CHUNK)
     else:  # pragma: no cover - exhaustive
         raise AssertionError(compression)
@@ -143,6 +153,7 @@ def compress(src: BinaryIO, dst: BinaryIO, compression: Compression, level: int 
 
 __all__ = [
     "CHUNK",
+    "DECOMPRESSION_ERRORS",
     "GZIP_MAGIC",
     "MAGIC_LEN",
     "ZSTD_MAGIC",

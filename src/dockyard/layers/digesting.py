@@ -9,14 +9,14 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO, Final
+from typing import BinaryIO, Final, cast
 
 import zstandard
 from isal import isal_zlib
 
 from dockyard.errors import DigestMismatch, InvalidInput
 from dockyard.layers._zstdframes import ZstdFrameChecker
-from dockyard.layers.compression import CHUNK, MAGIC_LEN, Compression, detect
+from dockyard.layers.compression import CHUNK, DECOMPRESSION_ERRORS, MAGIC_LEN, Compression, detect
 from dockyard.layers.limits import Limits
 from dockyard.oci.digest import SHA256, Digest, DigestHasher
 
@@ -157,7 +157,7 @@ def _gzip(
     write: Callable[[bytes], object] | None,
     lim: Limits,
 ) -> None:
-    dec: isal_zlib._Decompress | None = None  # None between members
+    dec: isal_zlib.Decompress | None = None  # None between members
     data = head
     try:
         while True:
@@ -189,7 +189,7 @@ def _gzip(
             raw.update(data)
             if write is not None:
                 write(data)
-    except isal_zlib.error as e:
+    except DECOMPRESSION_ERRORS as e:
         raise InvalidInput(f"invalid gzip data: {e}") from None
     if dec is not None:
         raise InvalidInput("invalid gzip data: the stream is truncated")
@@ -237,7 +237,7 @@ def _zstd(
 ) -> None:
     checker = ZstdFrameChecker()
     tee = _Tee(src, head, raw, write, checker)
-    reader = zstandard.ZstdDecompressor().stream_reader(tee, read_size=CHUNK, read_across_frames=True)
+    reader = zstandard.ZstdDecompressor().stream_reader(cast(BinaryIO, tee), read_size=CHUNK, read_across_frames=True)
     try:
         while o := reader.read(_OUT_CHUNK):
             out.update(o)

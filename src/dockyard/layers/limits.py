@@ -116,9 +116,7 @@ class Limits:
     def check_entries(self, count: int) -> None:
         """Raise :class:`UnsafeLayer` when a layer holds more than ``max_entries`` entries."""
         if count > self.max_entries:
-            raise UnsafeLayer(
-                f"layer has more than {self.max_entries} entries: refusing a possible decompression bomb"
-            )
+            raise UnsafeLayer(f"layer has more than {self.max_entries} entries: refusing a possible decompression bomb")
 
 
 DEFAULT_LIMITS: Final = Limits()

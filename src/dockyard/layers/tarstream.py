@@ -18,14 +18,19 @@ import tarfile
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Final
-
-import zstandard
-from isal import isal_zlib
+from typing import BinaryIO, Final, Protocol, cast
 
 from dockyard.errors import InvalidInput, UnsafeLayer
 from dockyard.layers._zstdframes import ZstdFrameChecker
-from dockyard.layers.compression import CHUNK, Compression, PrefixedReader, detect, open_decompressed, read_head
+from dockyard.layers.compression import (
+    CHUNK,
+    DECOMPRESSION_ERRORS,
+    Compression,
+    PrefixedReader,
+    detect,
+    open_decompressed,
+    read_head,
+)
 from dockyard.layers.limits import Limits
 
 #: Opens the raw (possibly compressed) blob of one layer, from its start, each time it is called.
@@ -146,6 +151,10 @@ def _parse_pax(data: bytes) -> dict[str, bytes]:
     return out
 
 
+class Readable(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
 class TarReader:
     """Iterate over the members of a tar stream; read the current member's data as you go.
 
@@ -154,7 +163,7 @@ class TarReader:
     was not read.
     """
 
-    def __init__(self, stream: BinaryIO, *, max_meta_size: int = MAX_META_SIZE) -> None:
+    def __init__(self, stream: Readable, *, max_meta_size: int = MAX_META_SIZE) -> None:
         self._stream = stream
         self._buf = b""
         self._pos = 0
@@ -385,7 +394,7 @@ class TarReader:
 class _CountingReader:
     """Counts the raw (compressed) bytes read, for the expansion ratio."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: Readable) -> None:
         self._raw = raw
         self.count = 0
 
@@ -398,7 +407,7 @@ class _CountingReader:
 class _ZstdCheckingReader:
     """Feeds every compressed byte to a :class:`ZstdFrameChecker` (to catch truncation)."""
 
-    def __init__(self, raw: BinaryIO, checker: ZstdFrameChecker) -> None:
+    def __init__(self, raw: Readable, checker: ZstdFrameChecker) -> None:
         self._raw = raw
         self._checker = checker
 
@@ -415,7 +424,7 @@ class GuardedReader:
 
     def __init__(
         self,
-        stream: BinaryIO,
+        stream: Readable,
         counter: _CountingReader,
         limits: Limits,
         compressed: bool,
@@ -431,7 +440,7 @@ class GuardedReader:
     def read(self, n: int = -1) -> bytes:
         try:
             b = self._stream.read(n)
-        except (isal_zlib.error, zstandard.ZstdError, EOFError, OSError) as e:
+        except DECOMPRESSION_ERRORS as e:
             raise InvalidInput(f"invalid compressed layer data: {e}") from None
         if b:
             self.count += len(b)
@@ -447,19 +456,19 @@ def open_layer(opener: LayerOpener, limits: Limits) -> Iterator[TarReader]:
     raw = opener()
     try:
         counter = _CountingReader(raw)
-        head = read_head(counter)  # type: ignore[arg-type]
+        head = read_head(cast(BinaryIO, counter))
         kind = detect(head)
         checker: ZstdFrameChecker | None = None
-        source: BinaryIO = PrefixedReader(head, counter)  # type: ignore[arg-type, assignment]
+        source: Readable = PrefixedReader(head, cast(BinaryIO, counter))
         if kind is Compression.ZSTD:
             checker = ZstdFrameChecker()
-            source = _ZstdCheckingReader(source, checker)  # type: ignore[assignment]
+            source = _ZstdCheckingReader(source, checker)
         try:
-            stream = open_decompressed(source)
-        except (isal_zlib.error, zstandard.ZstdError, EOFError, OSError) as e:
+            stream = open_decompressed(cast(BinaryIO, source))
+        except DECOMPRESSION_ERRORS as e:
             raise InvalidInput(f"invalid compressed layer data: {e}") from None
         guarded = GuardedReader(stream, counter, limits, kind is not Compression.NONE, checker)
-        yield _CountingTarReader(guarded, limits)  # type: ignore[arg-type]
+        yield _CountingTarReader(guarded, limits)
     finally:
         raw.close()
 
@@ -467,15 +476,14 @@ def open_layer(opener: LayerOpener, limits: Limits) -> Iterator[TarReader]:
 class _CountingTarReader(TarReader):
     """A :class:`TarReader` that enforces ``limits.max_entries``."""
 
-    def __init__(self, stream: BinaryIO, limits: Limits) -> None:
+    def __init__(self, stream: Readable, limits: Limits) -> None:
         super().__init__(stream)
         self._limits = limits
 
     def __iter__(self) -> Iterator[TarHeader]:
-        count = 0
-        for h in super().__iter__():
-            count += 1
-            if count > self._limits.max_entries:
+        limit = self._limits.max_entries
+        for count, h in enumerate(super().__iter__(), 1):
+            if count > limit:
                 self._limits.check_entries(count)
             yield h
 
@@ -555,6 +563,7 @@ __all__ = [
     "SYMLINK",
     "GuardedReader",
     "LayerOpener",
+    "Readable",
     "TarHeader",
     "TarReader",
     "end_of_archive",

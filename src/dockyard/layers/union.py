@@ -378,9 +378,9 @@ def export(
             continue
         with open_layer(opener, lim) as reader:
             for ordinal, header in enumerate(reader):
-                e = want.pop(ordinal, None)
-                if e is None:
+                if ordinal not in want:
                     continue
+                e = want.pop(ordinal)
                 if header.size != e.size:
                     raise InvalidInput(f"layer {index + 1} changed between two reads")
                 tar.header(e)

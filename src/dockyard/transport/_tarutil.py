@@ -18,6 +18,7 @@ up front so it can write to a pipe.
 from __future__ import annotations
 
 import bz2
+import contextlib
 import io
 import lzma
 import os
@@ -317,7 +318,11 @@ def _decompressor(kind: str, raw: BinaryIO) -> BinaryIO:
 
 
 def open_source(path: Path, *, what: str = "archive") -> ArchiveSource:
-    """An :class:`ArchiveSource` for a directory or a (possibly compressed) tar file."""
+    """An :class:`ArchiveSource` for a directory or a (possibly compressed) tar file.
+
+    A compressed tar, or one that cannot seek (a pipe such as ``/dev/stdin``), is first copied
+    (decompressed) into an anonymous temporary file.
+    """
     label = os.fspath(path)
     if path.is_dir():
         return DirSource(path)
@@ -328,27 +333,43 @@ def open_source(path: Path, *, what: str = "archive") -> ArchiveSource:
     except OSError as exc:
         raise InvalidArchive(f"{label}: cannot open {what}: {exc.strerror}") from None
     try:
-        kind = sniff_compression(f.read(SNIFF_LEN))
-        f.seek(0)
-        if kind != "none":
-            tmp = tempfile.TemporaryFile(prefix="dockyard-archive-")  # noqa: SIM115 - owned by the TarSource
-            try:
-                with _decompressor(kind, cast(BinaryIO, f)) as stream:
-                    while chunk := stream.read(_CHUNK):
-                        tmp.write(chunk)
-                tmp.flush()
-            except InvalidArchive:
-                tmp.close()
-                raise
-            except Exception as exc:  # every decompressor has its own error types
-                tmp.close()
-                raise InvalidArchive(f"{label}: corrupt {kind}-compressed {what}: {exc}") from None
-            f.close()
-            f = tmp
+        head = f.read(SNIFF_LEN)
+        kind = sniff_compression(head)
+        if kind == "none" and f.seekable():
+            f.seek(0)
+            return TarSource(f, label)
+        f = _spool(f, head, kind, label, what)
     except BaseException:
         f.close()
         raise
     return TarSource(f, label)
+
+
+def _spool(f: IO[bytes], head: bytes, kind: str, label: str, what: str) -> IO[bytes]:
+    """The (decompressed) content of ``f``, whose first bytes ``head`` were already read, in a temp file."""
+    from dockyard.layers.compression import PrefixedReader
+
+    tmp = tempfile.TemporaryFile(prefix="dockyard-archive-")  # noqa: SIM115 - returned to the caller
+    try:
+        src = cast(BinaryIO, io.BufferedReader(PrefixedReader(head, cast(BinaryIO, f)), _CHUNK))
+        with contextlib.ExitStack() as stack:
+            stream = src if kind == "none" else stack.enter_context(_decompressor(kind, src))
+            while chunk := stream.read(_CHUNK):
+                tmp.write(chunk)
+        tmp.flush()
+    except InvalidArchive:
+        tmp.close()
+        raise
+    except OSError as exc:
+        tmp.close()
+        if kind == "none":
+            raise InvalidArchive(f"{label}: cannot read {what}: {exc}") from None
+        raise InvalidArchive(f"{label}: corrupt {kind}-compressed {what}: {exc}") from None
+    except Exception as exc:  # every decompressor has its own error types
+        tmp.close()
+        raise InvalidArchive(f"{label}: corrupt {kind}-compressed {what}: {exc}") from None
+    f.close()
+    return tmp
 
 
 # --------------------------------------------------------------------------- writing

@@ -50,6 +50,8 @@ DOMAIN_CASES = [
     ("[fd00:1:2::3]75050", False),
     ("[fd00:1:2::3]::75050", False),
     ("[fd00:1:2::3%eth0]:75050", False),
+    ("[fd00:1:2::3%25]:75050", False),
+    ("[fd00::1%ab]", False),
     ("[fd00123123123]:75050", True),
     ("[2001:0db8:85a3:0000:0000:8a2e:0370:7334]:75050", True),
     ("[2001:0db8:85a3:0000:0000:8a2e:0370:7334]:750505", True),
@@ -337,6 +339,7 @@ INVALID_CASES = [
     "[2001:db8::1]:tag",
     "[fe80::1%eth0]:5000/repo",
     "[fe80::1%@invalidzone]:5000/repo",
+    "[fe80::1%25]:5000/repo",
     "https://github.com/docker/docker",
     "docker/Docker",
     "-docker",
@@ -825,6 +828,15 @@ PATH_MATCH_CASES = [
     ("a[", "x", False, True),
     ("a/b[", "x", False, True),
     ("*x", "xxx", True, False),
+    # Beyond Go's table: a malformed chunk after a star is reported even when an earlier chunk fails.
+    ("x*[", "abc", False, True),
+    ("a*b*[", "xyz", False, True),
+    ("x*[a-]", "abc", False, True),
+    ("ab*", "a/b", False, False),
+    ("*/*", "a/b", True, False),
+    ("*", "", True, False),
+    ("", "", True, False),
+    ("", "a", False, False),
 ]
 
 

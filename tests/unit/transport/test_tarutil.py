@@ -192,3 +192,28 @@ def test_sniff_needs_real_magic() -> None:
     assert sniff_compression(b"BZh1 a file name") == "none"
     assert sniff_compression(b"manifest.json\x00") == "none"
     assert sniff_compression(b"") == "none"
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_fifo_input_is_spooled(tmp_path: Path, compressed: bool) -> None:
+    import gzip
+    import os
+    import threading
+
+    data = _tar(tmp_path / "t.tar").read_bytes()
+    if compressed:
+        data = gzip.compress(data)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "wb") as w:
+            w.write(data)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        src = open_source(fifo)
+    finally:
+        writer.join(10)
+    assert src.read_bytes("c/up", "x") == b"0123456789" * 1000
