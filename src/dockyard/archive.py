@@ -44,8 +44,8 @@ def detect_format(path: Path) -> str:
                     return "docker"
             if "oci-layout" in names:
                 return "oci"
-    except tarfile.TarError as exc:
-        raise InvalidArchive(f"{path}: not a tar archive ({exc})") from None
+    except tarfile.TarError:
+        raise InvalidArchive(f"{path}: not a tar archive (nor a gzip, bzip2 or xz compressed one)") from None
     raise InvalidArchive(f"{path}: neither a docker-archive (manifest.json) nor an OCI layout (oci-layout)")
 
 

@@ -181,7 +181,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     with _store(args) as store:
         rows = views.history(store, args.image)
     human = args.human.lower() not in ("false", "0", "no")
-    docs = []
+    docs: list[dict[str, str]] = []
     for r in rows:
         ident = r.id
         if ident != "<missing>" and not args.no_trunc:
@@ -195,7 +195,7 @@ def cmd_history(args: argparse.Namespace) -> int:
                 "CreatedBy": created_by if args.no_trunc else render.ellipsis(created_by, 45),
                 "Size": render.human_size(r.size) if human else str(r.size),
                 "Comment": r.comment,
-                "Tags": list(r.tags),
+                "Tags": ",".join(r.tags),
             }
         )
     if args.quiet:

@@ -644,12 +644,12 @@ class Store:
                 manifest = image.original_manifest()
                 config = image.config()
                 check_manifest_config(manifest, config)
-                diff_ids = [str(d) for d in config.diff_ids]
-                if self.meta.image_diff_ids(row.id) != diff_ids:
+                wanted = [str(d) for d in config.diff_ids]
+                if self.meta.image_diff_ids(row.id) != wanted:
                     problems.append(f"image {row.id[7:19]}: layer list does not match its config")
-                for d in diff_ids:
-                    if self.meta.layer(d) is None:
-                        problems.append(f"image {row.id[7:19]}: layer {d} is not recorded")
+                for diff_id in wanted:
+                    if self.meta.layer(diff_id) is None:
+                        problems.append(f"image {row.id[7:19]}: layer {diff_id} is not recorded")
             except BlobNotFound:
                 continue  # already reported as missing
             except DockyardError as exc:
