@@ -14,8 +14,6 @@ from typing import Any
 import pytest
 from fixtures_util import LAYER2_ADDED_FILES, LAYER2_REMOVED, remove_tree, require_tool
 
-
-
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
 
@@ -52,8 +50,9 @@ def test_load_oci_layout_with_name(cli: Any, debian_oci_layout: Path) -> None:
     assert len(ids) == 1
 
 
-def test_same_image_from_two_formats_is_stored_once(cli: Any, debian_docker_archive: Path, debian_oci_layout: Path,
-                                                    dockyard_root: Path) -> None:
+def test_same_image_from_two_formats_is_stored_once(
+    cli: Any, debian_docker_archive: Path, debian_oci_layout: Path, dockyard_root: Path
+) -> None:
     cli("load", "-i", str(debian_oci_layout), "--name", "debian")  # gzip layer
     before = sum(p.stat().st_size for p in (dockyard_root / "blobs" / "sha256").iterdir())
     out = cli("load", "-i", str(debian_docker_archive))  # the same content, uncompressed
@@ -85,14 +84,27 @@ def test_save_is_loaded_by_podman(cli: Any, debian_oci_layout: Path, tmp_path: P
     archive = tmp_path / "saved.tar"
     cli("save", "-o", str(archive), "debian:bookworm")
     short = Path(tempfile.mkdtemp(prefix="pd", dir="/tmp"))  # podman refuses a runroot longer than 50 characters
-    base = [podman, "--root", str(short / "root"), "--runroot", str(short / "run"),
-            "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
+    base = [
+        podman,
+        "--root",
+        str(short / "root"),
+        "--runroot",
+        str(short / "run"),
+        "--storage-driver",
+        "vfs",
+        "--cgroup-manager",
+        "cgroupfs",
+        "--events-backend",
+        "file",
+    ]
     proc = subprocess.run([*base, "load", "-i", str(archive)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "debian:bookworm" in proc.stdout
     ours = json.loads(cli("inspect", "debian:bookworm").stdout)[0]
     theirs = json.loads(
-        subprocess.run([*base, "image", "inspect", "debian:bookworm"], capture_output=True, text=True, check=True).stdout
+        subprocess.run(
+            [*base, "image", "inspect", "debian:bookworm"], capture_output=True, text=True, check=True
+        ).stdout
     )[0]
     assert theirs["Id"] == ours["Id"][7:] or theirs["Id"] == ours["Id"]
     assert theirs["RootFS"]["Layers"] == ours["RootFS"]["Layers"]
@@ -102,8 +114,9 @@ def test_save_is_loaded_by_podman(cli: Any, debian_oci_layout: Path, tmp_path: P
 
 def _umoci_rootfs(layout: Path, tag: str, bundle: Path) -> Path:
     umoci = require_tool("umoci")
-    proc = subprocess.run([umoci, "unpack", "--image", f"{layout}:{tag}", str(bundle)], capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        [umoci, "unpack", "--image", f"{layout}:{tag}", str(bundle)], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     return bundle / "rootfs"
 

@@ -99,7 +99,8 @@ def test_manifest_json_escape(populated: Any, dockyard_root: Path, tmp_path: Pat
 def test_bad_config_json(populated: Any, dockyard_root: Path, tmp_path: Path) -> None:
     src = tmp_path / "src.tar"
     docker_archive.write([(sample.app_image(), ["app:1"])], src)
-    config_path = json.loads(tarfile.open(src).extractfile("manifest.json").read())[0]["Config"]  # type: ignore[union-attr]
+    with tarfile.open(src) as tar:
+        config_path = json.loads(tar.extractfile("manifest.json").read())[0]["Config"]  # type: ignore[union-attr]
 
     def garble(m: tarfile.TarInfo, data: bytes | None) -> tuple[tarfile.TarInfo, bytes | None]:
         if m.name == config_path:
@@ -131,7 +132,9 @@ def test_decompression_bomb_refused_on_load(populated: Any, dockyard_root: Path,
     path = tmp_path / "bomb"
     oci_layout.write([(bomb, ["bomb:1"])], path, as_tar=False)
     before = _state(dockyard_root)
-    res = populated("load", "-i", str(path), "--name", "bomb", check=False, env={"DOCKYARD_MAX_LAYER_SIZE": str(1 << 20)})
+    res = populated(
+        "load", "-i", str(path), "--name", "bomb", check=False, env={"DOCKYARD_MAX_LAYER_SIZE": str(1 << 20)}
+    )
     assert res.returncode == 1 and "decompression bomb" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
     assert _state(dockyard_root) == before
@@ -147,7 +150,9 @@ def test_decompression_bomb_refused_on_load(populated: Any, dockyard_root: Path,
     ],
     ids=["dotdot", "absolute", "symlink-root", "symlink-up"],
 )
-def test_hostile_layer_refused_by_unpack(populated: Any, dockyard_root: Path, tmp_path: Path, entries: list[Any]) -> None:
+def test_hostile_layer_refused_by_unpack(
+    populated: Any, dockyard_root: Path, tmp_path: Path, entries: list[Any]
+) -> None:
     image = build_image([entries], compression="gzip")
     path = tmp_path / "hostile"
     oci_layout.write([(image, ["hostile:1"])], path, as_tar=False)
