@@ -14,7 +14,8 @@ from dockyard.image.base import Image
 from dockyard.layers.limits import Limits
 from dockyard.oci import reference as refs
 from dockyard.oci.platform import Platform
-from dockyard.store.store import IngestResult, LayerProgress, Store
+from dockyard.store.ingest import IngestResult, LayerProgress
+from dockyard.store.store import Store
 
 FORMATS = ("docker", "oci")
 

@@ -12,8 +12,9 @@ from typing import Any
 
 from dockyard.errors import InvalidInput
 from dockyard.oci import reference as refs
-from dockyard.oci.config import parse_time
+from dockyard.oci.timefmt import parse_time
 from dockyard.store.store import ImageSummary, Store
+from dockyard.units import go_time, human_size, since
 
 # Docker's container.Config keys, in Docker's order, with their zero values.
 _CONTAINER_CONFIG_KEYS: tuple[tuple[str, Any], ...] = (
@@ -54,8 +55,6 @@ class ImageRow:
     summary: ImageSummary
 
     def as_json(self, *, trunc: bool = True, now: datetime | None = None) -> dict[str, str]:
-        from dockyard.cli.render import go_time, human_size, since
-
         s = self.summary
         return {
             "Containers": "N/A" if not s.containers else str(s.containers),

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
-_DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+from dockyard.units import display_width as _width
+from dockyard.units import ellipsis, go_time, human_duration, human_size, rfc3339, since
 
-
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+__all__ = ["ellipsis", "go_time", "human_duration", "human_size", "rfc3339", "since", "table"]
 
 
 def table(rows: Sequence[Sequence[str]], *, minwidth: int = 10, padding: int = 3) -> str:
@@ -32,75 +29,3 @@ def table(rows: Sequence[Sequence[str]], *, minwidth: int = 10, padding: int = 3
                 parts.append(cell)
         lines.append("".join(parts))
     return "\n".join(lines) + "\n"
-
-
-def human_size(size: float, precision: int = 3) -> str:
-    """go-units ``HumanSizeWithPrecision``: decimal units, ``%.{precision}g``."""
-    i = 0
-    while size >= 1000.0 and i < len(_DECIMAL) - 1:
-        size /= 1000.0
-        i += 1
-    return f"{size:.{precision}g}{_DECIMAL[i]}"
-
-
-def human_duration(seconds: float) -> str:
-    """go-units ``HumanDuration``."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
-
-
-def since(when: datetime | None, now: datetime | None = None) -> str:
-    if when is None:
-        return "N/A"
-    current = now or datetime.now(UTC)
-    return human_duration((current - when).total_seconds()) + " ago"
-
-
-def go_time(when: datetime | None) -> str:
-    """Go's ``time.Time.String()`` in UTC, as ``docker images --format json`` prints CreatedAt."""
-    if when is None:
-        return "0001-01-01 00:00:00 +0000 UTC"
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
-
-
-def rfc3339(when: datetime | None) -> str:
-    if when is None:
-        return "0001-01-01T00:00:00Z"
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def ellipsis(text: str, max_width: int) -> str:
-    """Docker's ``formatter.Ellipsis``: cut to ``max_width`` display columns ending in an ellipsis."""
-    if _width(text) <= max_width:
-        return text
-    out = ""
-    width = 0
-    for ch in text:
-        w = _width(ch)
-        if width + w > max_width - 1:
-            break
-        out += ch
-        width += w
-    return out + "…"

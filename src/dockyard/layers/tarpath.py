@@ -74,6 +74,8 @@ def classify(header: TarHeader) -> Op:
         if header.kind != DIR:
             raise UnsafeLayer(f"entry {header.name!r}: the root of a layer must be a directory")
         return Op(Action.ROOT, parts, header)
+    if parts[0].startswith(WHITEOUT_META_PREFIX) and parts != (OPAQUE_MARKER,):
+        return Op(Action.IGNORE, parts, header)  # AUFS's /.wh..wh.plnk and the like, with contents
     base = parts[-1]
     if base.startswith(WHITEOUT_PREFIX):
         if base == OPAQUE_MARKER:

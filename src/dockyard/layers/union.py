@@ -75,7 +75,8 @@ class Entry:
     devminor: int = 0
     xattrs: tuple[tuple[str, bytes], ...] = ()
     layer: int = -1
-    """Index of the layer the entry (its content, for files) comes from; -1 for implied directories."""
+    """Index of the layer the entry (its content, for files) comes from; for a directory no layer
+    lists (implied by its children), the layer that implied it."""
 
     @property
     def xattr_dict(self) -> dict[str, bytes]:

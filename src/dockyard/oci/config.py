@@ -10,6 +10,7 @@ from dockyard.errors import InvalidDigest, InvalidManifest
 from dockyard.oci import _json
 from dockyard.oci.digest import Digest
 from dockyard.oci.platform import Platform
+from dockyard.oci.timefmt import parse_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,32 +149,6 @@ class ImageConfig:
         if history:
             obj["history"] = [h.to_json() for h in history]
         return cls.parse(_json.dumps(obj))
-
-
-def parse_time(text: str | None) -> datetime | None:
-    """Parse RFC 3339 timestamps as images carry them (nanoseconds, ``Z``); None when unparsable."""
-    if not text:
-        return None
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    # Trim fractional seconds beyond microseconds, which fromisoformat refuses.
-    if "." in value:
-        head, _, rest = value.partition(".")
-        digits = ""
-        for ch in rest:
-            if ch.isdigit():
-                digits += ch
-            else:
-                break
-        value = head + "." + (digits[:6].ljust(6, "0")) + rest[len(digits) :]
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return None
-    return parsed
 
 
 def chain_ids(diff_ids: list[Digest] | tuple[Digest, ...]) -> list[Digest]:

@@ -7,13 +7,15 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from dockyard.errors import BlobNotFound, DigestMismatch, SizeMismatch
-from dockyard.layers.digesting import LayerDigests, copy_and_digest
-from dockyard.layers.limits import Limits
 from dockyard.oci.digest import Digest, DigestHasher
 from dockyard.store.paths import StorePaths
+
+if TYPE_CHECKING:
+    from dockyard.layers.digesting import LayerDigests
+    from dockyard.layers.limits import Limits
 
 _CHUNK = 1 << 20
 
@@ -107,6 +109,8 @@ class BlobStore:
         limits: Limits | None = None,
     ) -> LayerDigests:
         """Ingest a layer blob, verifying both the distribution hash and the diff_id in one pass."""
+        from dockyard.layers.digesting import copy_and_digest
+
         with self._temp() as (f, tmp):
             digests = copy_and_digest(src, f, limits)
             what = f"layer {expected}"

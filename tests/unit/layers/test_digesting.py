@@ -15,9 +15,7 @@ from dockyard.layers.digesting import LayerDigests, copy_and_digest, verify
 from dockyard.layers.limits import MiB, Limits
 from dockyard.oci.digest import Digest
 
-TAR = make_tar(
-    [D("etc"), F("etc/hostname", b"box\n"), F("blob", os.urandom(200_000)), S("link", "etc/hostname")]
-)
+TAR = make_tar([D("etc"), F("etc/hostname", b"box\n"), F("blob", os.urandom(200_000)), S("link", "etc/hostname")])
 TAR_DIGEST = Digest.of(TAR)
 
 

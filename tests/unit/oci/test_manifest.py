@@ -1,15 +1,16 @@
 import json
 
 import pytest
-from dockyard.oci.platform import Platform
 
 from dockyard.errors import InvalidManifest
 from dockyard.oci import mediatype
-from dockyard.oci.config import HistoryEntry, ImageConfig, chain_ids, parse_time
+from dockyard.oci.config import HistoryEntry, ImageConfig, chain_ids
 from dockyard.oci.descriptor import Descriptor, descriptor_of
 from dockyard.oci.digest import Digest
 from dockyard.oci.index import Index, parse_any
 from dockyard.oci.manifest import Manifest
+from dockyard.oci.platform import Platform
+from dockyard.oci.timefmt import parse_time
 
 D1 = "sha256:" + "1" * 64
 D2 = "sha256:" + "2" * 64

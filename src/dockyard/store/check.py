@@ -1,0 +1,114 @@
+"""``system check`` and ``system df``: what the store holds, what is shared, and whether anything is damaged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dockyard.errors import BlobNotFound, DockyardError
+from dockyard.image.validate import check_manifest_config
+from dockyard.oci.digest import Digest
+from dockyard.store.image import StoreImage
+
+if TYPE_CHECKING:
+    from dockyard.store.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    problems: list[str]
+    unreferenced_blobs: list[Digest]
+    temp_files: list[Path]
+    blobs_checked: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True, slots=True)
+class DiskUsage:
+    images: int
+    active: int
+    total_size: int
+    shared_size: int
+    unique_size: int
+    reclaimable: int
+    blob_bytes: int
+    containers: int
+
+
+def disk_usage(store: Store) -> DiskUsage:
+    summaries = store.summaries()
+    used = store.meta.referenced_blobs()
+    blob_sizes: dict[str, int] = {}
+    for d in store.blobs.all():
+        try:
+            blob_sizes[str(d)] = store.blobs.size(d)
+        except BlobNotFound:
+            continue
+    in_use = {c.image_id for c in store.meta.containers()}
+    shared = sum(blob_sizes.get(b, 0) for b, users in used.items() if len(users) > 1)
+    total = sum(blob_sizes.values())
+    reclaimable = 0
+    for blob, users in used.items():
+        if not users & in_use:
+            reclaimable += blob_sizes.get(blob, 0)
+    reclaimable += sum(s for b, s in blob_sizes.items() if b not in used)
+    return DiskUsage(
+        images=len(summaries),
+        active=len(in_use),
+        total_size=sum(s.size for s in summaries),
+        shared_size=shared,
+        unique_size=total - shared,
+        reclaimable=reclaimable,
+        blob_bytes=total,
+        containers=len(store.meta.containers()),
+    )
+
+
+def check(store: Store, *, rehash: bool = True) -> CheckReport:
+    problems: list[str] = []
+    ok = store.meta.conn.execute("PRAGMA integrity_check").fetchone()[0]
+    if ok != "ok":
+        problems.append(f"metadata database: {ok}")
+    present = set(map(str, store.blobs.all()))
+    checked = 0
+    if rehash:
+        for digest in sorted(present):
+            d = Digest.parse(digest)
+            actual = store.blobs.verify(d)
+            checked += 1
+            if actual != d:
+                problems.append(f"blob {digest} is corrupt: its bytes hash to {actual}")
+    used = store.meta.referenced_blobs()
+    for blob, users in sorted(used.items()):
+        if blob not in present:
+            who = ", ".join(sorted(u[7:19] for u in users))
+            problems.append(f"blob {blob} is missing (used by image {who})")
+    for row in store.meta.images():
+        try:
+            image = StoreImage(store, row)
+            manifest = image.original_manifest()
+            config = image.config()
+            check_manifest_config(manifest, config)
+            wanted = [str(d) for d in config.diff_ids]
+            if store.meta.image_diff_ids(row.id) != wanted:
+                problems.append(f"image {row.id[7:19]}: layer list does not match its config")
+            for diff_id in wanted:
+                if store.meta.layer(diff_id) is None:
+                    problems.append(f"image {row.id[7:19]}: layer {diff_id} is not recorded")
+        except BlobNotFound:
+            continue  # already reported as missing
+        except DockyardError as exc:
+            problems.append(f"image {row.id[7:19]}: {exc}")
+    for table, column in (("tags", "image_id"), ("repo_digests", "image_id"), ("containers", "image_id")):
+        dangling = store.meta.conn.execute(
+            f"SELECT COUNT(*) FROM {table} WHERE {column} NOT IN (SELECT id FROM images)"
+        ).fetchone()[0]
+        if dangling:
+            problems.append(f"{dangling} {table} rows point to images that do not exist")
+    unreferenced = sorted(Digest.parse(b) for b in present if b not in used)
+    temps = sorted(store.paths.tmp.iterdir()) if store.paths.tmp.exists() else []
+    return CheckReport(problems, unreferenced, temps, checked)

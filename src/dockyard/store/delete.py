@@ -1,0 +1,179 @@
+"""Docker's rules for ``rmi`` and ``image prune``: untag, refuse, delete, and free only unshared blobs.
+
+``rmi NAME``: removes that reference; the image goes with its last reference, unless a container uses it, in which
+case it stays as a dangling image. Removing a tag also removes digest references of the same repository when no
+other tag of that repository is left. Without ``-f`` a name is refused when a container uses its image and it is
+the image's only reference.
+``rmi ID``: refused without ``-f`` when the image has references in more than one repository or several tags, or
+when a container uses it; with ``-f`` every reference is removed, and an image in use stays, dangling.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from dockyard.errors import Conflict
+from dockyard.oci import reference as refs
+from dockyard.oci.config import chain_ids
+from dockyard.oci.digest import Digest
+from dockyard.store.gc import collect_garbage
+from dockyard.store.lock import file_lock
+from dockyard.store.metadata import ContainerRow
+
+if TYPE_CHECKING:
+    from dockyard.store.store import Store
+
+_HEX64 = frozenset("0123456789abcdef")
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteRecord:
+    """One line of ``rmi`` output: ``Untagged: ...`` or ``Deleted: ...``."""
+
+    kind: str  # "Untagged" | "Deleted"
+    value: str
+
+
+def remove(store: Store, text: str, *, force: bool = False) -> list[DeleteRecord]:
+    """``docker rmi`` for one argument, with Docker's rules (see docs/rmi in the README)."""
+    image_id = store.resolve(text)
+    short = image_id[7:19]
+    records: list[DeleteRecord] = []
+    by_id = _is_id_prefix(image_id, text)
+    with file_lock(store.paths.gc_lock, exclusive=True):
+        with store.meta.write() as db:
+            tag_refs = [
+                refs.parse(f"{r}:{t}")
+                for r, t in db.execute("SELECT repository, tag FROM tags WHERE image_id = ?", (image_id,))
+            ]
+            dig_refs = [
+                refs.parse(f"{r}@{d}")
+                for r, d in db.execute("SELECT repository, digest FROM repo_digests WHERE image_id = ?", (image_id,))
+            ]
+            containers = [
+                ContainerRow(*r)
+                for r in db.execute(
+                    "SELECT id, name, image_id, image_ref, created FROM containers WHERE image_id = ? ORDER BY created",
+                    (image_id,),
+                )
+            ]
+            all_refs = tag_refs + dig_refs
+            if not by_id:
+                ref = refs.parse(text)
+                if ref.digest is None:
+                    ref = ref.with_default_tag()
+                if not force and _is_single_reference(tag_refs, dig_refs) and containers:
+                    raise Conflict(
+                        f'conflict: unable to remove repository reference "{text}" (must force) - '
+                        f"container {containers[0].id[:12]} is using its referenced image {short}"
+                    )
+                _untag(db, ref)
+                records.append(DeleteRecord("Untagged", ref.familiar()))
+                remaining_tags = [r for r in tag_refs if r != ref]
+                remaining_digs = [r for r in dig_refs if r != ref]
+                if ref.digest is None and not any(r.repository == ref.repository for r in remaining_tags):
+                    for d in [r for r in remaining_digs if r.repository == ref.repository]:
+                        _untag(db, d)
+                        records.append(DeleteRecord("Untagged", d.familiar()))
+                        remaining_digs.remove(d)
+                if remaining_tags or remaining_digs:
+                    return records
+                if containers:
+                    return records  # kept as a dangling image while containers use it
+            else:
+                if all_refs and not _is_single_reference(tag_refs, dig_refs) and not force:
+                    raise Conflict(
+                        f"conflict: unable to delete {short} (must be forced) - "
+                        "image is referenced in multiple repositories"
+                    )
+                if containers and not force:
+                    raise Conflict(
+                        f"conflict: unable to delete {short} (must be forced) - "
+                        f"image is being used by stopped container {containers[0].id[:12]}"
+                    )
+                for r in tag_refs + dig_refs:
+                    _untag(db, r)
+                    records.append(DeleteRecord("Untagged", r.familiar()))
+                if containers:
+                    if not all_refs:
+                        raise Conflict(
+                            f"conflict: unable to delete {short} (cannot be forced) - "
+                            f"image is being used by container {containers[0].id[:12]}"
+                        )
+                    return records  # forced: untagged, kept dangling until its containers go
+            records.extend(_delete_image(db, image_id))
+        collect_garbage(store)
+    return records
+
+
+def _untag(db: sqlite3.Connection, ref: refs.Reference) -> None:
+    if ref.digest is not None:
+        db.execute("DELETE FROM repo_digests WHERE repository = ? AND digest = ?", (ref.repository, str(ref.digest)))
+    else:
+        db.execute("DELETE FROM tags WHERE repository = ? AND tag = ?", (ref.repository, ref.tag))
+
+
+def _delete_image(db: sqlite3.Connection, image_id: str) -> list[DeleteRecord]:
+    diff_ids = [
+        Digest.parse(r[0])
+        for r in db.execute("SELECT diff_id FROM image_layers WHERE image_id = ? ORDER BY position", (image_id,))
+    ]
+    mine = chain_ids(diff_ids)
+    db.execute("DELETE FROM extra_blobs WHERE image_id = ?", (image_id,))
+    db.execute("DELETE FROM image_layers WHERE image_id = ?", (image_id,))
+    db.execute("DELETE FROM images WHERE id = ?", (image_id,))
+    others: set[Digest] = set()
+    stacks: dict[str, list[Digest]] = {}
+    for other_id, diff in db.execute("SELECT image_id, diff_id FROM image_layers ORDER BY image_id, position"):
+        stacks.setdefault(other_id, []).append(Digest.parse(diff))
+    for stack in stacks.values():
+        others.update(chain_ids(stack))
+    db.execute("DELETE FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)")
+    records = [DeleteRecord("Deleted", image_id)]
+    records.extend(DeleteRecord("Deleted", str(c)) for c in reversed(mine) if c not in others)
+    return records
+
+
+def prune(store: Store, *, all_unused: bool = False) -> tuple[list[DeleteRecord], int]:
+    """``docker image prune``: dangling images (or, with ``all_unused``, every image no container uses)."""
+    records: list[DeleteRecord] = []
+    with file_lock(store.paths.gc_lock, exclusive=True):
+        before = sum(store.blobs.size(d) for d in store.blobs.all())
+        with store.meta.write() as db:
+            in_use = {r[0] for r in db.execute("SELECT image_id FROM containers")}
+            for (image_id,) in db.execute("SELECT id FROM images").fetchall():
+                if image_id in in_use:
+                    continue
+                tags = db.execute("SELECT repository, tag FROM tags WHERE image_id = ?", (image_id,)).fetchall()
+                digs = db.execute(
+                    "SELECT repository, digest FROM repo_digests WHERE image_id = ?", (image_id,)
+                ).fetchall()
+                if (tags or digs) and not all_unused:
+                    continue
+                for repo, tag in tags:
+                    _untag(db, refs.parse(f"{repo}:{tag}"))
+                    records.append(DeleteRecord("Untagged", refs.parse(f"{repo}:{tag}").familiar()))
+                for repo, dig in digs:
+                    _untag(db, refs.parse(f"{repo}@{dig}"))
+                    records.append(DeleteRecord("Untagged", refs.parse(f"{repo}@{dig}").familiar()))
+                records.extend(_delete_image(db, image_id))
+        collect_garbage(store)
+        after = sum(store.blobs.size(d) for d in store.blobs.all())
+    return records, before - after
+
+
+def _is_id_prefix(image_id: str, text: str) -> bool:
+    value = text[7:] if text.startswith("sha256:") else text
+    return bool(value) and image_id[7:].startswith(value) and set(value) <= _HEX64
+
+
+def _is_single_reference(tags: list[refs.Reference], digests: list[refs.Reference]) -> bool:
+    """Docker's isSingleReference: at most one tag, and every reference in one repository."""
+    if len(tags) + len(digests) == 0:
+        return False
+    if len(tags) > 1:
+        return False
+    repos = {r.repository for r in tags + digests}
+    return len(repos) == 1

@@ -1,0 +1,144 @@
+"""Ingest: copy an image into the store, verifying every digest and diff_id, then record it atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from dockyard.errors import StoreError
+from dockyard.image.base import Image
+from dockyard.image.validate import check_manifest_config
+from dockyard.layers.limits import Limits
+from dockyard.oci import reference as refs
+from dockyard.oci.config import ImageConfig
+from dockyard.oci.digest import Digest
+from dockyard.oci.manifest import Manifest
+from dockyard.store.gc import clean_temp_if_alone
+from dockyard.store.lock import file_lock
+
+if TYPE_CHECKING:
+    from dockyard.store.store import Store
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class LayerProgress:
+    """One progress event of an ingest: a layer that already existed, or was copied in."""
+
+    diff_id: Digest
+    digest: Digest
+    status: str  # "Already exists" | "Loaded"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    image_id: Digest
+    tagged: tuple[refs.Reference, ...]
+    untagged_from: tuple[str, ...] = ()  # image IDs that lost a tag to this one
+
+
+def ingest(
+    store: Store,
+    image: Image,
+    names: Iterable[refs.Reference] = (),
+    *,
+    repo_digests: Iterable[refs.Reference] = (),
+    extra_blobs: Sequence[bytes] = (),
+    limits: Limits | None = None,
+    on_layer: Callable[[LayerProgress], None] | None = None,
+) -> IngestResult:
+    """Copy an image in (verifying every digest and diff_id), then record it and its names atomically."""
+    manifest = image.manifest()
+    config = image.config()
+    check_manifest_config(manifest, config)
+    layers = list(image.layers())
+    clean_temp_if_alone(store)
+    with file_lock(store.paths.gc_lock, exclusive=False):
+        for layer, diff_id in zip(layers, config.diff_ids, strict=True):
+            desc = layer.descriptor()
+            known = store.meta.layer(str(diff_id))
+            if known is not None and store.blobs.exists(Digest.parse(known.blob_digest)):
+                if on_layer:
+                    on_layer(LayerProgress(diff_id, desc.digest, "Already exists"))
+                continue
+            with layer.open() as src:
+                digests = store.blobs.put_layer(src, desc.digest, diff_id, desc.size, limits)
+            with store.meta.write() as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO layers (diff_id, blob_digest, media_type, compressed_size, size) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (str(diff_id), str(desc.digest), desc.media_type, digests.size, digests.uncompressed_size),
+                )
+            if on_layer:
+                on_layer(LayerProgress(diff_id, desc.digest, "Loaded"))
+        store.blobs.put_bytes(config.raw, manifest.config.digest)
+        store.blobs.put_bytes(manifest.raw)
+        extra = [str(store.blobs.put_bytes(raw)) for raw in extra_blobs]
+        return _record(store, manifest, config, list(names), list(repo_digests), extra)
+
+
+def _record(
+    store: Store,
+    manifest: Manifest,
+    config: ImageConfig,
+    names: list[refs.Reference],
+    digests: list[refs.Reference],
+    extra: list[str],
+) -> IngestResult:
+    image_id = str(config.digest)
+    untagged_from: list[str] = []
+    with store.meta.write() as db:
+        sizes = []
+        for diff_id in config.diff_ids:
+            row = db.execute("SELECT size FROM layers WHERE diff_id = ?", (str(diff_id),)).fetchone()
+            if row is None:
+                raise StoreError(f"layer {diff_id} vanished during ingest; retry")
+            sizes.append(row[0])
+        exists = db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone()
+        if not exists:
+            db.execute(
+                "INSERT INTO images (id, manifest_digest, manifest_type, created, size, architecture, os, "
+                "variant, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    image_id,
+                    str(manifest.digest),
+                    manifest.media_type,
+                    config.created,
+                    sum(sizes),
+                    config.architecture,
+                    config.os,
+                    config.variant or "",
+                    _now(),
+                ),
+            )
+            db.executemany(
+                "INSERT INTO image_layers (image_id, position, diff_id) VALUES (?, ?, ?)",
+                [(image_id, i, str(d)) for i, d in enumerate(config.diff_ids)],
+            )
+        for blob in extra:
+            db.execute("INSERT OR IGNORE INTO extra_blobs (image_id, digest) VALUES (?, ?)", (image_id, blob))
+        for name in names:
+            ref = name.with_default_tag()
+            if ref.tag is None:
+                continue
+            old = db.execute(
+                "SELECT image_id FROM tags WHERE repository = ? AND tag = ?", (ref.repository, ref.tag)
+            ).fetchone()
+            if old and old[0] != image_id:
+                untagged_from.append(old[0])
+            db.execute(
+                "INSERT OR REPLACE INTO tags (repository, tag, image_id) VALUES (?, ?, ?)",
+                (ref.repository, ref.tag, image_id),
+            )
+        for dref in digests:
+            if dref.digest is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO repo_digests (repository, digest, image_id) VALUES (?, ?, ?)",
+                    (dref.repository, str(dref.digest), image_id),
+                )
+    return IngestResult(Digest.parse(image_id), tuple(n.with_default_tag() for n in names), tuple(untagged_from))

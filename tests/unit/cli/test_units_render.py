@@ -1,0 +1,82 @@
+"""Docker's units and table layout (cases from docker/go-units and Go's tabwriter)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dockyard.cli.render import table
+from dockyard.units import ellipsis, human_duration, human_size
+
+
+@pytest.mark.parametrize(
+    ("size", "want"),
+    [
+        (0, "0B"),
+        (1000, "1kB"),
+        (1024, "1.024kB"),
+        (1000000, "1MB"),
+        (1048576, "1.049MB"),
+        (2 * 1000 * 1000, "2MB"),
+        (3.42 * 1000**3, "3.42GB"),
+        (5.372 * 1000**4, "5.372TB"),
+        (2.22 * 1000**5, "2.22PB"),
+        (1e21, "1ZB"),
+        (1e24, "1YB"),
+        (1e27, "1000YB"),
+    ],
+)
+def test_human_size_precision_4(size: float, want: str) -> None:
+    assert human_size(size, 4) == want
+
+
+@pytest.mark.parametrize(("size", "want"), [(74_800_000, "74.8MB"), (7_377_000, "7.38MB"), (999, "999B"), (0, "0B")])
+def test_human_size_precision_3(size: float, want: str) -> None:
+    assert human_size(size) == want
+
+
+@pytest.mark.parametrize(
+    ("seconds", "want"),
+    [
+        (0, "Less than a second"),
+        (1, "1 second"),
+        (2, "2 seconds"),
+        (59, "59 seconds"),
+        (60, "About a minute"),
+        (3 * 60, "3 minutes"),
+        (35 * 60, "35 minutes"),
+        (59 * 60 + 59, "59 minutes"),
+        (60 * 60, "About an hour"),
+        (3600 + 29 * 60, "About an hour"),
+        (3600 + 31 * 60, "2 hours"),
+        (47 * 3600, "47 hours"),
+        (48 * 3600, "2 days"),
+        (13 * 24 * 3600, "13 days"),
+        (14 * 24 * 3600, "2 weeks"),
+        (59 * 24 * 3600, "8 weeks"),
+        (60 * 24 * 3600, "2 months"),
+        (365 * 2 * 24 * 3600 - 1, "1 years"),  # go-units rounds hours up, then floors years
+        (365 * 2 * 24 * 3600, "2 years"),
+        (365 * 3 * 24 * 3600 + 1, "3 years"),
+    ],
+)
+def test_human_duration(seconds: float, want: str) -> None:
+    assert human_duration(seconds) == want
+
+
+def test_table_is_gos_tabwriter() -> None:
+    out = table([["REPOSITORY", "TAG", "IMAGE ID"], ["alpine", "latest", "abc"], ["a", "verylongtagname", "x"]])
+    assert out.splitlines() == [
+        "REPOSITORY   TAG               IMAGE ID",
+        "alpine       latest            abc",
+        "a            verylongtagname   x",
+    ]
+    # minimum cell width 10; an empty last cell leaves the padding of the cell before it
+    assert table([["A", "B", ""]]) == "A         B         \n"
+
+
+def test_ellipsis() -> None:
+    assert ellipsis("short", 45) == "short"
+    long = "/bin/sh -c #(nop)  ENTRYPOINT [\"/app/main.sh\"] and more"
+    cut = ellipsis(long, 45)
+    assert len(cut) == 45 and cut.endswith("…")
+    assert ellipsis("日本語のテキスト", 6) == "日本…"
