@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import tarfile
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from dockyard.errors import InvalidArchive, InvalidReference
 from dockyard.image.base import Image
@@ -89,6 +92,16 @@ def load(
         result = store.ingest(image, names, limits=limits, on_layer=on_layer)
         out.append(Loaded(result, tuple(n.with_default_tag() for n in names)))
     return out
+
+
+def load_stream(store: Store, stream: BinaryIO, **options: Any) -> list[Loaded]:
+    """``docker load`` from a pipe: spool to a temporary file (archives need random access), then load."""
+    with tempfile.NamedTemporaryFile(prefix="dockyard-load-", suffix=".tar") as spool:
+        shutil.copyfileobj(stream, spool, 1 << 20)
+        spool.flush()
+        if spool.tell() == 0:
+            raise InvalidArchive("requested load from stdin, but stdin is empty")
+        return load(store, Path(spool.name), **options)
 
 
 def _parse_name(text: str) -> refs.Reference:

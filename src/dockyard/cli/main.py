@@ -43,14 +43,18 @@ def cmd_load(args: argparse.Namespace) -> int:
     from dockyard.oci.platform import Platform
 
     platform = Platform.parse(args.platform) if args.platform else None
-    path = Path(args.input)
 
     def progress(event: Any) -> None:
         if not args.quiet:
             _err(f"{event.digest.short}: {event.status}")
 
     with _store(args) as store:
-        loaded = archive.load(store, path, name=args.name, platform=platform, on_layer=progress)
+        if args.input and args.input != "-":
+            loaded = archive.load(store, Path(args.input), name=args.name, platform=platform, on_layer=progress)
+        else:
+            if sys.stdin.isatty():
+                raise _usage("requested load from stdin, but stdin is a terminal; use -i FILE or redirect")
+            loaded = archive.load_stream(store, sys.stdin.buffer, name=args.name, platform=platform, on_layer=progress)
     for item in loaded:
         if item.names:
             for name in item.names:
@@ -423,7 +427,7 @@ def _add_prune_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_load_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-i", "--input", required=True, help="docker-archive or OCI layout (tar or directory)")
+    p.add_argument("-i", "--input", help="docker-archive or OCI layout (tar or directory); default: STDIN")
     p.add_argument("--name", help="repository for OCI layouts whose entries carry only a tag")
     p.add_argument("--platform", help="platform to load from a multi-platform index (default: this host)")
     p.add_argument("-q", "--quiet", action="store_true", help="suppress the load output")

@@ -76,7 +76,7 @@ def test_table_is_gos_tabwriter() -> None:
 
 def test_ellipsis() -> None:
     assert ellipsis("short", 45) == "short"
-    long = "/bin/sh -c #(nop)  ENTRYPOINT [\"/app/main.sh\"] and more"
+    long = '/bin/sh -c #(nop)  ENTRYPOINT ["/app/main.sh"] and more'
     cut = ellipsis(long, 45)
     assert len(cut) == 45 and cut.endswith("…")
     assert ellipsis("日本語のテキスト", 6) == "日本…"
