@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import enum
 import io
-from collections.abc import Callable
 from typing import BinaryIO, Final, cast
 
 import zstandard
-from isal import igzip, isal_zlib
+from isal import isal_zlib
+
+from dockyard.errors import InvalidInput
+from dockyard.layers._zstdframes import ZstdFrameChecker
 
 GZIP_MAGIC: Final = b"\x1f\x8b"
 ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
@@ -31,10 +33,7 @@ DECOMPRESSION_ERRORS: Final[tuple[type[BaseException], ...]] = (
     cast("type[BaseException]", isal_zlib.error),
     zstandard.ZstdError,
     EOFError,  # gzip ended in the middle of a member
-    igzip.BadGzipFile,
 )
-
-_IGzipFile = cast("Callable[..., BinaryIO]", igzip.IGzipFile)
 
 
 class Compression(enum.Enum):
@@ -102,23 +101,133 @@ class PrefixedReader(io.RawIOBase):
         return len(data)
 
 
+#: Compressed bytes taken per step when decompressing a stream. Small, so that
+#: :attr:`DecompressedStream.consumed` (which expansion-ratio checks rely on) is never
+#: far ahead of what the decompressor has really used.
+_STEP: Final = 64 << 10
+
+
+class DecompressedStream(io.RawIOBase):
+    """The uncompressed bytes of a gzip, zstd or plain stream, read incrementally.
+
+    gzip: every member, zero padding between or after members tolerated, anything
+    else after a member is an error (as gzip(1)); a truncated member raises EOFError.
+    zstd: every frame (skippable ones too); truncation raises
+    :class:`~dockyard.errors.InvalidInput`. :attr:`consumed` counts the compressed
+    bytes used so far, for expansion-ratio limits.
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__()
+        self._raw = raw
+        self._head = read_head(raw)
+        self.compression = detect(self._head)
+        self._taken = 0  # bytes taken from raw (head included)
+        self._pending = b""  # gzip: taken, not yet fed to (or not consumed by) the inflater
+        self._inflater: isal_zlib.Decompress | None = None
+        self._more_out = False  # gzip: the last call hit max_length, the inflater may hold more
+        self._checker: ZstdFrameChecker | None = None
+        self._zstd: zstandard.ZstdDecompressionReader | None = None
+        if self.compression is Compression.ZSTD:
+            self._checker = ZstdFrameChecker()
+            self._zstd = zstandard.ZstdDecompressor().stream_reader(
+                cast(BinaryIO, _Source(self)), read_size=_STEP, read_across_frames=True
+            )
+
+    @property
+    def consumed(self) -> int:
+        """Compressed bytes used so far."""
+        return self._taken - len(self._pending)
+
+    def _take(self, n: int) -> bytes:
+        if self._head:
+            b, self._head = self._head[:n], self._head[n:]
+        else:
+            b = self._raw.read(n)
+        self._taken += len(b)
+        if self._checker is not None and b:
+            self._checker.feed(b)
+        return b
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            return self.readall()
+        if size == 0:
+            return b""
+        if self.compression is Compression.GZIP:
+            return self._read_gzip(size)
+        if self._zstd is not None:
+            b = self._zstd.read(size)
+            if not b:
+                assert self._checker is not None
+                while self._take(CHUNK):  # the reader may stop short of trailing bytes
+                    pass
+                if not self._checker.complete():
+                    raise InvalidInput("invalid zstd data: the stream is truncated")
+            return b
+        return self._take(size)
+
+    def _read_gzip(self, size: int) -> bytes:
+        while True:
+            if self._inflater is None:
+                data = self._pending.lstrip(b"\0")
+                while not data:
+                    chunk = self._take(_STEP)
+                    if not chunk:
+                        self._pending = b""
+                        return b""
+                    data = chunk.lstrip(b"\0")
+                self._pending = data
+                self._inflater = isal_zlib.decompressobj(31)
+            if not self._pending and not self._more_out:
+                self._pending = self._take(_STEP)
+                if not self._pending:
+                    raise EOFError("compressed file ended before the end-of-stream marker was reached")
+            out = self._inflater.decompress(self._pending, size)
+            self._more_out = len(out) == size
+            if self._inflater.eof:
+                self._pending = self._inflater.unused_data
+                self._inflater = None
+                self._more_out = False
+            else:
+                self._pending = self._inflater.unconsumed_tail
+            if out:
+                return out
+
+    def readall(self) -> bytes:
+        parts = []
+        while b := self.read(CHUNK):
+            parts.append(b)
+        return b"".join(parts)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+
+class _Source:
+    """What the zstd reader pulls its input from (counts and frame-checks every byte)."""
+
+    def __init__(self, stream: DecompressedStream) -> None:
+        self._stream = stream
+
+    def read(self, n: int = -1) -> bytes:
+        return self._stream._take(_STEP if n < 0 else n)
+
+
 def open_decompressed(raw: BinaryIO) -> BinaryIO:
     """A streaming reader of the uncompressed bytes of ``raw`` (gzip, zstd or plain).
 
-    ``raw`` need not be seekable. Multi-member gzip and multi-frame zstd are read
-    to the end. Closing the returned reader does not close ``raw``.
+    ``raw`` need not be seekable (the magic is peeked by reading it and replaying
+    it). Multi-member gzip and multi-frame zstd are read to the end. Closing the
+    returned reader does not close ``raw``. The reader is a :class:`DecompressedStream`.
     """
-    head = read_head(raw)
-    src = PrefixedReader(head, raw)
-    kind = detect(head)
-    if kind is Compression.GZIP:
-        return _IGzipFile(fileobj=io.BufferedReader(src, CHUNK), mode="rb")
-    if kind is Compression.ZSTD:
-        reader = zstandard.ZstdDecompressor().stream_reader(
-            cast(BinaryIO, src), read_size=CHUNK, read_across_frames=True, closefd=False
-        )
-        return cast(BinaryIO, reader)
-    return cast(BinaryIO, src)
+    return cast(BinaryIO, DecompressedStream(raw))
 
 
 def _gzip_level(level: int | None) -> int:
@@ -158,6 +267,7 @@ __all__ = [
     "MAGIC_LEN",
     "ZSTD_MAGIC",
     "Compression",
+    "DecompressedStream",
     "PrefixedReader",
     "compress",
     "detect",

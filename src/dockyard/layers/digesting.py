@@ -22,6 +22,8 @@ from dockyard.oci.digest import SHA256, Digest, DigestHasher
 
 #: Largest piece of uncompressed output produced per decompressor call (bounds memory on bombs).
 _OUT_CHUNK: Final = 4 << 20
+#: Compressed bytes handed to the zstd reader per step (keeps the ratio check close to the truth).
+_ZSTD_STEP: Final = 64 << 10
 
 
 class _BackgroundHasher:
@@ -172,14 +174,17 @@ def _gzip(
                 buf = data
                 while True:
                     o = dec.decompress(buf, _OUT_CHUNK)
-                    if o:
-                        out.update(o)
-                        lim.check(out.size, raw.size)
                     if dec.eof:
                         data = dec.unused_data
                         dec = None
+                        if o:
+                            out.update(o)
+                            lim.check(out.size, raw.size - len(data))
                         break
                     buf = dec.unconsumed_tail
+                    if o:
+                        out.update(o)
+                        lim.check(out.size, raw.size - len(buf))
                     if not buf and len(o) < _OUT_CHUNK:
                         data = b""
                         break
@@ -196,7 +201,12 @@ def _gzip(
 
 
 class _Tee:
-    """Feeds the zstd reader from ``src`` while hashing, copying and frame-checking every byte."""
+    """Feeds the zstd reader from ``src`` while hashing, copying and frame-checking every byte.
+
+    ``src`` is read in big chunks (hashed and copied as they come) but handed to the
+    reader in small steps, so :attr:`served` tracks what the decompressor has used
+    closely enough for the expansion-ratio limit.
+    """
 
     def __init__(
         self,
@@ -207,24 +217,29 @@ class _Tee:
         checker: ZstdFrameChecker,
     ) -> None:
         self._src = src
-        self._head = head
+        self._buf = head
+        self._pos = 0
         self._raw = raw
         self._write = write
         self._checker = checker
+        self.served = 0
         checker.feed(head)
 
     def read(self, size: int = -1) -> bytes:
-        if self._head:
-            n = len(self._head) if size < 0 else size
-            data, self._head = self._head[:n], self._head[n:]
-            return data
-        data = self._src.read(CHUNK if size < 0 else size)
-        if data:
+        if self._pos >= len(self._buf):
+            data = self._src.read(CHUNK)
+            if not data:
+                return b""
             self._raw.update(data)
             if self._write is not None:
                 self._write(data)
             self._checker.feed(data)
-        return data
+            self._buf, self._pos = data, 0
+        n = len(self._buf) - self._pos if size < 0 else size
+        out = self._buf[self._pos : self._pos + n]
+        self._pos += len(out)
+        self.served += len(out)
+        return out
 
 
 def _zstd(
@@ -237,11 +252,13 @@ def _zstd(
 ) -> None:
     checker = ZstdFrameChecker()
     tee = _Tee(src, head, raw, write, checker)
-    reader = zstandard.ZstdDecompressor().stream_reader(cast(BinaryIO, tee), read_size=CHUNK, read_across_frames=True)
+    reader = zstandard.ZstdDecompressor().stream_reader(
+        cast(BinaryIO, tee), read_size=_ZSTD_STEP, read_across_frames=True
+    )
     try:
         while o := reader.read(_OUT_CHUNK):
             out.update(o)
-            lim.check(out.size, raw.size)
+            lim.check(out.size, tee.served)
         while tee.read(CHUNK):  # anything the reader left unread still belongs to the blob
             pass
     except zstandard.ZstdError as e:

@@ -18,19 +18,10 @@ import tarfile
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Final, Protocol, cast
+from typing import BinaryIO, Final, Protocol
 
 from dockyard.errors import InvalidInput, UnsafeLayer
-from dockyard.layers._zstdframes import ZstdFrameChecker
-from dockyard.layers.compression import (
-    CHUNK,
-    DECOMPRESSION_ERRORS,
-    Compression,
-    PrefixedReader,
-    detect,
-    open_decompressed,
-    read_head,
-)
+from dockyard.layers.compression import CHUNK, DECOMPRESSION_ERRORS, Compression, DecompressedStream
 from dockyard.layers.limits import Limits
 
 #: Opens the raw (possibly compressed) blob of one layer, from its start, each time it is called.
@@ -391,50 +382,14 @@ class TarReader:
 # ----------------------------------------------------------------------------- layer streams
 
 
-class _CountingReader:
-    """Counts the raw (compressed) bytes read, for the expansion ratio."""
-
-    def __init__(self, raw: Readable) -> None:
-        self._raw = raw
-        self.count = 0
-
-    def read(self, n: int = -1) -> bytes:
-        b = self._raw.read(n)
-        self.count += len(b)
-        return b
-
-
-class _ZstdCheckingReader:
-    """Feeds every compressed byte to a :class:`ZstdFrameChecker` (to catch truncation)."""
-
-    def __init__(self, raw: Readable, checker: ZstdFrameChecker) -> None:
-        self._raw = raw
-        self._checker = checker
-
-    def read(self, n: int = -1) -> bytes:
-        b = self._raw.read(n)
-        if b:
-            self._checker.feed(b)
-        return b
-
-
 class GuardedReader:
     """The uncompressed stream of a layer, refusing to grow past :class:`Limits` and turning
     decompression errors into :class:`~dockyard.errors.InvalidInput`."""
 
-    def __init__(
-        self,
-        stream: Readable,
-        counter: _CountingReader,
-        limits: Limits,
-        compressed: bool,
-        zstd_checker: ZstdFrameChecker | None = None,
-    ) -> None:
+    def __init__(self, stream: DecompressedStream, limits: Limits) -> None:
         self._stream = stream
-        self._counter = counter
         self._limits = limits
-        self._compressed = compressed
-        self._checker = zstd_checker
+        self._compressed = stream.compression is not Compression.NONE
         self.count = 0
 
     def read(self, n: int = -1) -> bytes:
@@ -444,9 +399,7 @@ class GuardedReader:
             raise InvalidInput(f"invalid compressed layer data: {e}") from None
         if b:
             self.count += len(b)
-            self._limits.check(self.count, self._counter.count if self._compressed else None)
-        elif self._checker is not None and n != 0 and not self._checker.complete():
-            raise InvalidInput("invalid zstd data: the stream is truncated")
+            self._limits.check(self.count, self._stream.consumed if self._compressed else None)
         return b
 
 
@@ -455,20 +408,7 @@ def open_layer(opener: LayerOpener, limits: Limits) -> Iterator[TarReader]:
     """Open one layer blob and read it as a tar, bounded by ``limits`` (entries too)."""
     raw = opener()
     try:
-        counter = _CountingReader(raw)
-        head = read_head(cast(BinaryIO, counter))
-        kind = detect(head)
-        checker: ZstdFrameChecker | None = None
-        source: Readable = PrefixedReader(head, cast(BinaryIO, counter))
-        if kind is Compression.ZSTD:
-            checker = ZstdFrameChecker()
-            source = _ZstdCheckingReader(source, checker)
-        try:
-            stream = open_decompressed(cast(BinaryIO, source))
-        except DECOMPRESSION_ERRORS as e:
-            raise InvalidInput(f"invalid compressed layer data: {e}") from None
-        guarded = GuardedReader(stream, counter, limits, kind is not Compression.NONE, checker)
-        yield _CountingTarReader(guarded, limits)
+        yield _CountingTarReader(GuardedReader(DecompressedStream(raw), limits), limits)
     finally:
         raw.close()
 
