@@ -12,7 +12,7 @@ from layertar_helpers import D, F, NonSeekable, S, gzip_bytes, make_tar, zstd_by
 from dockyard.errors import DigestMismatch, InvalidInput, UnsafeLayer
 from dockyard.layers.compression import Compression, compress
 from dockyard.layers.digesting import LayerDigests, copy_and_digest, verify
-from dockyard.layers.limits import MiB, Limits
+from dockyard.layers.limits import Limits, MiB
 from dockyard.oci.digest import Digest
 
 TAR = make_tar([D("etc"), F("etc/hostname", b"box\n"), F("blob", os.urandom(200_000)), S("link", "etc/hostname")])

@@ -15,7 +15,7 @@ import pytest
 from layertar_helpers import OPQ, WH, D, E, F, H, Jail, S, layers, make_tar, openers
 
 from dockyard.errors import UnsafeLayer
-from dockyard.layers.limits import MiB, Limits
+from dockyard.layers.limits import Limits, MiB
 from dockyard.layers.union import export, flatten
 from dockyard.layers.unpack import unpack
 
