@@ -44,7 +44,9 @@ def report(name: str, ours: float, peer_name: str, peer: float | None, unit: str
     if peer is None:
         line = f"{name}: dockyard {ours:.3f}{unit} ({peer_name} not available)"
     else:
-        line = f"{name}: dockyard {ours:.3f}{unit}, {peer_name} {peer:.3f}{unit}, ratio dockyard/{peer_name} = {ours / peer:.2f}"
+        ratio = ours / peer
+        line = f"{name}: dockyard {ours:.3f}{unit}, {peer_name} {peer:.3f}{unit}"
+        line += f", ratio dockyard/{peer_name} = {ratio:.2f}"
     print(line, flush=True)
     return line
 
