@@ -233,12 +233,8 @@ def cmd_rmi(args: argparse.Namespace) -> int:
             try:
                 for rec in store.remove(name, force=args.force):
                     _out(f"{rec.kind}: {rec.value}\n")
-            except DockyardError as exc:
-                if args.force and exc.__class__.__name__ == "ImageNotFound":
-                    # Docker: -f ignores images that do not exist... only for names that were never there
-                    _err(f"Error: {exc}")
-                else:
-                    _err(f"Error: {exc}")
+            except DockyardError as exc:  # like Docker: report, go on with the next image, exit 1 at the end
+                _err(f"Error: {exc}")
                 status = 1
     return status
 
