@@ -33,29 +33,14 @@ def main() -> None:
         )
         peer_load = None
         if which("podman"):
-            proot, prun = work / "podman-root", work / "podman-run"
+            state = Path(tempfile.mkdtemp(prefix="pd", dir="/tmp"))
+            pod = fixtures_util.podman_command(state)
 
             def podman_load() -> None:
-                sh(
-                    "podman",
-                    "--root",
-                    str(proot),
-                    "--runroot",
-                    str(prun),
-                    "--storage-driver",
-                    "vfs",
-                    "--cgroup-manager",
-                    "cgroupfs",
-                    "--events-backend",
-                    "file",
-                    "load",
-                    "-q",
-                    "-i",
-                    str(archive),
-                )
+                sh(*pod, "load", "-q", "-i", str(archive))
 
-            peer_load = median_time(podman_load, runs, setup=lambda: (fresh(proot), fresh(prun)))
-            fixtures_util.remove_tree(proot)
+            peer_load = median_time(podman_load, runs, setup=lambda: fresh(state))
+            fixtures_util.remove_tree(state)
         report("load docker-archive", ours_load, "podman load", peer_load)
 
         # 2. unpack the image's rootfs: dockyard unpack vs umoci unpack (from the OCI layout, gzip layer)

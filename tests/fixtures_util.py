@@ -142,9 +142,7 @@ def _apt_sources() -> Iterator[tuple[str, list[str]]]:
 # --------------------------------------------------------------------------- commands
 
 
-def run(
-    cmd: Sequence[str | os.PathLike[str]], env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
+def run(cmd: Sequence[str | os.PathLike[str]], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run a command for a fixture build; raise with its output if it fails."""
     argv = [os.fspath(c) for c in cmd]
     proc = subprocess.run(
@@ -400,3 +398,23 @@ def ensure_debian_docker_archive() -> Path:
         )  # fmt: skip
 
     return cached(DOCKER_ARCHIVE_NAME, build, needs=[ensure_debian_oci_layout])
+
+
+def podman_command(state: Path) -> list[str]:
+    """``podman`` with its own store under ``state`` (vfs, no daemon, no systemd), as PEERS.md says it runs here.
+
+    podman refuses a runroot longer than 50 characters: keep ``state`` short (e.g. under /tmp).
+    """
+    return [
+        require_tool("podman"),
+        "--root",
+        str(state / "root"),
+        "--runroot",
+        str(state / "run"),
+        "--storage-driver",
+        "vfs",
+        "--cgroup-manager",
+        "cgroupfs",
+        "--events-backend",
+        "file",
+    ]

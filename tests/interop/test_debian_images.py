@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_util import LAYER2_ADDED_FILES, LAYER2_REMOVED, remove_tree, require_tool
+from fixtures_util import LAYER2_ADDED_FILES, LAYER2_REMOVED, podman_command, remove_tree, require_tool
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
@@ -79,24 +79,11 @@ def test_save_is_read_by_skopeo(cli: Any, debian_oci_layout: Path, tmp_path: Pat
 
 
 def test_save_is_loaded_by_podman(cli: Any, debian_oci_layout: Path, tmp_path: Path) -> None:
-    podman = require_tool("podman")
     cli("load", "-i", str(debian_oci_layout), "--name", "debian")
     archive = tmp_path / "saved.tar"
     cli("save", "-o", str(archive), "debian:bookworm")
     short = Path(tempfile.mkdtemp(prefix="pd", dir="/tmp"))  # podman refuses a runroot longer than 50 characters
-    base = [
-        podman,
-        "--root",
-        str(short / "root"),
-        "--runroot",
-        str(short / "run"),
-        "--storage-driver",
-        "vfs",
-        "--cgroup-manager",
-        "cgroupfs",
-        "--events-backend",
-        "file",
-    ]
+    base = podman_command(short)
     proc = subprocess.run([*base, "load", "-i", str(archive)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "debian:bookworm" in proc.stdout

@@ -101,7 +101,6 @@ _IMAGES_HEADERS = {
 
 def cmd_images(args: argparse.Namespace) -> int:
     from dockyard import views
-    from dockyard.cli import render
 
     with _store(args) as store:
         rows = views.image_rows(
@@ -116,16 +115,21 @@ def cmd_images(args: argparse.Namespace) -> int:
                 seen.add(ident)
                 _out(ident + "\n")
         return 0
-    docs = [r.as_json(trunc=trunc) for r in rows]
-    if args.format == "json":
+    cols = ["Repository", "Tag"] + (["Digest"] if args.digests else []) + ["ID", "CreatedSince", "Size"]
+    return _emit([r.as_json(trunc=trunc) for r in rows], args.format, _IMAGES_HEADERS, cols)
+
+
+def _emit(docs: Sequence[dict[str, str]], fmt: str | None, headers: dict[str, str], cols: list[str]) -> int:
+    """Docker's three outputs: ``--format json`` (a JSON object a line), a Go template, or the default table."""
+    from dockyard.cli import render
+
+    if fmt == "json":
         for d in docs:
             _out(json.dumps(d, separators=(",", ":")) + "\n")
         return 0
-    if args.format:
-        return _render_template(args.format, docs, _IMAGES_HEADERS)
-    cols = ["Repository", "Tag"] + (["Digest"] if args.digests else []) + ["ID", "CreatedSince", "Size"]
-    table = [[_IMAGES_HEADERS[c] for c in cols]] + [[d[c] for c in cols] for d in docs]
-    _out(render.table(table))
+    if fmt:
+        return _render_template(fmt, docs, headers)
+    _out(render.table([[headers[c] for c in cols]] + [[d[c] for c in cols] for d in docs]))
     return 0
 
 
@@ -206,16 +210,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         for d in docs:
             _out(d["ID"] + "\n")
         return 0
-    if args.format == "json":
-        for d in docs:
-            _out(json.dumps(d, separators=(",", ":")) + "\n")
-        return 0
-    if args.format:
-        return _render_template(args.format, docs, _HISTORY_HEADERS)
     cols = ["ID", "CreatedSince" if human else "CreatedAt", "CreatedBy", "Size", "Comment"]
-    table = [[_HISTORY_HEADERS[c] for c in cols]] + [[d[c] for c in cols] for d in docs]
-    _out(render.table(table))
-    return 0
+    return _emit(docs, args.format, _HISTORY_HEADERS, cols)
 
 
 def cmd_tag(args: argparse.Namespace) -> int:

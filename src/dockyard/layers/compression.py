@@ -225,9 +225,12 @@ def open_decompressed(raw: BinaryIO) -> BinaryIO:
 
     ``raw`` need not be seekable (the magic is peeked by reading it and replaying
     it). Multi-member gzip and multi-frame zstd are read to the end. Closing the
-    returned reader does not close ``raw``. The reader is a :class:`DecompressedStream`.
+    returned reader does not close ``raw``. Reads are full (``read(n)`` returns ``n``
+    bytes until the end), as from any buffered file: the reader is an
+    :class:`io.BufferedReader` over a :class:`DecompressedStream` (its ``.raw``),
+    which is also usable directly where short reads are fine.
     """
-    return cast(BinaryIO, DecompressedStream(raw))
+    return cast(BinaryIO, io.BufferedReader(DecompressedStream(raw), CHUNK))
 
 
 def _gzip_level(level: int | None) -> int:

@@ -22,6 +22,9 @@ from dockyard.layers.tarstream import DIR, HARDLINK, TarHeader
 WHITEOUT_PREFIX: Final = ".wh."
 OPAQUE_MARKER: Final = ".wh..wh..opq"
 WHITEOUT_META_PREFIX: Final = ".wh..wh."
+#: Deepest path accepted (also after following symlinks): far beyond real images, and shallow
+#: enough that recursive tree walks (removals, comparisons) stay within Python's stack.
+MAX_DEPTH: Final = 256
 
 Parts = tuple[str, ...]
 
@@ -35,6 +38,8 @@ def split_path(name: str, what: str = "entry") -> Parts:
     parts = tuple(p for p in name.split("/") if p and p != ".")
     if ".." in parts:
         raise UnsafeLayer(f"{what} {name!r}: '..' components are not allowed in a layer")
+    if len(parts) > MAX_DEPTH:
+        raise UnsafeLayer(f"{what} {name[:200]!r}...: more than {MAX_DEPTH} levels deep")
     return parts
 
 
@@ -97,6 +102,7 @@ def classify(header: TarHeader) -> Op:
 
 
 __all__ = [
+    "MAX_DEPTH",
     "OPAQUE_MARKER",
     "WHITEOUT_META_PREFIX",
     "WHITEOUT_PREFIX",

@@ -334,7 +334,7 @@ class TarReader:
             h.devminor = _num(block[337:345], "devminor")
         if pax:
             size = self._apply_pax(h, pax, size)
-        if kind == FILE and h.name.endswith("/") and typeflag in (b"0", b"\0"):
+        if kind == FILE and h.name.endswith("/") and typeflag == b"\0":
             h.kind = kind = DIR  # old V7 tars mark directories with a trailing slash only
         if kind in _HEADER_ONLY:
             size = 0

@@ -30,7 +30,7 @@ from typing import BinaryIO, Final
 
 from dockyard.errors import InvalidInput, UnsafeLayer
 from dockyard.layers.limits import Limits
-from dockyard.layers.tarpath import Action, Parts, classify, join
+from dockyard.layers.tarpath import MAX_DEPTH, Action, Parts, classify, join
 from dockyard.layers.tarstream import (
     DIR,
     FILE,
@@ -111,6 +111,8 @@ def _new_dir(layer: int, header: TarHeader | None) -> _Node:
 @dataclass(slots=True)
 class _Tree:
     root: _Node = field(default_factory=lambda: _new_dir(-1, None))
+    cleared: set[tuple[Parts, bool]] = field(default_factory=set)
+    """Whiteouts (False) and opaque markers (True) applied in the current layer, by resolved path."""
 
     def resolve(
         self, parts: Parts, *, layer: int, create: bool, entry: str
@@ -141,6 +143,8 @@ class _Tree:
                 cur.children[c] = child
             if child.kind == DIR:
                 stack.append((c, child))
+                if len(stack) > MAX_DEPTH:
+                    raise UnsafeLayer(f"entry {entry!r}: its path is more than {MAX_DEPTH} levels deep")
                 continue
             if child.kind == SYMLINK:
                 assert child.inode is not None
@@ -156,6 +160,8 @@ class _Tree:
                     raise UnsafeLayer(f"entry {entry!r}: too many levels of symlinks")
                 pending.extendleft(reversed([p for p in target.split("/") if p and p != "."]))
                 continue
+            if not create:
+                return None  # nothing below a non-directory (a whiteout there has nothing to do)
             where = join((*[n for n, _ in stack], c))
             raise InvalidInput(f"entry {entry!r}: {where} is not a directory")
         return stack, (stack[-1][1] if stack else self.root)
@@ -205,8 +211,12 @@ class _Tree:
         resolved = self.resolve(parts[:-1], layer=layer, create=False, entry=header.name)
         if resolved is None:
             return
-        parent = resolved[1]
+        stack, parent = resolved
         assert parent.children is not None
+        key = ((*(n for n, _ in stack), parts[-1]), False)
+        if key in self.cleared:  # a repeat finds nothing lower left
+            return
+        self.cleared.add(key)
         node = parent.children.get(parts[-1])
         if node is not None:
             _remove_lower(parent, parts[-1], node, layer)
@@ -215,7 +225,11 @@ class _Tree:
         resolved = self.resolve(parts, layer=layer, create=False, entry=header.name)
         if resolved is None:
             return
-        d = resolved[1]
+        stack, d = resolved
+        key = (tuple(n for n, _ in stack), True)
+        if key in self.cleared:
+            return
+        self.cleared.add(key)
         assert d.children is not None
         for name, child in list(d.children.items()):
             _remove_lower(d, name, child, layer)
@@ -237,6 +251,7 @@ def _remove_lower(parent: _Node, name: str, node: _Node, layer: int) -> None:
 def _build(layers: Sequence[LayerOpener], limits: Limits, warn: Warn) -> _Tree:
     tree = _Tree()
     for index, opener in enumerate(layers):
+        tree.cleared = set()
         with open_layer(opener, limits) as reader:
             for ordinal, header in enumerate(reader):
                 try:
@@ -401,4 +416,4 @@ def export(
     tar.write(end_of_archive(tar.written))
 
 
-__all__ = ["Entry", "export", "flatten"]
+__all__ = ["Entry", "LayerOpener", "export", "flatten"]

@@ -38,14 +38,14 @@ from typing import Final
 
 from dockyard.errors import InvalidInput, UnsafeLayer
 from dockyard.layers.limits import Limits
-from dockyard.layers.tarpath import Action, Parts, classify, join
+from dockyard.layers.tarpath import MAX_DEPTH, Action, Parts, classify, join
 from dockyard.layers.tarstream import (
-    BLOCKDEV,
     CHAR,
     DIR,
     FIFO,
     FILE,
     HARDLINK,
+    OTHER,
     SYMLINK,
     LayerOpener,
     TarHeader,
@@ -108,6 +108,7 @@ class _Unpacker:
         self.is_root = os.geteuid() == 0
         self.report = UnpackReport()
         self.upper: set[Parts] = set()
+        self.cleared: set[tuple[Parts, bool]] = set()
         self.pending: dict[Parts, _PendingDir] = {}
         self.layer = 0
         self.entry = ""
@@ -182,6 +183,8 @@ class _Unpacker:
                     st = os.stat(c, dir_fd=cur, follow_symlinks=False)
                     where = join((*names, c))
                     if not stat.S_ISLNK(st.st_mode):
+                        if not create:
+                            return None  # nothing below a non-directory
                         raise InvalidInput(f"entry {self.entry!r}: {where} is not a directory") from None
                     target = os.readlink(c, dir_fd=cur)
                     if target.startswith("/"):
@@ -196,6 +199,8 @@ class _Unpacker:
                     continue
                 fds.append(fd)
                 names.append(c)
+                if len(names) > MAX_DEPTH:
+                    raise UnsafeLayer(f"entry {self.entry!r}: its path is more than {MAX_DEPTH} levels deep")
             ok = True
         finally:
             keep = fds.pop() if ok and fds else -1
@@ -250,7 +255,11 @@ class _Unpacker:
         if resolved is None:
             return
         fd, rparent = resolved
-        self.remove_lower(fd, parts[-1], (*rparent, parts[-1]))
+        path = (*rparent, parts[-1])
+        # A second whiteout of the same path in a layer finds nothing lower left: skip its walk.
+        if (path, False) not in self.cleared:
+            self.cleared.add((path, False))
+            self.remove_lower(fd, parts[-1], path)
 
     def opaque(self, parts: Parts) -> None:
         self.report.whiteouts += 1
@@ -258,6 +267,9 @@ class _Unpacker:
         if resolved is None:
             return
         fd, rdir = resolved
+        if (rdir, True) in self.cleared:
+            return
+        self.cleared.add((rdir, True))
         for child in os.listdir(fd):
             self.remove_lower(fd, child, (*rdir, child))
 
@@ -267,20 +279,21 @@ class _Unpacker:
 
     def add(self, parts: Parts, h: TarHeader, link: Parts, reader: TarReader) -> None:
         kind = h.kind
-        if kind in (CHAR, BLOCKDEV, FIFO) and not self.devices:
-            self.report.skipped_devices += 1
-        target: tuple[int, str, os.stat_result] | None = None
+        if kind == OTHER:
+            self.warn(f"skipping {h.name!r}: unsupported tar entry type {h.typeflag!r}")
+            return
         if kind == HARDLINK:
-            target = self._hardlink_target(link, h)
-        resolved = self.resolve(parts[:-1], create=True)
-        assert resolved is not None
-        pfd, rparent = resolved
+            # Resolve the target first: resolving the entry's parent may reuse the cached fd.
+            tfd, tname, tst = self._hardlink_target(link, h)
+            try:
+                pfd, path, existing = self._prepare(parts)
+                self._hardlink(pfd, parts[-1], existing, path, tfd, tname, tst, h)
+            finally:
+                os.close(tfd)
+            self.mark_upper(path)
+            return
+        pfd, path, existing = self._prepare(parts)
         name = parts[-1]
-        path = (*rparent, name)
-        try:
-            existing: os.stat_result | None = os.stat(name, dir_fd=pfd, follow_symlinks=False)
-        except FileNotFoundError:
-            existing = None
         if kind == DIR:
             if existing is None or not stat.S_ISDIR(existing.st_mode):
                 if existing is not None:
@@ -289,14 +302,6 @@ class _Unpacker:
             st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
             self.pending[path] = _PendingDir(h, st.st_dev, st.st_ino)
             self.report.dirs += 1
-        elif kind == HARDLINK:
-            assert target is not None
-            tfd, tname, tst = target
-            target = None
-            try:
-                self._hardlink(pfd, name, existing, path, tfd, tname, tst, h)
-            finally:
-                os.close(tfd)
         else:
             if existing is not None:
                 self.remove(pfd, name, existing, path)
@@ -304,14 +309,23 @@ class _Unpacker:
                 self._file(pfd, name, h, reader)
             elif kind == SYMLINK:
                 self._symlink(pfd, name, h)
-            elif kind in (CHAR, BLOCKDEV, FIFO):
-                if not self.devices:
-                    return
-                self._special(pfd, name, h)
-            else:
-                self.warn(f"skipping {h.name!r}: unsupported tar entry type {h.typeflag!r}")
+            elif not self.devices:  # char, block, fifo: the entry still replaced what was there
+                self.report.skipped_devices += 1
                 return
+            else:
+                self._special(pfd, name, h)
         self.mark_upper(path)
+
+    def _prepare(self, parts: Parts) -> tuple[int, Parts, os.stat_result | None]:
+        """Resolve (creating) the parent of ``parts``: its fd, the entry's resolved path, what is there."""
+        resolved = self.resolve(parts[:-1], create=True)
+        assert resolved is not None
+        pfd, rparent = resolved
+        try:
+            existing: os.stat_result | None = os.stat(parts[-1], dir_fd=pfd, follow_symlinks=False)
+        except FileNotFoundError:
+            existing = None
+        return pfd, (*rparent, parts[-1]), existing
 
     def _hardlink(
         self,
@@ -467,6 +481,7 @@ class _Unpacker:
 
     def apply_layer(self, reader: TarReader) -> None:
         self.upper = set()
+        self.cleared = set()
         report = self.report
         for h in reader:
             report.entries += 1
@@ -529,4 +544,4 @@ def unpack(
     return u.report
 
 
-__all__ = ["FORBIDDEN_XATTRS", "UnpackReport", "unpack"]
+__all__ = ["FORBIDDEN_XATTRS", "LayerOpener", "UnpackReport", "unpack"]

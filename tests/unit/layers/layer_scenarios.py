@@ -163,6 +163,14 @@ SCENARIOS: dict[str, Scenario] = {
         [[D("./", mode=0o750), D("./etc/"), F("./etc/x", b"x")], [D("."), F("./etc/y")]],
         {"etc": "dir", "etc/x": ("file", b"x"), "etc/y": ("file", b"")},
     ),
+    "whiteout-below-a-file-is-ignored": Scenario(
+        [[F("a", b"a")], [WH("a/b"), OPQ("a")]],
+        {"a": ("file", b"a")},
+    ),
+    "repeated-whiteouts-and-opaques": Scenario(
+        [[D("d"), F("d/old"), F("x")], [OPQ("d"), F("d/new"), OPQ("d"), WH("x"), F("x", b"2"), WH("x")]],
+        {"d": "dir", "d/new": ("file", b""), "x": ("file", b"2")},
+    ),
     "aufs-metadata-ignored": Scenario(
         [[F(".wh..wh.plnk/1.2"), D(".wh..wh.aufs"), F("x")]],
         {"x": ("file", b"")},

@@ -8,7 +8,15 @@ import pytest
 import zstandard
 from layertar_helpers import NonSeekable, gzip_bytes, zstd_bytes
 
-from dockyard.layers.compression import Compression, compress, detect, open_decompressed
+from dockyard.errors import InvalidInput
+from dockyard.layers.compression import (
+    DECOMPRESSION_ERRORS,
+    Compression,
+    DecompressedStream,
+    compress,
+    detect,
+    open_decompressed,
+)
 
 DATA = os.urandom(50_000) + bytes(300_000) + b"layer text " * 10_000
 
@@ -74,3 +82,50 @@ def test_open_decompressed_short_and_empty() -> None:
     assert open_decompressed(io.BytesIO(b"")).read() == b""
     assert open_decompressed(io.BytesIO(b"ab")).read() == b"ab"
     assert open_decompressed(io.BytesIO(gzip_bytes(b""))).read() == b""
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [
+        gzip_bytes(DATA)[:-10],
+        gzip_bytes(DATA) + b"garbage!",
+        gzip_bytes(DATA)[:50] + b"\xff" * 50 + gzip_bytes(DATA)[100:],
+        zstd_bytes(DATA)[:-10],
+        zstd_bytes(DATA) + b"garbage!",
+    ],
+    ids=["gz-truncated", "gz-garbage", "gz-corrupt", "zst-truncated", "zst-garbage"],
+)
+def test_open_decompressed_corrupt(blob: bytes) -> None:
+    with pytest.raises((InvalidInput, *DECOMPRESSION_ERRORS)):
+        open_decompressed(io.BytesIO(blob)).read()
+
+
+def test_gzip_zero_padding_tolerated() -> None:
+    blob = gzip_bytes(DATA, members=3) + bytes(4096)
+    assert open_decompressed(io.BytesIO(blob)).read() == DATA
+
+
+@pytest.mark.parametrize("compress_fn", [gzip_bytes, zstd_bytes], ids=["gzip", "zstd"])
+def test_consumed_tracks_the_decompressor(compress_fn: object) -> None:
+    """What the expansion-ratio limit relies on: ``consumed`` grows with the output, not ahead of it."""
+    zeros = bytes(64 << 20)
+    blob = compress_fn(zeros)  # type: ignore[operator]
+    stream = DecompressedStream(io.BytesIO(blob))
+    out = len(stream.read(1 << 20))
+    assert out > 0
+    assert stream.consumed <= 128 << 10  # a step, not the whole blob
+    while b := stream.read(1 << 20):
+        out += len(b)
+    assert out == len(zeros) and stream.consumed == len(blob)
+
+
+@pytest.mark.parametrize("compress_fn", [lambda b: b, gzip_bytes, zstd_bytes], ids=["none", "gzip", "zstd"])
+def test_open_decompressed_reads_are_full(compress_fn: object) -> None:
+    """Callers such as tarfile.addfile rely on read(n) returning n bytes until the end."""
+    blob = compress_fn(DATA)  # type: ignore[operator]
+    reader = open_decompressed(NonSeekable(blob, piece=1000))  # type: ignore[arg-type]
+    sizes = []
+    while b := reader.read(16384):
+        sizes.append(len(b))
+    assert sum(sizes) == len(DATA)
+    assert all(n == 16384 for n in sizes[:-1])

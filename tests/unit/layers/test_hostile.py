@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import tarfile
+import time
 import uuid
 import zlib
 from collections.abc import Callable
@@ -63,6 +64,11 @@ REFUSED: dict[str, Case] = {
     "opaque-through-dotdot-symlink": lambda j: [[S("d", "..")], [OPQ("d")]],
     "root-entry-symlink": lambda j: [[S("./", "/")]],
     "root-entry-file": lambda j: [[F(".", b"x")]],
+    "too-deep": lambda j: [[F("/".join(["d"] * 300))]],
+    "too-deep-through-symlinks": lambda j: [
+        [F("/".join(["a"] * 200) + "/f"), S("s", "/".join(["a"] * 200))],
+        [F("s/" + "/".join(["b"] * 100) + "/f")],
+    ],
 }
 
 
@@ -226,3 +232,17 @@ def test_nul_in_name_refused(tmp_path: Path) -> None:
     with pytest.raises(UnsafeLayer):
         _run_unpack(openers(blob), jail)
     jail.assert_intact()
+
+
+def test_many_markers_stay_cheap(tmp_path: Path) -> None:
+    """Repeated opaque markers and whiteouts are applied once per layer (no quadratic walks)."""
+    lower = [F(f"d/lower{i}") for i in range(1000)]
+    upper: list[E] = []
+    for i in range(2000):
+        upper += [F(f"d/f{i}"), OPQ("d"), WH("d")]
+    ops = layers(lower, upper)
+    t = time.monotonic()
+    unpack(ops, tmp_path / "r")
+    assert sorted(os.listdir(tmp_path / "r" / "d")) == sorted(f"f{i}" for i in range(2000))
+    assert len(flatten(ops)) == 2001
+    assert time.monotonic() - t < 15

@@ -9,7 +9,9 @@ import pytest
 from layer_scenarios import SCENARIOS, fs_from_dir
 from layertar_helpers import OPQ, WH, D, E, F, H, S, layers
 
+from dockyard.errors import InvalidInput
 from dockyard.layers.tree import snapshot
+from dockyard.layers.union import flatten
 from dockyard.layers.unpack import unpack
 
 ROOT = os.geteuid() == 0
@@ -216,3 +218,26 @@ def test_big_file_streams(tmp_path: Path) -> None:
     big = os.urandom(1 << 20) * 12
     unpack(layers([F("big", big)], compression="zstd"), tmp_path)
     assert (tmp_path / "big").read_bytes() == big
+
+
+def test_not_root_keeps_own_ownership(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 4242)
+    me = os.getuid(), os.getgid()
+    unpack(layers([D("d", uid=1000, gid=1000, mode=0o2750), E("d/s", data=b"x", uid=1000, mode=0o4755)]), tmp_path)
+    snap = snapshot(tmp_path)
+    assert (snap["d"].uid, snap["d"].gid, snap["d"].mode) == (*me, 0o2750)
+    assert (snap["d/s"].uid, snap["d/s"].mode) == (me[0], 0o4755)
+
+
+def test_devices_need_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 4242)
+    with pytest.raises(InvalidInput, match="root"):
+        unpack(layers(DEVICES), tmp_path, devices=True)
+
+
+def test_parent_that_is_a_file(tmp_path: Path) -> None:
+    ls = layers([F("a", b"file")], [F("a/b")])
+    with pytest.raises(InvalidInput, match="not a directory"):
+        unpack(ls, tmp_path)
+    with pytest.raises(InvalidInput, match="not a directory"):
+        flatten(ls)
