@@ -160,3 +160,15 @@ def test_export_matches_unpack(cli: Any, debian_two_layer_oci_layout: Path, tmp_
             on_disk.add(os.path.relpath(os.path.join(top, name), unpacked))
     assert not any(".wh." in n for n in names)
     assert names == on_disk
+
+
+def test_load_skopeo_oci_layout_and_oci_archive(cli: Any, debian_docker_archive: Path, tmp_path: Path) -> None:
+    layout = tmp_path / "skopeo-layout"
+    _skopeo("copy", f"docker-archive:{debian_docker_archive}", f"oci:{layout}:12")
+    archive = tmp_path / "skopeo-oci.tar"
+    _skopeo("copy", f"docker-archive:{debian_docker_archive}", f"oci-archive:{archive}:12")
+    assert cli("load", "-i", str(layout), "--name", "debian").stdout == "Loaded image: debian:12\n"
+    assert cli("load", "-i", str(archive), "--name", "other/debian").stdout == "Loaded image: other/debian:12\n"
+    ids = set(cli("images", "-q").stdout.split())
+    assert len(ids) == 1  # the same config, so the same image ID, whichever way it came in
+    assert "store OK" in cli("system", "check").stdout

@@ -160,26 +160,3 @@ def test_limits_defaults() -> None:
     assert lim.max_ratio == 1000
     assert lim.ratio_grace == 64 << 20
     assert lim.max_entries == 10_000_000
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("kind", [Compression.GZIP, Compression.ZSTD])
-def test_throughput(kind: Compression, tmp_path: object) -> None:
-    """A 200 MB (uncompressed) layer of mixed content; prints MB/s (run with -s to see)."""
-    rnd = os.urandom(1 << 20)
-    text = b"".join(b"line %d of some config file with words\n" % i for i in range(25_000))
-    data = (rnd + text + bytes(1 << 20)) * (200 * 10**6 // (len(rnd) + len(text) + (1 << 20)))
-    blob = io.BytesIO()
-    compress(io.BytesIO(data), blob, kind)
-    raw = blob.getvalue()
-    best = float("inf")
-    for _ in range(2):
-        t = time.perf_counter()
-        d = copy_and_digest(io.BytesIO(raw), io.BytesIO())
-        best = min(best, time.perf_counter() - t)
-    assert d.uncompressed_size == len(data)
-    print(
-        f"\n{kind.value}: {len(raw) / 1e6:.0f} MB blob, {len(data) / 1e6:.0f} MB tar: "
-        f"{len(data) / best / 1e6:.0f} MB/s uncompressed, {len(raw) / best / 1e6:.0f} MB/s compressed"
-    )
-    assert len(data) / best > 50e6
