@@ -44,9 +44,7 @@ def _json_blob(layout: Path, digest: str) -> Any:
 def _manifest(layout: Path, tag: str = OCI_TAG) -> dict[str, Any]:
     index = json.loads((layout / "index.json").read_text())
     matches = [
-        d
-        for d in index["manifests"]
-        if d.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag
+        d for d in index["manifests"] if d.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag
     ]
     assert len(matches) == 1, index
     assert matches[0]["mediaType"] == OCI_MANIFEST
@@ -130,9 +128,7 @@ def test_debian_oci_layout_passes_umoci_stat(debian_oci_layout: Path) -> None:
     assert len(json.loads(proc.stdout)["history"]) == 2
 
 
-def test_debian_two_layer_oci_layout_has_whiteouts(
-    debian_oci_layout: Path, debian_two_layer_oci_layout: Path
-) -> None:
+def test_debian_two_layer_oci_layout_has_whiteouts(debian_oci_layout: Path, debian_two_layer_oci_layout: Path) -> None:
     base = _manifest(debian_oci_layout)
     manifest = _manifest(debian_two_layer_oci_layout)
     assert [lay["mediaType"] for lay in manifest["layers"]] == [OCI_LAYER_GZIP, OCI_LAYER_GZIP]
