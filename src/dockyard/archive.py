@@ -112,29 +112,10 @@ def _parse_name(text: str) -> refs.Reference:
 
 
 def save(store: Store, names: Sequence[str], out: Path, *, fmt: str = "docker") -> None:
-    """``docker save``: the named images (tags as given, or all tags of an ID) into one archive."""
+    """``docker save``: the named images into one archive, written to a temporary file and renamed when complete."""
     if fmt not in FORMATS:
         raise InvalidArchive(f"unknown format {fmt!r} (want docker or oci)")
-    plan: list[tuple[Image, list[str]]] = []
-    seen: dict[str, int] = {}
-    for text in names:
-        image = store.image(text)
-        tags, _ = store.names_of(image.row.id)
-        try:
-            ref = refs.parse(text)
-        except InvalidReference:
-            ref = None
-        chosen: list[str]
-        if ref is not None and image.row.id not in (text, "sha256:" + text) and not _looks_like_id(text, image.row.id):
-            chosen = [ref.with_default_tag().familiar()] if ref.digest is None else []
-        else:
-            chosen = [t.familiar() for t in tags]
-        if image.row.id in seen:
-            existing = plan[seen[image.row.id]][1]
-            existing.extend(c for c in chosen if c not in existing)
-            continue
-        seen[image.row.id] = len(plan)
-        plan.append((image, chosen))
+    plan = save_plan(store, names)
     out = out.resolve()
     tmp = out.with_name(out.name + ".dockyard-tmp")
     try:
@@ -152,9 +133,37 @@ def save(store: Store, names: Sequence[str], out: Path, *, fmt: str = "docker") 
         tmp.unlink(missing_ok=True)
 
 
-def _looks_like_id(text: str, image_id: str) -> bool:
-    value = text[7:] if text.startswith("sha256:") else text
-    return bool(value) and image_id[7:].startswith(value)
+def save_plan(store: Store, names: Sequence[str]) -> list[tuple[Image, list[str]]]:
+    """Which images and tags ``docker save NAME...`` writes (Docker's ``parseNames``).
+
+    A full image ID or an ID prefix saves the image without tags; a repository name without a tag saves every
+    tag of that repository; ``name:tag`` saves that tag; ``name@digest`` the image without a tag.
+    """
+    plan: dict[str, tuple[Image, list[str]]] = {}
+
+    def add(image_id: str, tag: str | None) -> None:
+        if image_id not in plan:
+            plan[image_id] = (store.image_by_id(image_id), [])
+        if tag is not None and tag not in plan[image_id][1]:
+            plan[image_id][1].append(tag)
+
+    for text in names:
+        bare = text.removeprefix("sha256:")
+        if len(bare) == 64 and all(c in "0123456789abcdef" for c in bare):
+            add(store.resolve(text), None)
+            continue
+        ref = refs.parse(text)
+        if ref.tag is None and ref.digest is None:
+            tagged = [(tag, image_id) for repo, tag, image_id in store.meta.tags() if repo == ref.repository]
+            for tag, image_id in sorted(tagged):
+                add(image_id, ref.with_tag(tag).familiar())
+            if not tagged:
+                add(store.resolve(text), None)
+        elif ref.digest is not None:
+            add(store.resolve(text), None)
+        else:
+            add(store.resolve(text), ref.familiar())
+    return list(plan.values())
 
 
 def manifest_json(path: Path) -> list[dict[str, object]]:

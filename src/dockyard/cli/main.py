@@ -56,6 +56,8 @@ def cmd_load(args: argparse.Namespace) -> int:
                 raise _usage("requested load from stdin, but stdin is a terminal; use -i FILE or redirect")
             loaded = archive.load_stream(store, sys.stdin.buffer, name=args.name, platform=platform, on_layer=progress)
     for item in loaded:
+        for ref, old_id in item.result.moved:
+            _out(f"The image {ref.familiar()} already exists, renaming the old one with ID {old_id} to empty string\n")
         if item.names:
             for name in item.names:
                 _out(f"Loaded image: {name.familiar()}\n")

@@ -39,7 +39,7 @@ class LayerProgress:
 class IngestResult:
     image_id: Digest
     tagged: tuple[refs.Reference, ...]
-    untagged_from: tuple[str, ...] = ()  # image IDs that lost a tag to this one
+    moved: tuple[tuple[refs.Reference, str], ...] = ()  # (tag, ID of the image that lost it to this one)
 
 
 def ingest(
@@ -91,7 +91,7 @@ def _record(
     extra: list[str],
 ) -> IngestResult:
     image_id = str(config.digest)
-    untagged_from: list[str] = []
+    moved: list[tuple[refs.Reference, str]] = []
     with store.meta.write() as db:
         sizes = []
         for diff_id in config.diff_ids:
@@ -130,7 +130,7 @@ def _record(
                 "SELECT image_id FROM tags WHERE repository = ? AND tag = ?", (ref.repository, ref.tag)
             ).fetchone()
             if old and old[0] != image_id:
-                untagged_from.append(old[0])
+                moved.append((ref, old[0]))
             db.execute(
                 "INSERT OR REPLACE INTO tags (repository, tag, image_id) VALUES (?, ?, ?)",
                 (ref.repository, ref.tag, image_id),
@@ -141,4 +141,4 @@ def _record(
                     "INSERT OR REPLACE INTO repo_digests (repository, digest, image_id) VALUES (?, ?, ?)",
                     (dref.repository, str(dref.digest), image_id),
                 )
-    return IngestResult(Digest.parse(image_id), tuple(n.with_default_tag() for n in names), tuple(untagged_from))
+    return IngestResult(Digest.parse(image_id), tuple(n.with_default_tag() for n in names), tuple(moved))

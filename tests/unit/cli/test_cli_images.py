@@ -158,3 +158,17 @@ def test_save_roundtrip(loaded: Any, tmp_path: Path, cli: Any) -> None:
     oci = tmp_path / "saved-oci.tar"
     loaded("save", "--format", "oci", "-o", str(oci), "dockyard/app")
     assert oci.stat().st_size > 0
+
+
+def test_load_moves_a_tag_like_docker(loaded: Any, tmp_path: Path) -> None:
+    old_id = json.loads(loaded("inspect", "dockyard/sample:1.0").stdout)[0]["Id"]
+    path = tmp_path / "newer.tar"
+    with open(path, "wb") as f:
+        docker_archive.write([(sample.app_image(), ["dockyard/sample:1.0"])], f)
+    out = loaded("load", "-i", str(path)).stdout.splitlines()
+    assert out == [
+        f"The image dockyard/sample:1.0 already exists, renaming the old one with ID {old_id} to empty string",
+        "Loaded image: dockyard/sample:1.0",
+    ]
+    dangling = loaded("images", "--filter", "dangling=true", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").stdout
+    assert dangling == f"<none>:<none> {old_id[7:19]}\n"

@@ -93,14 +93,21 @@ def test_load_from_stdin_and_save_to_stdout(cli: Any, tmp_path: Path, dockyard_r
     assert manifest[0]["RepoTags"] == ["sample:1"]
 
 
-def test_save_by_id_keeps_all_tags_and_oci_names(cli: Any, tmp_path: Path) -> None:
+def test_save_names_follow_docker_and_oci_names(cli: Any, tmp_path: Path) -> None:
     path = tmp_path / "s.tar"
-    docker_archive.write([(sample.base_image(), ["sample:1", "other/sample:2"])], path)
+    docker_archive.write([(sample.base_image(), ["sample:1", "sample:3", "other/sample:2"])], path)
     cli("load", "-i", str(path))
     image_id = cli("images", "-q", "sample:1").stdout.strip()
-    out = tmp_path / "by-id.tar"
-    cli("save", "-o", str(out), image_id)
-    assert sorted(t for e in docker_archive.read(out) for t in e.repo_tags) == ["other/sample:2", "sample:1"]
+
+    def saved_tags(*names: str) -> list[str]:
+        out = tmp_path / "out.tar"
+        cli("save", "-o", str(out), *names)
+        return sorted(t for e in docker_archive.read(out) for t in e.repo_tags)
+
+    assert saved_tags(image_id) == []  # by ID: no tags, as docker save does
+    assert saved_tags("sample") == ["sample:1", "sample:3"]  # a bare repository: all its tags
+    assert saved_tags("sample:3", "other/sample:2") == ["other/sample:2", "sample:3"]
+    assert len(docker_archive.read(tmp_path / "out.tar")) == 1  # one image, written once
     oci = tmp_path / "oci.tar"
     cli("save", "--format", "oci", "-o", str(oci), "sample:1")
     entries = oci_layout.read(oci)

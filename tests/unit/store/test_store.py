@@ -179,7 +179,7 @@ def test_rmi_image_used_by_container(store: Store) -> None:
 def test_retag_moves_and_leaves_dangling(store: Store) -> None:
     store.ingest(base_image(), _names("sample:1"))
     res = store.ingest(app_image(), _names("sample:1"))
-    assert res.untagged_from
+    assert [(r.familiar(), old) for r, old in res.moved] == [("sample:1", str(base_image().config().digest))]
     dangling = [s for s in store.summaries() if s.dangling]
     assert len(dangling) == 1
     records, reclaimed = store.prune()
