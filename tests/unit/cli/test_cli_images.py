@@ -96,14 +96,18 @@ def test_history(loaded: Any) -> None:
     out = loaded("history", "dockyard/app").stdout
     lines = out.splitlines()
     assert re.match(r"^IMAGE\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT$", lines[0])
-    assert len(lines) == 5  # 3 layers + ENTRYPOINT + CMD-less base has its own CMD? no: app has 1 empty row
+    assert len(lines) == 5  # header, ENTRYPOINT (empty layer), 3 layers
     assert re.match(r"^[0-9a-f]{12}\s", lines[1])
     assert all(line.startswith("<missing>") for line in lines[2:])
     assert "0B" in lines[1]  # ENTRYPOINT is an empty layer
     raw = loaded("history", "-H=false", "--format", "{{.Size}}", "dockyard/app").stdout.split()
     assert raw[0] == "0" and all(x.isdigit() for x in raw)
-    long = "x" * 60
-    del long
+    cut = loaded("history", "--format", "{{.CreatedBy}}", "dockyard/app").stdout.splitlines()[0]
+    assert cut.endswith("…") and len(cut) == 45
+    full = loaded("history", "--no-trunc", "--format", "{{.CreatedBy}}", "dockyard/app").stdout.splitlines()[0]
+    assert full == '/bin/sh -c #(nop)  ENTRYPOINT ["/app/main.sh"]'
+    ids = loaded("history", "-q", "--no-trunc", "dockyard/app").stdout.split()
+    assert ids[0].startswith("sha256:") and ids[1:] == ["<missing>"] * 3
 
 
 def test_rmi_rules_from_the_cli(loaded: Any) -> None:
