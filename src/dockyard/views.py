@@ -80,7 +80,6 @@ def image_rows(
     *,
     reference: str | None = None,
     filters: Iterable[str] = (),
-    show_all: bool = False,
     digests: bool = False,
 ) -> list[ImageRow]:
     """The rows ``docker images`` prints, newest first, with Docker's filters applied."""
@@ -151,7 +150,6 @@ def image_rows(
             if patterns:
                 continue
             rows.append(ImageRow("<none>", "<none>", "<none>", s))
-    _ = show_all
     return rows
 
 

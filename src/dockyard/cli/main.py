@@ -105,9 +105,7 @@ def cmd_images(args: argparse.Namespace) -> int:
     from dockyard import views
 
     with _store(args) as store:
-        rows = views.image_rows(
-            store, reference=args.reference, filters=args.filter or [], show_all=args.all, digests=args.digests
-        )
+        rows = views.image_rows(store, reference=args.reference, filters=args.filter or [], digests=args.digests)
     trunc = not args.no_trunc
     if args.quiet:
         seen: set[str] = set()
@@ -396,7 +394,12 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_images_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("reference", nargs="?", help="REPOSITORY[:TAG]")
-    p.add_argument("-a", "--all", action="store_true", help="show all images (default hides intermediate images)")
+    p.add_argument(
+        "-a",
+        "--all",
+        action="store_true",
+        help="show all images (accepted for Docker compatibility: loaded images have no intermediate parents)",
+    )
     p.add_argument("--digests", action="store_true", help="show digests")
     p.add_argument(
         "-f", "--filter", action="append", help="filter output (dangling=, reference=, before=, since=, label=)"

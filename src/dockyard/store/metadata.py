@@ -6,6 +6,7 @@ What a blob is used by is never stored as a counter: it is derived from these ro
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -111,9 +112,7 @@ class Metadata:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store database {path}: {exc}") from None
         self.conn.execute("PRAGMA busy_timeout = 60000")
-        mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
-        if mode != "wal":
-            self.conn.execute("PRAGMA journal_mode = WAL")
+        self._use_wal(path)
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.conn.execute("PRAGMA foreign_keys = ON")
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -126,6 +125,19 @@ class Metadata:
                     self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         elif version > SCHEMA_VERSION:
             raise StoreError(f"store database {path} has schema {version}; this dockyard knows {SCHEMA_VERSION}")
+
+    def _use_wal(self, path: Path) -> None:
+        """Switch to WAL once; a second process doing the same at the same moment may see SQLITE_BUSY: retry."""
+        for attempt in range(200):
+            try:
+                if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self.conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise StoreError(f"cannot open store database {path}: {exc}") from None
+                time.sleep(min(0.001 * (attempt + 1), 0.05))
+        raise StoreError(f"store database {path} stayed locked; is another dockyard stuck?")
 
     def close(self) -> None:
         self.conn.close()

@@ -105,3 +105,15 @@ def test_killed_mid_load_leaves_a_clean_store(tmp_path: Path) -> None:
     with Store(root) as store:
         assert store.check().ok
         assert store.check().temp_files == []  # the next load, alone in the store, removed the dead writer's file
+
+
+def test_many_processes_open_a_new_store_at_once(tmp_path: Path) -> None:
+    root = tmp_path / "fresh-store"
+    code = "import sys; from dockyard.store.store import Store; Store(__import__('pathlib').Path(sys.argv[1])).close()"
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(root)], stderr=subprocess.PIPE) for _ in range(6)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()
+    with Store(root) as store:
+        assert store.meta.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.check().ok
