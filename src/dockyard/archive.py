@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import lzma
+import os
 import shutil
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,8 +51,11 @@ def detect_format(path: Path) -> str:
                     return "docker"
             if "oci-layout" in names:
                 return "oci"
-    except tarfile.TarError:
-        raise InvalidArchive(f"{path}: not a tar archive (nor a gzip, bzip2 or xz compressed one)") from None
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise  # a real I/O error (permission, disk): reported as such
+        detail = "" if isinstance(exc, tarfile.TarError) else f" ({str(exc).splitlines()[0] if str(exc) else exc!r})"
+        raise InvalidArchive(f"{path}: not a tar archive (nor a gzip, bzip2 or xz compressed one){detail}") from None
     raise InvalidArchive(f"{path}: neither a docker-archive (manifest.json) nor an OCI layout (oci-layout)")
 
 
@@ -117,7 +123,12 @@ def save(store: Store, names: Sequence[str], out: Path, *, fmt: str = "docker") 
         raise InvalidArchive(f"unknown format {fmt!r} (want docker or oci)")
     plan = save_plan(store, names)
     out = out.resolve()
-    tmp = out.with_name(out.name + ".dockyard-tmp")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".dockyard-tmp", dir=out.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
+    os.close(fd)
+    tmp = Path(tmp_name)
     try:
         if fmt == "docker":
             from dockyard.transport import docker_archive
@@ -150,14 +161,22 @@ def save_plan(store: Store, names: Sequence[str]) -> list[tuple[Image, list[str]
     for text in names:
         bare = text.removeprefix("sha256:")
         if len(bare) == 64 and all(c in "0123456789abcdef" for c in bare):
-            add(store.resolve(text), None)
+            add(store.resolve(text), None)  # an image ID: the image, untagged
             continue
         ref = refs.parse(text)
-        if ref.tag is None and ref.digest is None:
-            tagged = [(tag, image_id) for repo, tag, image_id in store.meta.tags() if repo == ref.repository]
-            for tag, image_id in sorted(tagged):
-                add(image_id, ref.with_tag(tag).familiar())
-            if not tagged:
+        if ref.familiar_name() == "sha256":
+            add(store.resolve(text), None)  # sha256:PREFIX searches image IDs
+        elif ref.tag is None and ref.digest is None:
+            found = False
+            for repo, tag, image_id in sorted(store.meta.tags()):
+                if repo == ref.repository:
+                    add(image_id, ref.with_tag(tag).familiar())
+                    found = True
+            for repo, _digest, image_id in sorted(store.meta.repo_digests()):
+                if repo == ref.repository:
+                    add(image_id, None)  # digest references are not written as tags
+                    found = True
+            if not found:
                 add(store.resolve(text), None)
         elif ref.digest is not None:
             add(store.resolve(text), None)

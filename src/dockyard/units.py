@@ -56,6 +56,31 @@ def since(when: datetime | None, now: datetime | None = None) -> str:
     return human_duration((current - when).total_seconds()) + " ago"
 
 
+#: ``docker history`` shows no human age for layers created before this (docker/cli's ``epoch``).
+_HISTORY_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def history_since(when: datetime | None, now: datetime | None = None) -> str:
+    """``docker history``'s CREATED: ``N/A`` for times at or before 2000-01-01 (reproducible builds use 0)."""
+    if when is None or when <= _HISTORY_EPOCH:
+        return "N/A"
+    return since(when, now)
+
+
+def go_json(doc: object) -> str:
+    """JSON as Go's ``json.Marshal`` writes a map: sorted keys, compact, UTF-8, ``<>&`` and U+2028/9 escaped."""
+    import json
+
+    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
 def go_time(when: datetime | None) -> str:
     """Go's ``time.Time.String()`` in UTC, as ``docker images --format json`` prints CreatedAt."""
     if when is None:

@@ -71,10 +71,6 @@ class ImageRow:
         }
 
 
-def _familiar_repo(repository: str) -> str:
-    return refs.parse(repository).familiar_name()
-
-
 def image_rows(
     store: Store,
     *,
@@ -114,42 +110,51 @@ def image_rows(
             raise InvalidInput(f"invalid filter '{key}'")
     rows: list[ImageRow] = []
     for s in summaries:
-        if dangling is True and not s.dangling:
-            continue
-        if dangling is False and s.dangling:
-            continue
         if before is not None and (s.created is None or s.created >= before):
             continue
         if since_ is not None and (s.created is None or s.created <= since_):
             continue
         if labels and not _labels_match(store, str(s.id), labels):
             continue
-        digest_by_repo = {d.repository: str(d.digest) for d in s.digests}
-        if s.tags:
-            for t in s.tags:
-                if patterns and not any(refs.familiar_match(p, t) for p in patterns):
-                    continue
-                rows.append(
-                    ImageRow(
-                        _familiar_repo(t.repository), t.tag or "<none>", digest_by_repo.get(t.repository, "<none>"), s
-                    )
-                )
-            tagged_repos = {t.repository for t in s.tags}
-            if digests:
-                for d in s.digests:
-                    if d.repository not in tagged_repos and (
-                        not patterns or any(refs.familiar_match(p, d) for p in patterns)
-                    ):
-                        rows.append(ImageRow(_familiar_repo(d.repository), "<none>", str(d.digest), s))
-        elif s.digests:
-            if patterns and not any(refs.familiar_match(p, d) for p in patterns for d in s.digests):
-                continue
-            for d in s.digests if digests else s.digests[:1]:
-                rows.append(ImageRow(_familiar_repo(d.repository), "<none>", str(d.digest), s))
-        else:
-            if patterns:
+        tags = [t for t in s.tags if not patterns or any(refs.familiar_match(p, t) for p in patterns)]
+        digs = [d for d in s.digests if not patterns or any(refs.familiar_match(p, d) for p in patterns)]
+        if not tags and not digs:
+            # Docker's daemon: an image without references is dangling; with a reference filter it is skipped
+            if patterns or dangling is False:
                 continue
             rows.append(ImageRow("<none>", "<none>", "<none>", s))
+            continue
+        if dangling is True and tags:
+            continue  # dangling means "no tag": an image known only by digest still counts
+        rows.extend(_tagged_and_digest_rows(s, tags, digs, show_digests=digests))
+    return rows
+
+
+def _tagged_and_digest_rows(
+    s: ImageSummary, tags: list[refs.Reference], digs: list[refs.Reference], *, show_digests: bool
+) -> list[ImageRow]:
+    """docker/cli's imageFormatTaggedAndDigest: one row per repository tag (per digest with --digests), then one
+    row for each repository known only by digest."""
+    repo_tags: dict[str, list[str]] = {}
+    for t in tags:
+        repo_tags.setdefault(t.familiar_name(), []).append(t.tag or "latest")
+    repo_digests: dict[str, list[str]] = {}
+    for d in digs:
+        repo_digests.setdefault(d.familiar_name(), []).append(str(d.digest))
+    rows: list[ImageRow] = []
+    for repo, names in repo_tags.items():
+        shown = repo_digests.pop(repo, []) if show_digests else []
+        repo_digests.pop(repo, None)
+        for tag in names:
+            if not shown:
+                rows.append(ImageRow(repo, tag, "<none>", s))
+            for dgst in shown:
+                rows.append(ImageRow(repo, tag, dgst, s))
+    for repo, dgsts in repo_digests.items():
+        if show_digests:
+            rows.extend(ImageRow(repo, "<none>", dgst, s) for dgst in dgsts)
+        else:
+            rows.append(ImageRow(repo, "<none>", "<none>", s))
     return rows
 
 
@@ -230,7 +235,7 @@ def history(store: Store, text: str) -> list[HistoryRow]:
     sizes = []
     for layer in layers:
         row = store.meta.layer(str(layer.diff_id()))
-        sizes.append(row.size if row else 0)
+        sizes.append(row.content_size if row else 0)
     out: list[HistoryRow] = []
     counter = 0
     for h in config.history:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -107,13 +108,9 @@ def cmd_images(args: argparse.Namespace) -> int:
     with _store(args) as store:
         rows = views.image_rows(store, reference=args.reference, filters=args.filter or [], digests=args.digests)
     trunc = not args.no_trunc
-    if args.quiet:
-        seen: set[str] = set()
+    if args.quiet:  # one ID per row, repeated for each of an image's rows, as Docker prints them
         for r in rows:
-            ident = r.summary.id.short if trunc else str(r.summary.id)
-            if ident not in seen:
-                seen.add(ident)
-                _out(ident + "\n")
+            _out((r.summary.id.short if trunc else str(r.summary.id)) + "\n")
         return 0
     cols = ["Repository", "Tag"] + (["Digest"] if args.digests else []) + ["ID", "CreatedSince", "Size"]
     return _emit([r.as_json(trunc=trunc) for r in rows], args.format, _IMAGES_HEADERS, cols)
@@ -125,7 +122,7 @@ def _emit(docs: Sequence[dict[str, str]], fmt: str | None, headers: dict[str, st
 
     if fmt == "json":
         for d in docs:
-            _out(json.dumps(d, separators=(",", ":")) + "\n")
+            _out(render.go_json(d) + "\n")
         return 0
     if fmt:
         return _render_template(fmt, docs, headers)
@@ -198,12 +195,11 @@ def cmd_history(args: argparse.Namespace) -> int:
         docs.append(
             {
                 "ID": ident,
-                "CreatedSince": render.since(r.created) if human else render.rfc3339(r.created),
+                "CreatedSince": render.history_since(r.created) if human else render.rfc3339(r.created),
                 "CreatedAt": render.rfc3339(r.created),
                 "CreatedBy": created_by if args.no_trunc else render.ellipsis(created_by, 45),
                 "Size": render.human_size(r.size) if human else str(r.size),
                 "Comment": r.comment,
-                "Tags": ",".join(r.tags),
             }
         )
     if args.quiet:
@@ -561,6 +557,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except sqlite3.Error as exc:  # a damaged or foreign metadata database: one line, no traceback
+        _err(f"Error: store database: {exc}")
+        return 1
     except OSError as exc:
         _err(f"Error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
         return 1

@@ -5,9 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dockyard.units import display_width as _width
-from dockyard.units import ellipsis, go_time, human_duration, human_size, rfc3339, since
+from dockyard.units import ellipsis, go_json, go_time, history_since, human_duration, human_size, rfc3339, since
 
-__all__ = ["ellipsis", "go_time", "human_duration", "human_size", "rfc3339", "since", "table"]
+__all__ = [
+    "ellipsis",
+    "go_json",
+    "go_time",
+    "history_since",
+    "human_duration",
+    "human_size",
+    "rfc3339",
+    "since",
+    "table",
+]
 
 
 def table(rows: Sequence[Sequence[str]], *, minwidth: int = 10, padding: int = 3) -> str:

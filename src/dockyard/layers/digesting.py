@@ -18,6 +18,7 @@ from dockyard.errors import DigestMismatch, InvalidInput
 from dockyard.layers._zstdframes import ZstdFrameChecker
 from dockyard.layers.compression import CHUNK, DECOMPRESSION_ERRORS, MAGIC_LEN, Compression, detect
 from dockyard.layers.limits import Limits
+from dockyard.layers.tarsize import ContentSizer
 from dockyard.oci.digest import SHA256, Digest, DigestHasher
 
 #: Largest piece of uncompressed output produced per decompressor call (bounds memory on bombs).
@@ -37,6 +38,7 @@ class _BackgroundHasher:
 
     def __init__(self, algorithm: str) -> None:
         self._hasher = DigestHasher(algorithm)
+        self.sizer = ContentSizer()
         self.size = 0
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
         self._thread = threading.Thread(target=self._run, name="dockyard-diff-id", daemon=True)
@@ -44,9 +46,11 @@ class _BackgroundHasher:
 
     def _run(self) -> None:
         update = self._hasher.update
+        feed = self.sizer.feed
         get = self._queue.get
         while (chunk := get()) is not None:
             update(chunk)
+            feed(chunk)
 
     def update(self, data: bytes) -> None:
         self.size += len(data)
@@ -63,10 +67,32 @@ class _BackgroundHasher:
         return self._hasher.digest()
 
 
-def _out_hasher(algorithm: str) -> DigestHasher | _BackgroundHasher:
+class _ForegroundHasher:
+    """The same as :class:`_BackgroundHasher`, on the calling thread (one core)."""
+
+    def __init__(self, algorithm: str) -> None:
+        self._hasher = DigestHasher(algorithm)
+        self.sizer = ContentSizer()
+
+    @property
+    def size(self) -> int:
+        return self._hasher.size
+
+    def update(self, data: bytes) -> None:
+        self._hasher.update(data)
+        self.sizer.feed(data)
+
+    def close(self) -> None:
+        pass
+
+    def digest(self) -> Digest:
+        return self._hasher.digest()
+
+
+def _out_hasher(algorithm: str) -> _ForegroundHasher | _BackgroundHasher:
     if (os.cpu_count() or 1) > 1:
         return _BackgroundHasher(algorithm)
-    return DigestHasher(algorithm)
+    return _ForegroundHasher(algorithm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +107,8 @@ class LayerDigests:
     """Hash of the uncompressed tar: the diff_id an image config names."""
     uncompressed_size: int
     compression: Compression
+    content_size: int = 0
+    """Docker's SIZE of the layer: regular file bytes plus symlink target lengths (see :mod:`.tarsize`)."""
 
 
 def _read_first(src: BinaryIO) -> bytes:
@@ -128,15 +156,18 @@ def copy_and_digest(
             out.update(head)
         else:
             out = raw
+        sizer = ContentSizer()
+        sizer.feed(head)
         lim.check(raw.size, None)
         while chunk := src.read(CHUNK):
             raw.update(chunk)
+            sizer.feed(chunk)
             if out is not raw:
                 out.update(chunk)
             if write is not None:
                 write(chunk)
             lim.check(raw.size, None)
-        return LayerDigests(raw.digest(), raw.size, out.digest(), out.size, kind)
+        return LayerDigests(raw.digest(), raw.size, out.digest(), out.size, kind, sizer.total)
 
     hasher = _out_hasher(out_algorithm)
     try:
@@ -146,16 +177,15 @@ def copy_and_digest(
             _zstd(src, head, raw, hasher, write, lim)
         diff_id = hasher.digest()
     finally:
-        if isinstance(hasher, _BackgroundHasher):
-            hasher.close()
-    return LayerDigests(raw.digest(), raw.size, diff_id, hasher.size, kind)
+        hasher.close()
+    return LayerDigests(raw.digest(), raw.size, diff_id, hasher.size, kind, hasher.sizer.total)
 
 
 def _gzip(
     src: BinaryIO,
     head: bytes,
     raw: DigestHasher,
-    out: DigestHasher | _BackgroundHasher,
+    out: _ForegroundHasher | _BackgroundHasher,
     write: Callable[[bytes], object] | None,
     lim: Limits,
 ) -> None:
@@ -246,7 +276,7 @@ def _zstd(
     src: BinaryIO,
     head: bytes,
     raw: DigestHasher,
-    out: DigestHasher | _BackgroundHasher,
+    out: _ForegroundHasher | _BackgroundHasher,
     write: Callable[[bytes], object] | None,
     lim: Limits,
 ) -> None:

@@ -379,6 +379,12 @@ def path_match(pattern: str, name: str) -> bool:
         raise InvalidReference(f"invalid reference pattern {pattern!r}: syntax error in pattern") from None
 
 
+def check_taggable(ref: Reference) -> None:
+    """Docker's reference store refuses names that read like digests (``sha256:abc`` as repo ``sha256``)."""
+    if ref.familiar_name() == "sha256":
+        raise InvalidReference("refusing to create an ambiguous tag using digest algorithm as name")
+
+
 def familiar_match(pattern: str, ref: Reference) -> bool:
     """Docker's ``FamiliarMatch``, as ``docker images --filter reference=PATTERN`` uses it.
 

@@ -10,6 +10,7 @@ from dockyard.errors import BlobNotFound, DockyardError
 from dockyard.image.validate import check_manifest_config
 from dockyard.oci.digest import Digest
 from dockyard.store.image import StoreImage
+from dockyard.store.lock import file_lock
 
 if TYPE_CHECKING:
     from dockyard.store.store import Store
@@ -69,20 +70,34 @@ def disk_usage(store: Store) -> DiskUsage:
 
 
 def check(store: Store, *, rehash: bool = True) -> CheckReport:
+    """Re-hash every blob and cross-check the metadata; safe while other processes load and remove images.
+
+    It holds the shared gc lock (loads go on, blob deletion waits) and reads which blobs are referenced before it
+    lists the blobs present, so a blob that a concurrent load is writing is at worst reported unreferenced.
+    """
+    with file_lock(store.paths.gc_lock, exclusive=False):
+        return _check(store, rehash=rehash)
+
+
+def _check(store: Store, *, rehash: bool) -> CheckReport:
     problems: list[str] = []
     ok = store.meta.conn.execute("PRAGMA integrity_check").fetchone()[0]
     if ok != "ok":
         problems.append(f"metadata database: {ok}")
+    used = store.meta.referenced_blobs()
     present = set(map(str, store.blobs.all()))
     checked = 0
     if rehash:
         for digest in sorted(present):
             d = Digest.parse(digest)
-            actual = store.blobs.verify(d)
+            try:
+                actual = store.blobs.verify(d)
+            except BlobNotFound:
+                present.discard(digest)
+                continue
             checked += 1
             if actual != d:
                 problems.append(f"blob {digest} is corrupt: its bytes hash to {actual}")
-    used = store.meta.referenced_blobs()
     for blob, users in sorted(used.items()):
         if blob not in present:
             who = ", ".join(sorted(u[7:19] for u in users))

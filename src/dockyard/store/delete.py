@@ -38,12 +38,12 @@ class DeleteRecord:
 
 def remove(store: Store, text: str, *, force: bool = False) -> list[DeleteRecord]:
     """``docker rmi`` for one argument, with Docker's rules (see docs/rmi in the README)."""
-    image_id = store.resolve(text)
-    short = image_id[7:19]
     records: list[DeleteRecord] = []
-    by_id = _is_id_prefix(image_id, text)
     with file_lock(store.paths.gc_lock, exclusive=True):
         with store.meta.write() as db:
+            image_id = store.resolve(text)  # inside the transaction: a concurrent retag cannot slip in between
+            short = image_id[7:19]
+            by_id = _is_id_prefix(image_id, text)
             tag_refs = [
                 refs.parse(f"{r}:{t}")
                 for r, t in db.execute("SELECT repository, tag FROM tags WHERE image_id = ?", (image_id,))
@@ -69,13 +69,13 @@ def remove(store: Store, text: str, *, force: bool = False) -> list[DeleteRecord
                         f'conflict: unable to remove repository reference "{text}" (must force) - '
                         f"container {containers[0].id[:12]} is using its referenced image {short}"
                     )
-                _untag(db, ref)
+                _untag(db, ref, image_id)
                 records.append(DeleteRecord("Untagged", ref.familiar()))
                 remaining_tags = [r for r in tag_refs if r != ref]
                 remaining_digs = [r for r in dig_refs if r != ref]
                 if ref.digest is None and not any(r.repository == ref.repository for r in remaining_tags):
                     for d in [r for r in remaining_digs if r.repository == ref.repository]:
-                        _untag(db, d)
+                        _untag(db, d, image_id)
                         records.append(DeleteRecord("Untagged", d.familiar()))
                         remaining_digs.remove(d)
                 if remaining_tags or remaining_digs:
@@ -94,7 +94,7 @@ def remove(store: Store, text: str, *, force: bool = False) -> list[DeleteRecord
                         f"image is being used by stopped container {containers[0].id[:12]}"
                     )
                 for r in tag_refs + dig_refs:
-                    _untag(db, r)
+                    _untag(db, r, image_id)
                     records.append(DeleteRecord("Untagged", r.familiar()))
                 if containers:
                     if not all_refs:
@@ -108,11 +108,17 @@ def remove(store: Store, text: str, *, force: bool = False) -> list[DeleteRecord
     return records
 
 
-def _untag(db: sqlite3.Connection, ref: refs.Reference) -> None:
+def _untag(db: sqlite3.Connection, ref: refs.Reference, image_id: str) -> None:
+    """Remove one reference of ``image_id`` (never the same name if it has meanwhile moved to another image)."""
     if ref.digest is not None:
-        db.execute("DELETE FROM repo_digests WHERE repository = ? AND digest = ?", (ref.repository, str(ref.digest)))
+        db.execute(
+            "DELETE FROM repo_digests WHERE repository = ? AND digest = ? AND image_id = ?",
+            (ref.repository, str(ref.digest), image_id),
+        )
     else:
-        db.execute("DELETE FROM tags WHERE repository = ? AND tag = ?", (ref.repository, ref.tag))
+        db.execute(
+            "DELETE FROM tags WHERE repository = ? AND tag = ? AND image_id = ?", (ref.repository, ref.tag, image_id)
+        )
 
 
 def _delete_image(db: sqlite3.Connection, image_id: str) -> list[DeleteRecord]:
@@ -150,13 +156,13 @@ def prune(store: Store, *, all_unused: bool = False) -> tuple[list[DeleteRecord]
                 digs = db.execute(
                     "SELECT repository, digest FROM repo_digests WHERE image_id = ?", (image_id,)
                 ).fetchall()
-                if (tags or digs) and not all_unused:
+                if tags and not all_unused:  # dangling = no tag, as Docker's prune sees it
                     continue
                 for repo, tag in tags:
-                    _untag(db, refs.parse(f"{repo}:{tag}"))
+                    _untag(db, refs.parse(f"{repo}:{tag}"), image_id)
                     records.append(DeleteRecord("Untagged", refs.parse(f"{repo}:{tag}").familiar()))
                 for repo, dig in digs:
-                    _untag(db, refs.parse(f"{repo}@{dig}"))
+                    _untag(db, refs.parse(f"{repo}@{dig}"), image_id)
                     records.append(DeleteRecord("Untagged", refs.parse(f"{repo}@{dig}").familiar()))
                 records.extend(_delete_image(db, image_id))
         collect_garbage(store)

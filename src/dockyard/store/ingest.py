@@ -53,6 +53,9 @@ def ingest(
     on_layer: Callable[[LayerProgress], None] | None = None,
 ) -> IngestResult:
     """Copy an image in (verifying every digest and diff_id), then record it and its names atomically."""
+    names = list(names)
+    for name in names:
+        refs.check_taggable(name)
     manifest = image.manifest()
     config = image.config()
     check_manifest_config(manifest, config)
@@ -70,16 +73,23 @@ def ingest(
                 digests = store.blobs.put_layer(src, desc.digest, diff_id, desc.size, limits)
             with store.meta.write() as db:
                 db.execute(
-                    "INSERT OR REPLACE INTO layers (diff_id, blob_digest, media_type, compressed_size, size) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (str(diff_id), str(desc.digest), desc.media_type, digests.size, digests.uncompressed_size),
+                    "INSERT OR REPLACE INTO layers (diff_id, blob_digest, media_type, compressed_size, size, "
+                    "content_size) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        str(diff_id),
+                        str(desc.digest),
+                        desc.media_type,
+                        digests.size,
+                        digests.uncompressed_size,
+                        digests.content_size,
+                    ),
                 )
             if on_layer:
                 on_layer(LayerProgress(diff_id, desc.digest, "Loaded"))
         store.blobs.put_bytes(config.raw, manifest.config.digest)
         store.blobs.put_bytes(manifest.raw)
         extra = [str(store.blobs.put_bytes(raw)) for raw in extra_blobs]
-        return _record(store, manifest, config, list(names), list(repo_digests), extra)
+        return _record(store, manifest, config, names, list(repo_digests), extra)
 
 
 def _record(
@@ -95,7 +105,9 @@ def _record(
     with store.meta.write() as db:
         sizes = []
         for diff_id in config.diff_ids:
-            row = db.execute("SELECT size FROM layers WHERE diff_id = ?", (str(diff_id),)).fetchone()
+            row = db.execute(
+                "SELECT COALESCE(content_size, size) FROM layers WHERE diff_id = ?", (str(diff_id),)
+            ).fetchone()
             if row is None:
                 raise StoreError(f"layer {diff_id} vanished during ingest; retry")
             sizes.append(row[0])

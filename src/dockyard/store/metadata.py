@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dockyard.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS layers (
     blob_digest TEXT NOT NULL,         -- the one blob kept for that content
     media_type TEXT NOT NULL,
     compressed_size INTEGER NOT NULL,
-    size INTEGER NOT NULL              -- uncompressed size
+    size INTEGER NOT NULL,             -- length of the uncompressed tar
+    content_size INTEGER               -- Docker's SIZE: file bytes + symlink targets (NULL: unknown, use size)
 );
 CREATE TABLE IF NOT EXISTS tags (
     repository TEXT NOT NULL,          -- normalised: docker.io/library/alpine
@@ -92,6 +93,7 @@ class LayerRow:
     media_type: str
     compressed_size: int
     size: int
+    content_size: int  # Docker's SIZE of the layer
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,20 +111,28 @@ class Metadata:
     def __init__(self, path: Path) -> None:
         try:
             self.conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
-        except sqlite3.Error as exc:
+            self._setup(path)
+        except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open store database {path}: {exc}") from None
+
+    def _setup(self, path: Path) -> None:
         self.conn.execute("PRAGMA busy_timeout = 60000")
         self._use_wal(path)
-        self.conn.execute("PRAGMA synchronous = NORMAL")
+        # FULL: a committed delete is durable before its blobs are unlinked, so a power cut cannot leave
+        # metadata naming blobs that are gone.
+        self.conn.execute("PRAGMA synchronous = FULL")
         self.conn.execute("PRAGMA foreign_keys = ON")
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:
+        if version < SCHEMA_VERSION:
             with self.write():
-                if self.conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+                if version == 0:
                     for stmt in _SCHEMA.split(";"):
                         if stmt.strip():
                             self.conn.execute(stmt)
-                    self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                elif version == 1:
+                    self.conn.execute("ALTER TABLE layers ADD COLUMN content_size INTEGER")
+                self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         elif version > SCHEMA_VERSION:
             raise StoreError(f"store database {path} has schema {version}; this dockyard knows {SCHEMA_VERSION}")
 
@@ -184,13 +194,16 @@ class Metadata:
 
     def layer(self, diff_id: str) -> LayerRow | None:
         r = self.conn.execute(
-            "SELECT diff_id, blob_digest, media_type, compressed_size, size FROM layers WHERE diff_id = ?",
+            "SELECT diff_id, blob_digest, media_type, compressed_size, size, COALESCE(content_size, size) "
+            "FROM layers WHERE diff_id = ?",
             (diff_id,),
         ).fetchone()
         return LayerRow(*r) if r else None
 
     def layers(self) -> list[LayerRow]:
-        rows = self.conn.execute("SELECT diff_id, blob_digest, media_type, compressed_size, size FROM layers")
+        rows = self.conn.execute(
+            "SELECT diff_id, blob_digest, media_type, compressed_size, size, COALESCE(content_size, size) FROM layers"
+        )
         return [LayerRow(*r) for r in rows]
 
     def tag_target(self, repository: str, tag: str) -> str | None:

@@ -45,7 +45,8 @@ class ImageSummary:
 
     @property
     def dangling(self) -> bool:
-        return not self.tags and not self.digests
+        """Docker's meaning: no tag (an image known only by ``repo@digest`` is dangling too)."""
+        return not self.tags
 
 
 class Store:
@@ -179,6 +180,7 @@ class Store:
         ref = refs.parse(target)
         if ref.digest is not None:
             raise InvalidReference(f"refusing to create a tag with a digest reference: {target}")
+        refs.check_taggable(ref)
         ref = ref.with_default_tag()
         with self.meta.write() as db:
             if not db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone():
@@ -211,6 +213,8 @@ class Store:
             raise InvalidReference(f"invalid container name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         row = ContainerRow(cid, cname, image_id, image, _now())
         with self.meta.write() as db:
+            if not db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone():
+                raise ImageNotFound(f"No such image: {image}")  # removed since it was resolved
             if db.execute("SELECT 1 FROM containers WHERE name = ?", (cname,)).fetchone():
                 raise Conflict(f'conflict: the container name "/{cname}" is already in use')
             db.execute(
@@ -220,15 +224,13 @@ class Store:
         return row
 
     def container_remove(self, text: str) -> ContainerRow:
+        name = text.lstrip("/")
+        if not name:
+            raise ContainerNotFound("No such container: (empty name)")
         with self.meta.write() as db:
-            rows = [
-                ContainerRow(*r)
-                for r in db.execute(
-                    "SELECT id, name, image_id, image_ref, created FROM containers WHERE name = ? OR id LIKE ?",
-                    (text.lstrip("/"), text.replace("%", "") + "%"),
-                )
-            ]
-            exact = [r for r in rows if r.name == text.lstrip("/") or r.id == text]
+            every = db.execute("SELECT id, name, image_id, image_ref, created FROM containers")
+            rows = [row for row in (ContainerRow(*r) for r in every) if row.name == name or row.id.startswith(text)]
+            exact = [r for r in rows if r.name == name or r.id == text]
             if exact:
                 rows = exact[:1]
             if not rows:

@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.interop]
 def _umoci_present() -> None:
     require_tool("umoci")  # skips on a developer machine without it; fails in CI, where make deps installs it
 
+
 ROOT = os.geteuid() == 0
 ROOTLESS = [] if ROOT else ["--rootless"]
 T0 = 1_600_000_000
