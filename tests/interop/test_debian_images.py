@@ -172,3 +172,29 @@ def test_load_skopeo_oci_layout_and_oci_archive(cli: Any, debian_docker_archive:
     ids = set(cli("images", "-q").stdout.split())
     assert len(ids) == 1  # the same config, so the same image ID, whichever way it came in
     assert "store OK" in cli("system", "check").stdout
+
+
+def _docker_dir_size(root: Path) -> int:
+    """Docker's directory.Size: regular files and symlinks by lstat size, each inode once, directories not."""
+    seen: set[int] = set()
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            st = os.lstat(os.path.join(dirpath, name))
+            if (st.st_mode & 0o170000) == 0o040000 or st.st_size == 0 or st.st_ino in seen:
+                continue
+            seen.add(st.st_ino)
+            total += st.st_size
+    return total
+
+
+def test_size_is_what_docker_counts(cli: Any, debian_docker_archive: Path, tmp_path: Path) -> None:
+    cli("load", "-i", str(debian_docker_archive))
+    size = json.loads(cli("inspect", "debian:bookworm").stdout)[0]["Size"]
+    rootfs = tmp_path / "rootfs"
+    cli("unpack", "debian:bookworm", str(rootfs))
+    assert size == _docker_dir_size(rootfs)
+    history_total = sum(
+        int(line) for line in cli("history", "-H=false", "--format", "{{.Size}}", "debian:bookworm").stdout.split()
+    )
+    assert history_total == size  # the one layer's SIZE is the image's

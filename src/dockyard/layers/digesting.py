@@ -27,6 +27,10 @@ _OUT_CHUNK: Final = 4 << 20
 _ZSTD_STEP: Final = 64 << 10
 
 
+def _ignore(_data: bytes) -> None:
+    pass
+
+
 class _BackgroundHasher:
     """A :class:`DigestHasher` whose hashing runs on a worker thread.
 
@@ -50,7 +54,10 @@ class _BackgroundHasher:
         get = self._queue.get
         while (chunk := get()) is not None:
             update(chunk)
-            feed(chunk)
+            try:
+                feed(chunk)
+            except Exception:  # never stop draining the queue: the producer would block on a full one
+                feed = _ignore
 
     def update(self, data: bytes) -> None:
         self.size += len(data)

@@ -91,7 +91,10 @@ class ContentSizer:
             if len(self._header) == _BLOCK:
                 block = bytes(self._header)
                 self._header.clear()
-                self._member(block)
+                try:
+                    self._member(block)
+                except ValueError:
+                    self._done = True  # not a tar header: stop counting (the tar reader reports the damage)
 
     def _member(self, block: bytes) -> None:
         if block.count(0) == _BLOCK:

@@ -19,15 +19,26 @@ import sys
 from pathlib import Path
 from dockyard.archive import load
 from dockyard.store.store import Store
-root, archive, rounds = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+root, archive, rounds, names = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+deleted = 0
 for i in range(rounds):
     with Store(root) as store:
         load(store, archive)
-        if i % 2:
-            for item in store.summaries():
-                for t in item.tags:
-                    if t.tag.startswith("rm"):
-                        store.remove(t.familiar(), force=True)
+        if i % 2:  # odd rounds remove every name, so the image is deleted and its unshared blobs freed
+            records = [r for name in names for r in store.remove(name)]
+            deleted += sum(r.kind == "Deleted" for r in records)
+assert deleted >= rounds // 2, deleted
+"""
+
+_CHECK_LOOP = """
+import sys
+from pathlib import Path
+from dockyard.store.store import Store
+root, rounds = Path(sys.argv[1]), int(sys.argv[2])
+for _ in range(rounds):
+    with Store(root) as store:
+        report = store.check()
+        assert report.ok, report.problems
 """
 
 
@@ -43,9 +54,11 @@ def test_two_processes_at_once(tmp_path: Path) -> None:
     root = tmp_path / "store"
     Store(root).close()
     procs = [
-        subprocess.Popen([sys.executable, "-c", _LOAD_LOOP, str(root), str(p), "12"], stderr=subprocess.PIPE)
-        for p in (a, b)
+        subprocess.Popen([sys.executable, "-c", _LOAD_LOOP, str(root), str(p), "13", *names], stderr=subprocess.PIPE)
+        for p, names in ((a, ["sample:a", "rm-a:1"]), (b, ["app:b", "rm-b:1"]))
     ]
+    # a third process checks the store while the two load and delete: it must never see damage
+    procs.append(subprocess.Popen([sys.executable, "-c", _CHECK_LOOP, str(root), "40"], stderr=subprocess.PIPE))
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err.decode()
@@ -53,7 +66,8 @@ def test_two_processes_at_once(tmp_path: Path) -> None:
         report = store.check()
         assert report.ok, report.problems
         names = sorted(t.familiar() for s in store.summaries() for t in s.tags)
-        assert "sample:a" in names and "app:b" in names
+        assert names == ["app:b", "rm-a:1", "rm-b:1", "sample:a"]  # the last (even) round kept both images
+        assert not report.unreferenced_blobs
 
 
 def test_killed_mid_load_leaves_a_clean_store(tmp_path: Path) -> None:

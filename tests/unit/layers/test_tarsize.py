@@ -1,0 +1,85 @@
+"""Docker's layer SIZE from a tar stream: file bytes and symlink targets, never headers or padding."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import pytest
+from layertar_helpers import WH, D, F, H, S, make_tar
+
+from dockyard.layers.tarsize import ContentSizer, _number
+
+
+def _reference_size(data: bytes) -> int:
+    """What Docker's directory.Size finds after unpacking: regular files and symlink targets; hardlinks once."""
+    total = 0
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for m in tar:
+            if m.isreg():
+                total += m.size
+            elif m.issym():
+                total += len(m.linkname.encode())
+    return total
+
+
+def _size(data: bytes, chunk: int | None = None) -> int:
+    sizer = ContentSizer()
+    if chunk is None:
+        sizer.feed(data)
+    else:
+        for i in range(0, len(data), chunk):
+            sizer.feed(data[i : i + chunk])
+    return sizer.total
+
+
+LONG = "d/" + "x" * 150
+ENTRIES = [
+    D("d"),
+    F("d/a", b"hello\n"),
+    F("d/empty"),
+    F(LONG, b"z" * 1000),  # a name longer than ustar's 100 bytes
+    S("d/short", "a"),
+    S("d/long", "/" + "t" * 200),  # a link target longer than 100 bytes
+    S("d/utf8", "é" * 3),  # a target measured in bytes, as lstat does
+    H("d/hard", "d/a"),  # a second name for d/a: counted once
+    WH("d/gone"),
+    F("big", b"\0" * 70_000),
+]
+
+
+@pytest.mark.parametrize("fmt", [tarfile.PAX_FORMAT, tarfile.GNU_FORMAT], ids=["pax", "gnu"])
+@pytest.mark.parametrize("chunk", [None, 1, 511, 512, 4096], ids=lambda c: f"chunk={c}")
+def test_matches_unpacked_size(fmt: int, chunk: int | None) -> None:
+    data = make_tar(ENTRIES, fmt=fmt)
+    expected = 6 + 1000 + 1 + 201 + len("é".encode() * 3) + 70_000
+    assert _reference_size(data) == expected
+    assert _size(data, chunk) == expected
+    assert expected < len(data)  # the tar stream itself is bigger: headers, padding, end blocks
+
+
+def test_pax_size_override_and_end_of_archive() -> None:
+    # a pax "size" record wins over the header's field; data after the end-of-archive blocks is ignored
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("f")
+        info.size = 3000
+        info.pax_headers = {"size": "3000", "comment": "x" * 600}
+        tar.addfile(info, io.BytesIO(b"q" * 3000))
+    data = buf.getvalue() + b"trailing garbage that is not a tar header" * 20
+    assert _size(data, 100) == 3000
+
+
+def test_base256_numbers() -> None:
+    assert _number(b"0000644\0") == 0o644
+    assert _number(b"\x80" + (10 << 30).to_bytes(11, "big")) == 10 << 30  # GNU base-256, as for files >= 8 GiB
+    assert _number(b"\0" * 12) == 0
+
+
+def test_garbage_stops_counting_without_raising() -> None:
+    data = make_tar([F("a", b"x" * 10)])
+    junk = bytearray(b"\xff" * 512)
+    junk[124:136] = b"not octal!!\0"
+    sizer = ContentSizer()
+    sizer.feed(bytes(junk) + data)
+    assert sizer.total == 0
