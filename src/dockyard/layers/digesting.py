@@ -50,7 +50,7 @@ class _BackgroundHasher:
 
     def _run(self) -> None:
         update = self._hasher.update
-        feed = self.sizer.feed
+        feed: Callable[[bytes], None] = self.sizer.feed
         get = self._queue.get
         while (chunk := get()) is not None:
             update(chunk)

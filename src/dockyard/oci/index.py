@@ -62,10 +62,12 @@ class Index:
         return cls.parse(_json.dumps(obj), media_type)
 
     def select(self, platform: Platform) -> Descriptor:
-        """The first child manifest whose platform matches (containerd's order: index order)."""
-        for desc in self.manifests:
-            if desc.platform is not None and platform.matches(desc.platform):
-                return desc
+        """The child manifest for ``platform``: an exact match first (in index order), else the best older
+        variant it can run (``arm/v7`` takes ``arm/v6`` only when there is no ``arm/v7``)."""
+        for candidate in platform.fallbacks():
+            for desc in self.manifests:
+                if desc.platform is not None and candidate.matches(desc.platform):
+                    return desc
         available = ", ".join(str(d.platform) for d in self.manifests if d.platform is not None) or "none"
         raise InvalidManifest(f"no image for platform {platform} in index (available: {available})")
 

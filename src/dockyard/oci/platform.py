@@ -19,6 +19,8 @@ The only impure function here is :meth:`Platform.host`.
 
 from __future__ import annotations
 
+import dataclasses
+
 import re
 import urllib.parse
 from collections.abc import Mapping
@@ -316,6 +318,22 @@ class Platform:
             ):
                 return False
         return set(theirs.os_features) <= set(mine.os_features)
+
+    def fallbacks(self) -> list[Platform]:
+        """This platform, then the older variants of its architecture it can run, best first.
+
+        containerd's ``Only`` vector, within one architecture: ``arm/v7`` → ``arm/v7, arm/v6, arm/v5``;
+        ``amd64/v3`` → ``amd64/v3, amd64/v2, amd64/v1``. containerd also lets ``amd64`` take ``386`` and
+        ``arm64`` take 32-bit ``arm``: dockyard never falls back to another architecture unasked.
+        """
+        base = self.normalized()
+        out = [base]
+        variant = base.variant or ""
+        floor = {"arm": 5, "amd64": 1}.get(base.architecture)
+        if floor is not None and variant[:1] == "v" and variant[1:].isdigit():
+            for level in range(int(variant[1:]) - 1, floor - 1, -1):
+                out.append(dataclasses.replace(base, variant=f"v{level}"))
+        return out
 
     # --- the host -----------------------------------------------------------------------------------------
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from dockyard.errors import StoreError
-from dockyard.image.base import Image
+from dockyard.image.base import Image, Layer
 from dockyard.image.validate import check_manifest_config
 from dockyard.layers.limits import Limits
 from dockyard.oci import reference as refs
@@ -19,6 +20,7 @@ from dockyard.store.gc import clean_temp_if_alone
 from dockyard.store.lock import file_lock
 
 if TYPE_CHECKING:
+    from dockyard.layers.digesting import LayerDigests
     from dockyard.store.store import Store
 
 
@@ -51,8 +53,14 @@ def ingest(
     extra_blobs: Sequence[bytes] = (),
     limits: Limits | None = None,
     on_layer: Callable[[LayerProgress], None] | None = None,
+    max_concurrent: int = 1,
 ) -> IngestResult:
-    """Copy an image in (verifying every digest and diff_id), then record it and its names atomically."""
+    """Copy an image in (verifying every digest and diff_id), then record it and its names atomically.
+
+    Up to ``max_concurrent`` layers are copied at once (each on its own thread: reading, inflating and
+    hashing release the GIL). If anything fails, the layers this call added and no image uses are removed
+    again, so a failed pull or load leaves the store as it was.
+    """
     names = list(names)
     for name in names:
         refs.check_taggable(name)
@@ -61,35 +69,92 @@ def ingest(
     check_manifest_config(manifest, config)
     layers = list(image.layers())
     clean_temp_if_alone(store)
-    with file_lock(store.paths.gc_lock, exclusive=False):
-        for layer, diff_id in zip(layers, config.diff_ids, strict=True):
-            desc = layer.descriptor()
-            known = store.meta.layer(str(diff_id))
-            if known is not None and store.blobs.exists(Digest.parse(known.blob_digest)):
+    added: list[str] = []  # diff_ids this call recorded
+    written: list[Digest] = []  # layer blobs this call copied in (appended from worker threads)
+    try:
+        with file_lock(store.paths.gc_lock, exclusive=False):
+            todo: dict[str, tuple[Layer, Digest]] = {}
+            for layer, diff_id in zip(layers, config.diff_ids, strict=True):
+                known = store.meta.layer(str(diff_id))
+                if known is not None and store.blobs.exists(Digest.parse(known.blob_digest)):
+                    if on_layer:
+                        on_layer(LayerProgress(diff_id, layer.descriptor().digest, "Already exists"))
+                    continue
+                todo.setdefault(str(diff_id), (layer, diff_id))  # the same layer twice in one image: once
+            for layer, diff_id, digests in _copy_layers(store, list(todo.values()), limits, max_concurrent, written):
+                desc = layer.descriptor()
+                with store.meta.write() as db:
+                    db.execute(
+                        "INSERT OR REPLACE INTO layers (diff_id, blob_digest, media_type, compressed_size, size, "
+                        "content_size) VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            str(diff_id),
+                            str(desc.digest),
+                            desc.media_type,
+                            digests.size,
+                            digests.uncompressed_size,
+                            digests.content_size,
+                        ),
+                    )
+                added.append(str(diff_id))
                 if on_layer:
-                    on_layer(LayerProgress(diff_id, desc.digest, "Already exists"))
-                continue
-            with layer.open() as src:
-                digests = store.blobs.put_layer(src, desc.digest, diff_id, desc.size, limits)
-            with store.meta.write() as db:
-                db.execute(
-                    "INSERT OR REPLACE INTO layers (diff_id, blob_digest, media_type, compressed_size, size, "
-                    "content_size) VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        str(diff_id),
-                        str(desc.digest),
-                        desc.media_type,
-                        digests.size,
-                        digests.uncompressed_size,
-                        digests.content_size,
-                    ),
-                )
-            if on_layer:
-                on_layer(LayerProgress(diff_id, desc.digest, "Loaded"))
-        store.blobs.put_bytes(config.raw, manifest.config.digest)
-        store.blobs.put_bytes(manifest.raw)
-        extra = [str(store.blobs.put_bytes(raw)) for raw in extra_blobs]
-        return _record(store, manifest, config, names, list(repo_digests), extra)
+                    on_layer(LayerProgress(diff_id, desc.digest, "Loaded"))
+            store.blobs.put_bytes(config.raw, manifest.config.digest)
+            store.blobs.put_bytes(manifest.raw)
+            extra = [str(store.blobs.put_bytes(raw)) for raw in extra_blobs]
+            return _record(store, manifest, config, names, list(repo_digests), extra)
+    except BaseException:
+        if added or written:
+            _forget_unused_layers(store, added, written)
+        raise
+
+
+def _copy_layers(
+    store: Store,
+    todo: list[tuple[Layer, Digest]],
+    limits: Limits | None,
+    max_concurrent: int,
+    written: list[Digest],
+) -> Iterator[tuple[Layer, Digest, LayerDigests]]:
+    """Copy layer blobs into the store, verified; yields each as it completes (in the calling thread)."""
+
+    def copy(layer: Layer, diff_id: Digest) -> LayerDigests:
+        desc = layer.descriptor()
+        with layer.open() as src:
+            digests = store.blobs.put_layer(src, desc.digest, diff_id, desc.size, limits)
+        written.append(desc.digest)
+        return digests
+
+    if max_concurrent <= 1 or len(todo) <= 1:
+        for layer, diff_id in todo:
+            yield layer, diff_id, copy(layer, diff_id)
+        return
+    pool = ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="dockyard-layer")
+    futures: dict[Future[LayerDigests], tuple[Layer, Digest]] = {}
+    try:
+        futures = {pool.submit(copy, layer, diff_id): (layer, diff_id) for layer, diff_id in todo}
+        for future in as_completed(futures):
+            layer, diff_id = futures[future]
+            yield layer, diff_id, future.result()
+    finally:
+        for future in futures:
+            future.cancel()
+        pool.shutdown(wait=True)
+
+
+def _forget_unused_layers(store: Store, diff_ids: list[str], blobs: list[Digest]) -> None:
+    """Undo a failed ingest: drop the layers it added and the blobs it copied in that no image uses."""
+    with file_lock(store.paths.gc_lock, exclusive=True), store.meta.write() as db:
+        for diff_id in diff_ids:
+            db.execute(
+                "DELETE FROM layers WHERE diff_id = ? AND diff_id NOT IN (SELECT diff_id FROM image_layers)",
+                (diff_id,),
+            )
+        used = store.meta.referenced_blobs()
+        recorded = {r[0] for r in db.execute("SELECT blob_digest FROM layers")}
+        for blob in blobs:
+            if str(blob) not in used and str(blob) not in recorded:
+                store.blobs.delete(blob)
 
 
 def _record(

@@ -81,12 +81,20 @@ class Store:
         extra_blobs: Sequence[bytes] = (),
         limits: Limits | None = None,
         on_layer: Callable[[LayerProgress], None] | None = None,
+        max_concurrent: int = 1,
     ) -> IngestResult:
         """Copy an image in (verifying every digest and diff_id), then record it and its names atomically."""
         from dockyard.store.ingest import ingest
 
         return ingest(
-            self, image, names, repo_digests=repo_digests, extra_blobs=extra_blobs, limits=limits, on_layer=on_layer
+            self,
+            image,
+            names,
+            repo_digests=repo_digests,
+            extra_blobs=extra_blobs,
+            limits=limits,
+            on_layer=on_layer,
+            max_concurrent=max_concurrent,
         )
 
     # --- lookup ------------------------------------------------------------------------------------------

@@ -137,3 +137,20 @@ def test_parse_time() -> None:
     assert parse_time("2024-01-01T00:00:00.5+02:00") is not None
     assert parse_time("garbage") is None
     assert parse_time(None) is None
+
+
+def _index_of(*platforms: str) -> Index:
+    descs = [Descriptor(mediatype.OCI_MANIFEST, Digest.of(p.encode()), 10, platform=Platform.parse(p)) for p in platforms]
+    return Index.build(descs)
+
+
+def test_select_prefers_exact_variant_then_older_ones() -> None:
+    idx = _index_of("linux/arm/v6", "linux/arm/v7", "linux/arm64")
+    assert idx.select(Platform.parse("linux/arm/v7")).platform == Platform.parse("linux/arm/v7")
+    assert idx.select(Platform.parse("linux/arm64/v8")).platform == Platform.parse("linux/arm64")
+    only_v6 = _index_of("linux/arm/v6", "linux/amd64")
+    assert only_v6.select(Platform.parse("linux/arm/v7")).platform == Platform.parse("linux/arm/v6")
+    with pytest.raises(InvalidManifest, match="available: linux/arm/v7"):
+        _index_of("linux/arm/v7").select(Platform.parse("linux/arm/v6"))  # never a newer variant
+    with pytest.raises(InvalidManifest, match="available: linux/386"):
+        _index_of("linux/386").select(Platform.parse("linux/amd64"))  # never another architecture

@@ -74,6 +74,27 @@ def test_digest_mismatch_leaves_store_unchanged(store: Store) -> None:
     assert list(store.paths.tmp.iterdir()) == []
 
 
+@pytest.mark.parametrize("concurrent", [1, 3])
+def test_failed_ingest_takes_back_the_layers_it_added(store: Store, concurrent: int) -> None:
+    store.ingest(base_image(), _names("sample:1"))
+    before = _blob_files(store)
+    good = build_image([[file("a", "1")], [file("b", "2" * 100_000)], [file("c", "3")]])
+    layers = list(good.layers())
+    middle = layers[1]
+    layers[1] = BlobLayer(middle.descriptor(), middle.diff_id(), lambda: io.BytesIO(b"tampered"))
+    with pytest.raises(DigestMismatch):
+        store.ingest(
+            StaticImage(good.manifest(), good.config(), tuple(layers)), _names("bad:1"), max_concurrent=concurrent
+        )
+    assert _blob_files(store) == before  # the good layers copied before the failure are gone again
+    assert {r.diff_id for r in store.meta.layers()} == {str(d) for d in base_image().config().diff_ids}
+    assert store.check().ok
+    events: list[str] = []
+    store.ingest(good, _names("good:1"), max_concurrent=concurrent, on_layer=lambda e: events.append(e.status))
+    assert events == ["Loaded"] * 3
+    assert store.check().ok
+
+
 def test_wrong_diff_id_refused(store: Store) -> None:
     good = build_image([[file("a", "1")]])
     other = build_image([[file("a", "2")]])
