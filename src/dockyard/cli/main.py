@@ -8,33 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
-if TYPE_CHECKING:
-    from dockyard.store.store import Store
-
-Handler = Callable[[argparse.Namespace], int]
-
-
-def _store(args: argparse.Namespace) -> Store:
-    from dockyard.store.store import Store
-
-    root = args.root or os.environ.get("DOCKYARD_ROOT")
-    return Store(Path(root) if root else None)
-
-
-def _out(text: str) -> None:
-    sys.stdout.write(text)
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(text if text.endswith("\n") else text + "\n")
-
+from dockyard.cli.common import Handler, UsageError
+from dockyard.cli.common import err as _err
+from dockyard.cli.common import open_store as _store
+from dockyard.cli.common import out as _out
 
 # --- image commands ------------------------------------------------------------------------------------------
 
@@ -373,12 +356,11 @@ def cmd_version(args: argparse.Namespace) -> int:
 # --- parser --------------------------------------------------------------------------------------------------
 
 
-class _UsageError(Exception):
-    pass
+_UsageError = UsageError
 
 
-def _usage(msg: str) -> _UsageError:
-    return _UsageError(msg)
+def _usage(msg: str) -> UsageError:
+    return UsageError(msg)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -466,6 +448,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="dockyard", description="A daemonless Docker/OCI image manager.")
     parser.add_argument("--root", help="store directory (default $DOCKYARD_ROOT or ~/.local/share/dockyard)")
     parser.add_argument("--version", action="store_true", help="print the version")
+    parser.add_argument(
+        "--insecure-registry",
+        action="append",
+        metavar="HOST[:PORT]",
+        help="reach this registry over plain HTTP (loopback registries always are); also $DOCKYARD_INSECURE_REGISTRIES",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     _add_images_args(sub.add_parser("images", help="list images"))
@@ -523,6 +511,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="skip re-hashing blobs")
     p.set_defaults(func=cmd_system_check)
 
+    from dockyard.cli import registry
+
+    registry.add_parsers(sub)
     sub.add_parser("version", help="print the version").set_defaults(func=cmd_version)
     return parser
 

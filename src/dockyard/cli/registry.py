@@ -1,0 +1,68 @@
+"""Registry commands of the CLI: pull (push, login, remote inspection and copy follow). Parsing and rendering only."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from dockyard.cli.common import UsageError, open_store, out
+
+
+def _insecure(args: argparse.Namespace) -> tuple[str, ...]:
+    return tuple(getattr(args, "insecure_registry", None) or ())
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from dockyard import pull as pulling
+    from dockyard.cli.progress import Progress
+    from dockyard.oci import reference as refs
+    from dockyard.oci.platform import Platform
+    from dockyard.transport import remote
+
+    ref = refs.parse(args.name)
+    platform = Platform.parse(args.platform) if args.platform else None
+    if args.max_concurrent_downloads < 1:
+        raise UsageError("--max-concurrent-downloads must be at least 1")
+    insecure = _insecure(args)
+    with open_store(args) as store, Progress(quiet=args.quiet) as progress:
+        client = remote.client_for(ref.domain, insecure=insecure)
+        try:
+            if args.all_tags:
+                wanted = pulling.tags_to_pull(client, ref)
+            else:
+                if ref.tag is None and ref.digest is None:
+                    progress.line("Using default tag: latest")
+                wanted = [ref.with_default_tag()]
+            updated = False
+            last: Any = None
+            for one in wanted:
+                shown = str(one.digest) if one.digest is not None else one.tag
+                progress.line(f"{shown}: Pulling from {one.path}")
+                last = pulling.pull(
+                    store,
+                    one,
+                    platform=platform,
+                    client=client,
+                    max_concurrent=args.max_concurrent_downloads,
+                    on_event=progress,
+                )
+                updated = updated or last.updated
+                progress.line(f"Digest: {last.digest}")
+        finally:
+            client.close()
+        final = ref.untagged() if args.all_tags else last.ref
+        status = "Downloaded newer image" if updated else "Image is up to date"
+        progress.line(f"Status: {status} for {final.familiar()}")
+    out(f"{final}\n")
+    return 0
+
+
+def add_parsers(sub: Any) -> None:
+    """Add the registry commands to the top-level subparsers."""
+    p = sub.add_parser("pull", help="download an image from a registry into the store")
+    p.add_argument("name", metavar="NAME[:TAG|@DIGEST]")
+    p.add_argument("-a", "--all-tags", action="store_true", help="download all tagged images in the repository")
+    p.add_argument("--platform", help="os/arch[/variant] to pull from a multi-platform image (default: this host)")
+    p.add_argument("-q", "--quiet", action="store_true", help="suppress verbose output")
+    p.add_argument("--max-concurrent-downloads", type=int, default=3, help="layers downloaded at once (default 3)")
+    p.set_defaults(func=cmd_pull)
