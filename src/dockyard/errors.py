@@ -15,7 +15,12 @@
     │   ├── BlobNotFound
     │   └── ContainerNotFound
     ├── Conflict                                  the operation would break Docker's rules (rmi)
-    └── StoreError                                the local store is damaged or locked
+    ├── StoreError                                the local store is damaged or locked
+    ├── CredentialsError                          a Docker config.json or credential helper failed
+    └── RegistryError                             a registry answered with an error (codes + status)
+        ├── RegistryAuthError                     401/403: no, wrong or insufficient credentials
+        ├── RegistryNotFound (NotFound)           404: MANIFEST_UNKNOWN, BLOB_UNKNOWN, NAME_UNKNOWN ...
+        └── RegistryUnavailable                   5xx, 429 or unreachable, after the retries
 
 Every error carries a one-line message meant for the user.
 """
@@ -97,10 +102,65 @@ class StoreError(DockyardError):
     """The local store is damaged, locked, or cannot be written."""
 
 
+class CredentialsError(DockyardError):
+    """A Docker ``config.json`` that does not parse, or a credential helper that failed."""
+
+
+class RegistryError(DockyardError):
+    """A registry answered with an error: the Distribution error codes it sent and the HTTP status.
+
+    ``errors`` holds the ``(code, message)`` pairs of the registry's ``{"errors": [...]}`` body;
+    ``reason`` describes what happened when there is no such body (``answered 502 Bad Gateway``).
+    """
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        status: int | None = None,
+        errors: tuple[tuple[str, str], ...] = (),
+        what: str = "",
+        reason: str = "",
+    ) -> None:
+        if errors:
+            said = "; ".join(f"{code}: {message}" if message else code for code, message in errors)
+            text = f"registry {host} said {said}"
+        else:
+            text = f"registry {host} {reason or 'failed'}"
+        if status is not None:
+            text += f" ({status})"
+        if what:
+            text += f" for {what}"
+        super().__init__(text)
+        self.host = host
+        self.status = status
+        self.errors = errors
+        self.what = what
+        self.reason = reason
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The registry's error codes, e.g. ``("MANIFEST_UNKNOWN",)``."""
+        return tuple(code for code, _ in self.errors)
+
+
+class RegistryAuthError(RegistryError):
+    """The registry refused the request: credentials missing, wrong, or without the needed access."""
+
+
+class RegistryNotFound(RegistryError, NotFound):
+    """The registry has no such repository, manifest, tag, blob or upload (404)."""
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry is unreachable, failing (5xx) or rate limiting (429), and retrying did not help."""
+
+
 __all__ = [
     "BlobNotFound",
     "Conflict",
     "ContainerNotFound",
+    "CredentialsError",
     "DigestMismatch",
     "DockyardError",
     "ImageNotFound",
@@ -111,6 +171,10 @@ __all__ = [
     "InvalidPlatform",
     "InvalidReference",
     "NotFound",
+    "RegistryAuthError",
+    "RegistryError",
+    "RegistryNotFound",
+    "RegistryUnavailable",
     "SizeMismatch",
     "StoreError",
     "UnsafeLayer",

@@ -1,4 +1,4 @@
-"""Registry commands of the CLI: pull (push, login, remote inspection and copy follow). Parsing and rendering only."""
+"""Registry commands of the CLI: pull, push (login, remote inspection and copy follow). Parsing and rendering only."""
 
 from __future__ import annotations
 
@@ -57,6 +57,32 @@ def cmd_pull(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_push(args: argparse.Namespace) -> int:
+    from dockyard import push as pushing
+    from dockyard.cli.progress import Progress
+    from dockyard.oci import reference as refs
+    from dockyard.transport import remote
+
+    ref = refs.parse(args.name)
+    if args.max_concurrent_uploads < 1:
+        raise UsageError("--max-concurrent-uploads must be at least 1")
+    with open_store(args) as store, Progress(quiet=args.quiet) as progress:
+        wanted = pushing.tags_to_push(store, ref) if args.all_tags else [ref.with_default_tag()]
+        progress.line(f"The push refers to repository [{ref.untagged()}]")
+        client = remote.client_for(ref.domain, insecure=_insecure(args))
+        try:
+            for one in wanted:
+                result = pushing.push(
+                    store, one, client=client, on_event=progress, max_concurrent=args.max_concurrent_uploads
+                )
+                progress.line(f"{one.tag}: digest: {result.digest} size: {result.size}")
+        finally:
+            client.close()
+    if args.quiet:
+        out(f"{ref.untagged() if args.all_tags else wanted[0]}\n")
+    return 0
+
+
 def add_parsers(sub: Any) -> None:
     """Add the registry commands to the top-level subparsers."""
     p = sub.add_parser("pull", help="download an image from a registry into the store")
@@ -66,3 +92,10 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="suppress verbose output")
     p.add_argument("--max-concurrent-downloads", type=int, default=3, help="layers downloaded at once (default 3)")
     p.set_defaults(func=cmd_pull)
+
+    p = sub.add_parser("push", help="upload an image of the store to a registry")
+    p.add_argument("name", metavar="NAME[:TAG]")
+    p.add_argument("-a", "--all-tags", action="store_true", help="push all tags of the repository")
+    p.add_argument("-q", "--quiet", action="store_true", help="suppress verbose output")
+    p.add_argument("--max-concurrent-uploads", type=int, default=5, help="layers uploaded at once (default 5)")
+    p.set_defaults(func=cmd_push)

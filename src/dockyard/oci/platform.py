@@ -20,7 +20,6 @@ The only impure function here is :meth:`Platform.host`.
 from __future__ import annotations
 
 import dataclasses
-
 import re
 import urllib.parse
 from collections.abc import Mapping

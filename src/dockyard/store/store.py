@@ -199,6 +199,19 @@ class Store:
             )
         return ref
 
+    def add_repo_digest(self, ref: refs.Reference, image_id: str) -> bool:
+        """Record ``repo@digest`` as a name of ``image_id`` (after a push); False if the image is gone meanwhile."""
+        if ref.digest is None:
+            raise InvalidReference(f"not a digest reference: {ref}")
+        with self.meta.write() as db:
+            if not db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone():
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO repo_digests (repository, digest, image_id) VALUES (?, ?, ?)",
+                (ref.repository, str(ref.digest), image_id),
+            )
+        return True
+
     def remove(self, text: str, *, force: bool = False) -> list[DeleteRecord]:
         """``docker rmi`` for one argument, with Docker's rules (see :mod:`dockyard.store.delete`)."""
         from dockyard.store.delete import remove

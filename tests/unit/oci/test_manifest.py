@@ -140,7 +140,9 @@ def test_parse_time() -> None:
 
 
 def _index_of(*platforms: str) -> Index:
-    descs = [Descriptor(mediatype.OCI_MANIFEST, Digest.of(p.encode()), 10, platform=Platform.parse(p)) for p in platforms]
+    descs = [
+        Descriptor(mediatype.OCI_MANIFEST, Digest.of(p.encode()), 10, platform=Platform.parse(p)) for p in platforms
+    ]
     return Index.build(descs)
 
 

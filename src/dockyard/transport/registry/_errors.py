@@ -1,0 +1,59 @@
+"""Turn a registry's error answer into the matching :class:`~dockyard.errors.RegistryError`."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from dockyard.errors import RegistryAuthError, RegistryError, RegistryNotFound, RegistryUnavailable
+
+if TYPE_CHECKING:
+    import httpx
+
+_MAX_ERRORS = 5
+_MAX_MESSAGE = 200
+
+
+def error_pairs(body: bytes) -> tuple[tuple[str, str], ...]:
+    """The ``(code, message)`` pairs of Distribution's ``{"errors": [{"code", "message", "detail"}]}``."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return ()
+    items = data.get("errors") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        return ()
+    pairs: list[tuple[str, str]] = []
+    for item in items[:_MAX_ERRORS]:
+        if isinstance(item, dict) and isinstance(item.get("code"), str):
+            message = item.get("message")
+            text = " ".join(message.split())[:_MAX_MESSAGE] if isinstance(message, str) else ""
+            pairs.append((item["code"], text))
+    return tuple(pairs)
+
+
+def error_class(status: int) -> type[RegistryError]:
+    if status in (401, 403):
+        return RegistryAuthError
+    if status == 404:
+        return RegistryNotFound
+    if status == 429 or status >= 500:
+        return RegistryUnavailable
+    return RegistryError
+
+
+def from_response(host: str, response: httpx.Response, what: str) -> RegistryError:
+    """The error for ``response`` (its body must have been read)."""
+    status = response.status_code
+    try:
+        body = response.content
+    except Exception:  # the body could not be read (httpx.ResponseNotRead): judge by the status alone
+        body = b""
+    pairs = error_pairs(body)
+    reason = "" if pairs else f"answered {response.reason_phrase or 'with an error'}"
+    return error_class(status)(host, status=status, errors=pairs, what=what, reason=reason)
+
+
+def unreachable(host: str, exc: Exception, what: str) -> RegistryUnavailable:
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    return RegistryUnavailable(host, what=what, reason=f"is unreachable ({type(exc).__name__}: {detail})")

@@ -1,0 +1,243 @@
+"""RegistryClient when things go wrong: a fault-injecting proxy in front of a real Distribution 2.8.
+
+The proxy forwards every request to the registry except those a Fault picks (429, 5xx, reset,
+body cut short, body replaced, redirect), and records what it saw, so each test can check both
+that the client recovered and how (how many tries, which Range it asked for).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+from registry_util import ALICE, Fault, FaultProxy, RecordingServer, Sample, free_port
+
+from dockyard.errors import DigestMismatch, InvalidManifest, RegistryError, RegistryUnavailable
+from dockyard.oci.digest import Digest
+from dockyard.transport.registry.client import RegistryClient
+from dockyard.transport.registry.credentials import Credentials
+from dockyard.transport.registry.retry import RetryPolicy
+
+pytestmark = pytest.mark.interop
+
+TOO_MANY = json.dumps({"errors": [{"code": "TOOMANYREQUESTS", "message": "slow down", "detail": None}]}).encode()
+
+
+@pytest.fixture
+def proxied(faults: FaultProxy, fast_retry: RetryPolicy) -> Iterator[RegistryClient]:
+    with RegistryClient(faults.host, retry=fast_retry) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def big_blob() -> tuple[bytes, Digest]:
+    data = os.urandom(1024 * 1024 + 333)
+    return data, Digest.of(data)
+
+
+@pytest.fixture
+def uploaded(proxied: RegistryClient, big_blob: tuple[bytes, Digest]) -> tuple[bytes, Digest]:
+    data, digest = big_blob
+    if proxied.blob_exists("faults/blob", digest) is None:
+        proxied.upload_blob("faults/blob", digest, data)
+    return big_blob
+
+
+def test_429_with_retry_after_is_waited_for(proxied: RegistryClient, faults: FaultProxy, sample: Sample) -> None:
+    faults.add(
+        Fault(r"^GET /v2/sample/base/manifests/v1$", "status", status=429, headers={"Retry-After": "1"}, body=TOO_MANY)
+    )
+    start = time.monotonic()
+    got = proxied.get_manifest("sample/base", "v1")
+    elapsed = time.monotonic() - start
+    assert got.digest == sample.base.manifest().digest
+    assert elapsed >= 0.95
+    assert [s.status for s in faults.requests("manifests/v1")] == [429, 200]
+
+
+def test_retry_after_is_capped(faults: FaultProxy, sample: Sample) -> None:
+    policy = RetryPolicy(attempts=3, base=0.01, cap=0.05, max_retry_after=0.2)
+    faults.add(Fault(r"manifests/v1$", "status", status=429, headers={"Retry-After": "3600"}, body=TOO_MANY))
+    start = time.monotonic()
+    with RegistryClient(faults.host, retry=policy) as client:
+        client.get_manifest("sample/base", "v1")
+    assert time.monotonic() - start < 2
+
+
+def test_5xx_once_is_retried(proxied: RegistryClient, faults: FaultProxy, uploaded: tuple[bytes, Digest]) -> None:
+    data, digest = uploaded
+    faults.reset()
+    faults.add(Fault(r"^HEAD /v2/faults/blob/blobs/", "status", status=503))
+    faults.add(Fault(r"^GET /v2/faults/blob/blobs/", "status", status=502))
+    assert proxied.blob_exists("faults/blob", digest) == len(data)
+    assert proxied.read_blob("faults/blob", digest) == data
+    assert [s.status for s in faults.requests("blobs/")] == [503, 200, 502, 200]
+
+
+def test_persistent_5xx_gives_up_with_one_line(proxied: RegistryClient, faults: FaultProxy, sample: Sample) -> None:
+    faults.add(Fault(r"manifests/v1$", "status", status=500, times=100))
+    with pytest.raises(RegistryUnavailable) as info:
+        proxied.get_manifest("sample/base", "v1")
+    assert str(info.value) == f"registry {faults.host} answered Internal Server Error (500) for sample/base:v1"
+    assert len(faults.requests("manifests/v1")) == proxied.session.retry.attempts
+
+
+def test_429_to_the_end_keeps_the_registry_code(proxied: RegistryClient, faults: FaultProxy, sample: Sample) -> None:
+    faults.add(Fault(r"manifests/v1$", "status", status=429, headers={"Retry-After": "0"}, body=TOO_MANY, times=100))
+    with pytest.raises(RegistryUnavailable) as info:
+        proxied.get_manifest("sample/base", "v1")
+    assert info.value.codes == ("TOOMANYREQUESTS",)
+    assert str(info.value).endswith("said TOOMANYREQUESTS: slow down (429) for sample/base:v1")
+
+
+def test_reset_connection_is_retried(proxied: RegistryClient, faults: FaultProxy, sample: Sample) -> None:
+    faults.add(Fault(r"^GET /v2/sample/app/manifests/v1$", "reset"))
+    assert proxied.get_manifest("sample/app", "v1").digest == sample.app.manifest().digest
+    assert len(faults.requests("sample/app/manifests/v1")) == 2
+
+
+def test_unreachable_registry(fast_retry: RetryPolicy) -> None:
+    host = f"127.0.0.1:{free_port()}"
+    with RegistryClient(host, retry=fast_retry) as client, pytest.raises(RegistryUnavailable) as info:
+        client.ping()
+    message = str(info.value)
+    assert message.startswith(f"registry {host} is unreachable (ConnectError: ")
+    assert message.endswith(" for /v2/")
+    assert "\n" not in message
+
+
+def test_upload_put_retried_after_503(proxied: RegistryClient, faults: FaultProxy) -> None:
+    data = os.urandom(200_000)
+    digest = Digest.of(data)
+    faults.add(Fault(r"^PUT /v2/faults/upload/blobs/uploads/", "status", status=503))
+    faults.add(Fault(r"^POST /v2/faults/upload/blobs/uploads/", "status", status=502))
+    proxied.upload_blob("faults/upload", digest, io.BytesIO(data), len(data))  # seekable: replayable
+    assert proxied.blob_exists("faults/upload", digest) == len(data)
+    assert [(s.method, s.status) for s in faults.requests(r"^(POST|PUT) ")] == [
+        ("POST", 502),
+        ("POST", 202),
+        ("PUT", 503),
+        ("PUT", 201),
+    ]
+
+
+# --------------------------------------------------------------------------- blob streams
+
+
+def test_dropped_blob_download_resumes_with_range(
+    proxied: RegistryClient, faults: FaultProxy, uploaded: tuple[bytes, Digest]
+) -> None:
+    data, digest = uploaded
+    faults.reset()
+    faults.add(Fault(r"^GET /v2/faults/blob/blobs/", "drop", drop_after=300_000))
+    with proxied.open_blob("faults/blob", digest) as stream:
+        assert stream.read() == data
+        assert stream.resumes == 1
+        assert stream.size == len(data)
+    gets = faults.requests(r"^GET /v2/faults/blob/blobs/")
+    assert "range" not in gets[0].headers
+    assert gets[1].headers["range"] == "bytes=300000-"
+    assert gets[1].status == 206
+
+
+def test_blob_that_keeps_dropping_gives_up(
+    proxied: RegistryClient, faults: FaultProxy, uploaded: tuple[bytes, Digest]
+) -> None:
+    _, digest = uploaded
+    faults.add(Fault(r"^GET /v2/faults/blob/blobs/", "drop", drop_after=0, times=100))
+    with pytest.raises(RegistryUnavailable) as info, proxied.open_blob("faults/blob", digest) as stream:
+        stream.read()
+    assert "kept dropping the download at byte 0" in str(info.value)
+
+
+def test_blob_with_wrong_bytes_fails_at_the_end(
+    proxied: RegistryClient, faults: FaultProxy, uploaded: tuple[bytes, Digest]
+) -> None:
+    data, digest = uploaded
+    tampered = bytes([data[0] ^ 1]) + data[1:]
+    faults.add(Fault(r"^GET /v2/faults/blob/blobs/", "body", body=tampered))
+    with pytest.raises(DigestMismatch) as info:
+        proxied.read_blob("faults/blob", digest)
+    assert info.value.expected == str(digest)
+    assert info.value.actual == str(Digest.of(tampered))
+
+
+# --------------------------------------------------------------------------- manifests
+
+
+def test_non_json_manifest(proxied: RegistryClient, faults: FaultProxy, sample: Sample) -> None:
+    faults.add(
+        Fault(r"manifests/v1$", "body", body=b"<html>gateway says hi</html>", headers={"Content-Type": "text/html"})
+    )
+    with pytest.raises(InvalidManifest) as info:
+        proxied.get_manifest("sample/base", "v1")
+    assert str(info.value) == (
+        f"registry {faults.host} sent a manifest for sample/base:v1 that is not JSON ('<html>gateway says hi</html>')"
+    )
+
+
+def test_manifest_by_digest_is_verified(proxied: RegistryClient, faults: FaultProxy, sample: Sample) -> None:
+    manifest = sample.base.manifest()
+    faults.add(Fault(r"manifests/sha256:", "body", body=manifest.raw + b"\n"))
+    with pytest.raises(DigestMismatch) as info:
+        proxied.get_manifest("sample/base", manifest.digest)
+    assert info.value.expected == str(manifest.digest)
+    assert info.value.actual == str(Digest.of(manifest.raw + b"\n"))
+    # By tag the bytes are what they are: the digest returned is theirs.
+    faults.add(Fault(r"manifests/v1$", "body", body=manifest.raw + b"\n"))
+    assert proxied.get_manifest("sample/base", "v1").digest == Digest.of(manifest.raw + b"\n")
+
+
+# --------------------------------------------------------------------------- redirects
+
+
+@pytest.fixture
+def storage_server() -> Iterator[RecordingServer]:
+    server = RecordingServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_redirected_blob_gets_no_credentials(
+    token_faults: FaultProxy, storage_server: RecordingServer, fast_retry: RetryPolicy
+) -> None:
+    data = os.urandom(100_000)
+    digest = Digest.of(data)
+    repo = "redirect/me"
+    with RegistryClient(token_faults.host, credentials=Credentials(*ALICE), retry=fast_retry) as client:
+        client.upload_blob(repo, digest, data)
+        storage_server.files[f"/v2/{repo}/blobs/{digest}"] = data
+        token_faults.add(Fault(rf"^GET /v2/{repo}/blobs/", "redirect", location=storage_server.url))
+        assert client.read_blob(repo, digest) == data
+    first = token_faults.requests(rf"^GET /v2/{repo}/blobs/")[0]
+    assert first.status == 307
+    assert first.headers["authorization"].startswith("Bearer ")
+    assert [s.path for s in storage_server.seen] == [f"/v2/{repo}/blobs/{digest}"]
+    assert "authorization" not in storage_server.seen[0].headers
+
+
+def test_redirected_blob_with_wrong_bytes_is_caught(
+    token_faults: FaultProxy, storage_server: RecordingServer, fast_retry: RetryPolicy
+) -> None:
+    data = os.urandom(10_000)
+    digest = Digest.of(data)
+    repo = "redirect/bad"
+    with RegistryClient(token_faults.host, credentials=Credentials(*ALICE), retry=fast_retry) as client:
+        client.upload_blob(repo, digest, data)
+        storage_server.files[f"/v2/{repo}/blobs/{digest}"] = data[::-1]
+        token_faults.add(Fault(rf"^GET /v2/{repo}/blobs/", "redirect", location=storage_server.url))
+        with pytest.raises(DigestMismatch):
+            client.read_blob(repo, digest)
+
+
+def test_registry_error_is_a_dockyard_error(proxied: RegistryClient, faults: FaultProxy) -> None:
+    faults.add(Fault(r"tags/list", "status", status=400, body=b'{"errors":[{"code":"PAGINATION_NUMBER_INVALID"}]}'))
+    with pytest.raises(RegistryError) as info:
+        proxied.tags("sample/base")
+    assert info.value.codes == ("PAGINATION_NUMBER_INVALID",)
+    assert str(info.value) == f"registry {faults.host} said PAGINATION_NUMBER_INVALID (400) for sample/base"
