@@ -511,9 +511,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="skip re-hashing blobs")
     p.set_defaults(func=cmd_system_check)
 
-    from dockyard.cli import registry
+    from dockyard.cli import registry, remote
 
     registry.add_parsers(sub)
+    remote.add_parsers(sub)
     sub.add_parser("version", help="print the version").set_defaults(func=cmd_version)
     return parser
 
