@@ -8,12 +8,11 @@ tag that is the index digest, while the image ID stays the config digest.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 from dockyard.errors import InvalidReference
+from dockyard.events import EventSink, PullEvent, locked_emitter, short_id
 from dockyard.image.base import Layer, StaticImage
 from dockyard.layers.limits import Limits
 from dockyard.oci.descriptor import Descriptor
@@ -32,28 +31,11 @@ _PROGRESS_STEP = 256 << 10
 
 
 @dataclass(frozen=True, slots=True)
-class PullEvent:
-    """One progress message, as Docker's ``jsonmessage``: ``id: status`` with optional byte progress."""
-
-    id: str  # short layer digest, or "" for messages about the whole image
-    status: str
-    current: int = 0
-    total: int = 0
-
-
-@dataclass(frozen=True, slots=True)
 class PullResult:
     ref: Reference  # what was pulled: name:tag or name@digest
     digest: Digest  # the digest the reference resolved to (the index's for a multi-arch tag)
     image_id: Digest
     updated: bool  # False: the store already had exactly this ("Image is up to date")
-
-
-EventSink = Callable[[PullEvent], None]
-
-
-def short_id(digest: Digest) -> str:
-    return digest.hex[:12]
 
 
 class _CountingReader:
@@ -116,13 +98,7 @@ def pull(
     insecure: tuple[str, ...] = (),
 ) -> PullResult:
     """``docker pull REF``: resolve, choose the platform, copy what the store lacks, record names."""
-    lock = threading.Lock()
-
-    def emit(event: PullEvent) -> None:
-        if on_event is not None:
-            with lock:
-                on_event(event)
-
+    emit = locked_emitter(on_event)
     if ref.digest is not None and ref.tag is not None:
         ref = Reference(ref.domain, ref.path, None, ref.digest)  # Docker pulls by the digest, ignoring the tag
     ref = ref.with_default_tag()

@@ -8,17 +8,15 @@ pushed digest is recorded as a repository digest of the image, as Docker does.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 from dockyard.errors import ImageNotFound, InvalidReference
-from dockyard.image.base import Layer
+from dockyard.events import EventSink, PullEvent, locked_emitter, short_id
+from dockyard.image.base import Image, Layer
 from dockyard.oci.digest import Digest
 from dockyard.oci.reference import Reference
-from dockyard.pull import PullEvent, short_id
 from dockyard.store.store import Store
 from dockyard.transport import remote
 
@@ -30,9 +28,6 @@ CHUNKED_ABOVE = 64 << 20
 CHUNK_SIZE = 32 << 20
 _PROGRESS_STEP = 256 << 10
 
-EventSink = Callable[[PullEvent], None]
-
-
 @dataclass(frozen=True, slots=True)
 class PushResult:
     ref: Reference
@@ -41,7 +36,7 @@ class PushResult:
 
 
 class _CountingFile:
-    """A blob file being uploaded: reports ``Pushing`` progress; seekable, so a retried request can rewind."""
+    """A blob being uploaded: reports ``Pushing`` progress; seekable when the blob is (a retry can rewind)."""
 
     def __init__(self, raw: BinaryIO, ident: str, total: int, emit: EventSink) -> None:
         self._raw = raw
@@ -66,7 +61,7 @@ class _CountingFile:
         return self._raw.tell()
 
     def seekable(self) -> bool:
-        return True
+        return bool(self._raw.seekable())
 
     def close(self) -> None:
         self._raw.close()
@@ -89,6 +84,52 @@ def mount_sources(store: Store, domain: str) -> dict[str, list[str]]:
     return out
 
 
+def upload_image(
+    client: RegistryClient,
+    repo: str,
+    image: Image,
+    reference: str | Digest,
+    *,
+    emit: EventSink,
+    sources: dict[str, list[str]] | None = None,
+    max_concurrent: int = 5,
+) -> Digest:
+    """Put ``image`` into ``repo`` of ``client``'s registry under ``reference`` (a tag, or its digest):
+    each blob skipped if there, mounted from one of ``sources[digest]`` if possible, else uploaded."""
+    manifest = image.manifest()
+    layers = list(image.layers())
+    known = sources or {}
+    for layer in layers:
+        emit(PullEvent(short_id(layer.diff_id()), "Preparing"))
+
+    def send(layer: Layer) -> None:
+        desc = layer.descriptor()
+        ident = short_id(layer.diff_id())
+        if client.blob_exists(repo, desc.digest) is not None:
+            emit(PullEvent(ident, "Layer already exists"))
+            return
+        for source in known.get(str(desc.digest), []):
+            if source != repo and client.mount_blob(repo, desc.digest, source):
+                emit(PullEvent(ident, f"Mounted from {source}"))
+                return
+        with layer.open() as f:
+            counted = _CountingFile(f, ident, desc.size, emit)
+            chunk = CHUNK_SIZE if desc.size > CHUNKED_ABOVE else None
+            client.upload_blob(repo, desc.digest, counted, desc.size, chunk)  # type: ignore[arg-type]
+        emit(PullEvent(ident, "Pushed"))
+
+    if max_concurrent > 1 and len(layers) > 1:
+        with ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="dockyard-push") as pool:
+            for future in [pool.submit(send, layer) for layer in layers]:
+                future.result()
+    else:
+        for layer in layers:
+            send(layer)
+    if client.blob_exists(repo, manifest.config.digest) is None:
+        client.upload_blob(repo, manifest.config.digest, image.config().raw)
+    return client.put_manifest(repo, reference, manifest.raw, manifest.media_type)
+
+
 def push(
     store: Store,
     ref: Reference,
@@ -102,59 +143,27 @@ def push(
     if ref.digest is not None:
         raise InvalidReference(f"cannot push a digest reference: {ref.familiar()}")
     ref = ref.with_default_tag()
-    lock = threading.Lock()
-
-    def emit(event: PullEvent) -> None:
-        if on_event is not None:
-            with lock:
-                on_event(event)
-
     image_id = store.meta.tag_target(ref.repository, ref.tag or "latest")
     if image_id is None:
         raise ImageNotFound(f"An image does not exist locally with the tag: {ref.familiar_name()}")
     image = store.image_by_id(image_id)
-    manifest = image.manifest()
     own_client = client is None
     client = client or remote.client_for(ref.domain, insecure=insecure)
     try:
-        sources = mount_sources(store, ref.domain)
-        layers = list(image.layers())
-        for layer in layers:
-            emit(PullEvent(short_id(layer.diff_id()), "Preparing"))
-        repo = ref.path
-
-        def send(layer: Layer) -> None:
-            desc = layer.descriptor()
-            ident = short_id(layer.diff_id())
-            if client.blob_exists(repo, desc.digest) is not None:
-                emit(PullEvent(ident, "Layer already exists"))
-                return
-            for source in sources.get(str(desc.digest), []):
-                if source != repo and client.mount_blob(repo, desc.digest, source):
-                    emit(PullEvent(ident, f"Mounted from {source}"))
-                    return
-            with layer.open() as f:
-                counted = _CountingFile(f, ident, desc.size, emit)
-                chunk = CHUNK_SIZE if desc.size > CHUNKED_ABOVE else None
-                client.upload_blob(repo, desc.digest, counted, desc.size, chunk)  # type: ignore[arg-type]
-            emit(PullEvent(ident, "Pushed"))
-
-        if max_concurrent > 1 and len(layers) > 1:
-            with ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="dockyard-push") as pool:
-                for future in [pool.submit(send, layer) for layer in layers]:
-                    future.result()
-        else:
-            for layer in layers:
-                send(layer)
-        config = image.config()
-        if client.blob_exists(repo, manifest.config.digest) is None:
-            client.upload_blob(repo, manifest.config.digest, config.raw)
-        digest = client.put_manifest(repo, ref.tag or "latest", manifest.raw, manifest.media_type)
+        digest = upload_image(
+            client,
+            ref.path,
+            image,
+            ref.tag or "latest",
+            emit=locked_emitter(on_event),
+            sources=mount_sources(store, ref.domain),
+            max_concurrent=max_concurrent,
+        )
     finally:
         if own_client:
             client.close()
     store.add_repo_digest(ref.untagged().with_digest(digest), image_id)
-    return PushResult(ref, digest, len(manifest.raw))
+    return PushResult(ref, digest, len(image.manifest().raw))
 
 
 def tags_to_push(store: Store, ref: Reference) -> list[Reference]:
@@ -167,4 +176,4 @@ def tags_to_push(store: Store, ref: Reference) -> list[Reference]:
     return [ref.with_tag(t) for t in tags]
 
 
-__all__ = ["PushResult", "mount_sources", "push", "tags_to_push"]
+__all__ = ["PushResult", "mount_sources", "push", "tags_to_push", "upload_image"]

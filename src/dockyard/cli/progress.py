@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from dockyard.cli.common import out
 
 if TYPE_CHECKING:
-    from dockyard.pull import PullEvent
+    from dockyard.events import PullEvent
 
 
 class Progress:

@@ -1,4 +1,4 @@
-"""Registry commands of the CLI: pull, push (login, remote inspection and copy follow). Parsing and rendering only."""
+"""Registry commands of the CLI: pull, push, copy. Parsing and rendering only."""
 
 from __future__ import annotations
 
@@ -83,6 +83,36 @@ def cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_copy(args: argparse.Namespace) -> int:
+    from dockyard import copy as copying
+    from dockyard.cli.progress import Progress
+    from dockyard.oci.platform import Platform
+
+    src = copying.parse_location(args.source)
+    dst = copying.parse_location(args.destination)
+    platform = Platform.parse(args.platform) if args.platform else None
+    needs_store = "store" in (src.kind, dst.kind)
+    with Progress(quiet=args.quiet) as progress:
+        if needs_store:
+            with open_store(args) as store:
+                result = copying.copy(
+                    src,
+                    dst,
+                    store=store,
+                    platform=platform,
+                    all_platforms=args.all,
+                    on_event=progress,
+                    insecure=_insecure(args),
+                )
+        else:
+            result = copying.copy(
+                src, dst, platform=platform, all_platforms=args.all, on_event=progress, insecure=_insecure(args)
+            )
+        progress.line(f"Copied {result.images} image{'s' if result.images != 1 else ''}: {src} -> {dst}")
+        progress.line(f"Digest: {result.digest}")
+    return 0
+
+
 def add_parsers(sub: Any) -> None:
     """Add the registry commands to the top-level subparsers."""
     p = sub.add_parser("pull", help="download an image from a registry into the store")
@@ -99,3 +129,16 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="suppress verbose output")
     p.add_argument("--max-concurrent-uploads", type=int, default=5, help="layers uploaded at once (default 5)")
     p.set_defaults(func=cmd_push)
+
+    p = sub.add_parser(
+        "copy",
+        help="copy an image between registries, layouts, archives and the store",
+        description="Places use skopeo's names: docker://REF, oci:DIR[:REF], oci-archive:FILE[:REF], "
+        "docker-archive:FILE[:REF|:@N]; a bare reference is the local store.",
+    )
+    p.add_argument("source", metavar="SOURCE")
+    p.add_argument("destination", metavar="DESTINATION")
+    p.add_argument("--all", action="store_true", help="copy every platform of an index (registry to registry)")
+    p.add_argument("--platform", help="platform to take from a multi-platform source (default: this host)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_copy)

@@ -59,6 +59,14 @@ _MAX_INDEX_DEPTH: Final = 4
 
 
 @dataclass(frozen=True, slots=True)
+class RefName:
+    """A name for :func:`write` that is only an ``org.opencontainers.image.ref.name`` (``oci:DIR:REF``), written
+    verbatim, with no image name annotation."""
+
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
 class LayoutEntry:
     """One image of an OCI layout.
 
@@ -239,20 +247,25 @@ def _read_image(source: ArchiveSource, desc: Descriptor) -> Image | None:
 # --------------------------------------------------------------------------- writing
 
 
-def _index_descriptors(planned: Sequence[tuple[Manifest, ImageConfig, list[str]]]) -> list[Descriptor]:
+def _index_descriptors(planned: Sequence[tuple[Manifest, ImageConfig, list[str | RefName]]]) -> list[Descriptor]:
     out: list[Descriptor] = []
     seen: set[tuple[Digest, str]] = set()
     for manifest, config, names in planned:
         platform = _platform_of(config)
         annotated: list[dict[str, str]] = []
         for text in names:
+            if isinstance(text, RefName):
+                if not text.value:
+                    raise InvalidReference("an OCI layout ref name must not be empty")
+                annotated.append({ANNOTATION_REF_NAME: text.value})
+                continue
             ref = refs.parse(text)
             if ref.digest is not None:
                 raise InvalidReference(f"cannot save {text} under a digest reference: an OCI layout needs tags")
             ref = ref.with_default_tag()
             annotated.append({ANNOTATION_IMAGE_NAME: str(ref), ANNOTATION_REF_NAME: ref.tag or "latest"})
         for marks in annotated or [{}]:
-            key = (manifest.digest, marks.get(ANNOTATION_IMAGE_NAME, ""))
+            key = (manifest.digest, marks.get(ANNOTATION_IMAGE_NAME, "") or marks.get(ANNOTATION_REF_NAME, ""))
             if key in seen:
                 continue
             seen.add(key)
@@ -270,7 +283,7 @@ def _platform_of(config: ImageConfig) -> Platform | None:
 
 
 def write(
-    images: Sequence[tuple[Image, list[str]]],
+    images: Sequence[tuple[Image, Sequence[str | RefName]]],
     out: Path,
     *,
     as_tar: bool,
@@ -287,7 +300,7 @@ def write(
     """
     small: dict[Digest, bytes] = {}
     layers: dict[Digest, Layer] = {}
-    planned: list[tuple[Manifest, ImageConfig, list[str]]] = []
+    planned: list[tuple[Manifest, ImageConfig, list[str | RefName]]] = []
     for image, names in images:
         manifest = image.manifest()
         config = image.config()
@@ -297,7 +310,7 @@ def write(
             raise InvalidManifest(f"image {config.digest.short}: its layers do not match its manifest")
         if manifest.media_type == mediatype.DOCKER_MANIFEST and not keep_docker_manifests:
             manifest = synthesize_manifest(config, manifest.layers, mediatype.OCI_MANIFEST)
-        planned.append((manifest, config, names))
+        planned.append((manifest, config, list(names)))
         small[manifest.digest] = manifest.raw
         small[manifest.config.digest] = config.raw
         for layer in image_layers:
@@ -397,4 +410,4 @@ def _check(hasher: DigestHasher, expected: Digest, what: str) -> None:
         raise DigestMismatch(str(expected), str(actual), what)
 
 
-__all__ = ["LayoutEntry", "read", "write"]
+__all__ = ["LayoutEntry", "RefName", "read", "write"]

@@ -86,10 +86,11 @@ def resolve(client: RegistryClient, ref: Reference) -> Target:
     ident = ref.with_default_tag().identifier
     assert ident is not None
     got = client.get_manifest(ref.path, ref.digest if ref.digest is not None else ident)
-    return _parse_target(ref, got.data, got.media_type, got.digest)
+    return parse_target(ref, got.data, got.media_type, got.digest)
 
 
-def _parse_target(ref: Reference, data: bytes, media_type: str, digest: Digest) -> Target:
+def parse_target(ref: Reference, data: bytes, media_type: str, digest: Digest) -> Target:
+    """What ``data`` (a manifest or index the registry sent for ``ref``) is; schema 1 refused."""
     if media_type in _SCHEMA1:
         raise InvalidManifest(
             f"{ref.familiar()} is a Docker image manifest schema 1, which is deprecated and not supported: "
@@ -171,4 +172,13 @@ def image_for(client: RegistryClient, target: Target, platform: Platform | None 
     return RemoteImage(client, target.ref.path, manifest, config)
 
 
-__all__ = ["RemoteImage", "Target", "client_for", "image_for", "insecure_registries", "manifest_for", "resolve"]
+__all__ = [
+    "RemoteImage",
+    "Target",
+    "client_for",
+    "image_for",
+    "insecure_registries",
+    "manifest_for",
+    "parse_target",
+    "resolve",
+]
