@@ -1,6 +1,7 @@
 # dockyard development tasks.   `make help` lists them.
 #
-#   make demo    run the demo on the embedded sample image (needs only Python >= 3.11)
+#   make demo    run the demo on the embedded sample image: offline commands, then push/pull/imagetools
+#                against a registry on 127.0.0.1 (installs Debian's docker-registry when it can)
 #   make test    install everything (Debian packages included) and run lint + type check + tests
 #
 # Variables you may override:  PYTHON (interpreter used to create .venv), VENV,
@@ -49,7 +50,7 @@ endef
 .PHONY: help venv deps test lint demo bench clean distclean clean-test-cache
 
 help:
-	@echo "make demo              run the demo on the embedded sample image (no registry needed)"
+	@echo "make demo              the demo on the embedded sample image, then against a registry on 127.0.0.1"
 	@echo "make test              deps + venv, then ruff, mypy --strict and pytest ($(PYTEST_ARGS))"
 	@echo "make venv              create $(VENV) and pip install -e '.[test]'"
 	@echo "make deps              install the Debian packages the tests need: $(DEB_PACKAGES)"
@@ -108,7 +109,10 @@ lint: venv
 
 # ------------------------------------------------------------------------------ running
 
+# The demo's registry part needs the Distribution registry (Debian docker-registry): installed here when
+# possible; without root or sudo the demo runs its offline part and says why it skipped the rest.
 demo: venv
+	@( $(call apt_ensure,docker-registry,docker-registry) ) || echo ">> could not install docker-registry: the demo skips its registry part"
 	$(VPY) -m dockyard.demo
 
 # bench/run.sh if there is one, else each bench/*.py (not _*.py) in turn, with the venv's

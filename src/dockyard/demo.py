@@ -1,19 +1,30 @@
-"""``make demo``: the main job on an embedded default — no registry, no network.
+"""``make demo``: the main job on an embedded default — no external registry, no network beyond 127.0.0.1.
 
-Writes the bundled sample images as a docker-archive, loads it into a fresh store, and shows
+Part 1 writes the bundled sample images as a docker-archive, loads it into a fresh store, and shows
 ``images``, ``inspect``, ``history``, ``tag``, ``rmi``, ``save``, ``unpack`` and ``system df/check``.
+Part 2 starts a registry on 127.0.0.1 (the CNCF Distribution registry, Debian package ``docker-registry``,
+which ``make demo`` installs; dockyard's own server will take its place), pushes the sample image, pulls it
+back into a second store, assembles a two-platform index with ``imagetools create``, inspects it and pulls
+the arm64 image from it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
+import shutil
+import socket
+import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 from dockyard.cli.main import main as cli
 from dockyard.image import sample
+from dockyard.oci.platform import Platform
 from dockyard.transport import docker_archive
 
 
@@ -61,8 +72,89 @@ def main() -> int:
         _run(root, "rmi", "dockyard/app")
         _run(root, "images")
         _run(root, "system", "check")
-    print("\ndemo finished: every step above ran against a fresh local store, no daemon, no network.")
+        _registry_part(work, root)
+    print("\ndemo finished: every step above ran against fresh local stores, no daemon, only 127.0.0.1.")
     return 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _start_registry(work: Path, binary: str) -> tuple[subprocess.Popen[bytes], str]:
+    storage = work / "storage"
+    storage.mkdir(parents=True)
+    port = _free_port()
+    config = {
+        "version": "0.1",
+        "log": {"level": "error", "accesslog": {"disabled": True}},
+        "storage": {"filesystem": {"rootdirectory": str(storage)}, "delete": {"enabled": True}},
+        "http": {"addr": f"127.0.0.1:{port}", "secret": os.urandom(8).hex()},
+        "health": {"storagedriver": {"enabled": False}},
+    }
+    (work / "config.yml").write_text(json.dumps(config))  # JSON is YAML
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    log = open(work / "registry.log", "wb")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen([binary, "serve", str(work / "config.yml")], stdout=log, stderr=log, env=env)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1) as r:
+                if r.status == 200:
+                    return proc, f"127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise SystemExit(f"docker-registry did not start: {(work / 'registry.log').read_text()[-2000:]}")
+
+
+def _registry_part(work: Path, root: Path) -> None:
+    binary = shutil.which("docker-registry") or shutil.which("docker-registry", path="/usr/bin:/usr/sbin")
+    if binary is None:
+        print(
+            "\n(docker-registry is not installed -- `make demo` installs it as root -- so the registry part is skipped)"
+        )
+        return
+    proc, host = _start_registry(work / "registry", binary)
+    print(f"\n# a CNCF Distribution registry on {host} (pid {proc.pid})")
+    try:
+        archive = work / "arm64.tar"
+        with open(archive, "wb") as f:
+            docker_archive.write([(sample.app_image(Platform.parse("linux/arm64/v8")), ["dockyard/app:arm64"])], f)
+        _run(root, "load", "-i", str(archive))
+        _run(root, "load", "-i", str(work / "sample.tar"))
+        _run(root, "tag", "dockyard/app", f"{host}/demo/app:1.0-amd64")
+        _run(root, "tag", "dockyard/app:arm64", f"{host}/demo/app:1.0-arm64")
+        _run(root, "push", f"{host}/demo/app:1.0-amd64")
+        _run(root, "push", f"{host}/demo/app:1.0-arm64")
+        _run(
+            root,
+            "imagetools",
+            "create",
+            "-t",
+            f"{host}/demo/app:1.0",
+            f"{host}/demo/app:1.0-amd64",
+            f"{host}/demo/app:1.0-arm64",
+        )
+        _run(root, "imagetools", "inspect", f"{host}/demo/app:1.0")
+        other = work / "store2"
+        _run(other, "pull", f"{host}/demo/app:1.0-amd64")
+        _run(other, "pull", "--platform", "linux/arm64", f"{host}/demo/app:1.0")
+        _run(other, "images", "--digests")
+        _run(
+            other,
+            "inspect",
+            "--format",
+            "{{.Id}} {{.Os}}/{{.Architecture}} {{json .RepoDigests}}",
+            f"{host}/demo/app:1.0",
+        )
+        _run(other, "system", "check")
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 if __name__ == "__main__":

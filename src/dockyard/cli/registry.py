@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 from typing import Any
 
 from dockyard.cli.common import UsageError, open_store, out
@@ -91,23 +92,17 @@ def cmd_copy(args: argparse.Namespace) -> int:
     src = copying.parse_location(args.source)
     dst = copying.parse_location(args.destination)
     platform = Platform.parse(args.platform) if args.platform else None
-    needs_store = "store" in (src.kind, dst.kind)
-    with Progress(quiet=args.quiet) as progress:
-        if needs_store:
-            with open_store(args) as store:
-                result = copying.copy(
-                    src,
-                    dst,
-                    store=store,
-                    platform=platform,
-                    all_platforms=args.all,
-                    on_event=progress,
-                    insecure=_insecure(args),
-                )
-        else:
-            result = copying.copy(
-                src, dst, platform=platform, all_platforms=args.all, on_event=progress, insecure=_insecure(args)
-            )
+    store_needed = "store" in (src.kind, dst.kind)
+    with Progress(quiet=args.quiet) as progress, open_store(args) if store_needed else nullcontext() as store:
+        result = copying.copy(
+            src,
+            dst,
+            store=store,
+            platform=platform,
+            all_platforms=args.all,
+            on_event=progress,
+            insecure=_insecure(args),
+        )
         progress.line(f"Copied {result.images} image{'s' if result.images != 1 else ''}: {src} -> {dst}")
         progress.line(f"Digest: {result.digest}")
     return 0

@@ -14,6 +14,7 @@ from dockyard.image.build import (
     symlink,
     whiteout,
 )
+from dockyard.oci.platform import Platform
 
 _OS_RELEASE = 'PRETTY_NAME="dockyard sample"\nID=dockyard\nVERSION_ID="1"\n'
 _CMD = '/bin/sh -c #(nop)  CMD ["/bin/sh"]'
@@ -67,11 +68,13 @@ def base_image() -> StaticImage:
     )
 
 
-def app_image() -> StaticImage:
-    """An 'application' image whose first two layers are the base image's (shared blobs)."""
+def app_image(platform: Platform | None = None) -> StaticImage:
+    """An 'application' image whose first two layers are the base image's (shared blobs); linux/amd64 unless
+    ``platform`` says otherwise (the same files: a stand-in for a multi-platform build)."""
     app = [directory("app"), file("app/main.sh", "#!/bin/sh\nhello\n", mode=0o755)]
     return build_image(
         [*_base_layers(), LayerSpec(app, "/bin/sh -c #(nop) COPY app /app")],
+        platform=platform,
         config={"Entrypoint": ["/app/main.sh"], "WorkingDir": "/app", "Labels": {"org.example.role": "app"}},
         created="2024-02-01T00:00:00Z",
         empty_history=[(3, '/bin/sh -c #(nop)  ENTRYPOINT ["/app/main.sh"]')],
