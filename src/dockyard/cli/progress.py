@@ -35,25 +35,35 @@ class Progress:
                 out(f"{event.id}: {event.status}\n")
                 sys.stdout.flush()
             return
+        from dockyard.units import human_size
+
         bars = self._live()
         task = self._tasks.get(event.id)
         if task is None:
-            task = bars.add_task(event.status, total=event.total or None, ident=event.id)
+            task = bars.add_task(event.status, total=None, ident=event.id, size="")
             self._tasks[event.id] = task
-        if event.status in ("Downloading", "Pushing"):
-            bars.update(task, description=event.status, completed=event.current, total=event.total or None)
+        if event.status in ("Downloading", "Pushing") and event.total:
+            size = f"{human_size(event.current)}/{human_size(event.total)}"
+            bars.update(task, description=event.status, completed=event.current, total=event.total, size=size)
+        elif event.status in (
+            "Pull complete",
+            "Already exists",
+            "Pushed",
+            "Layer already exists",
+            "Download complete",
+        ) or (event.status.startswith("Mounted from")):
+            bars.update(task, description=event.status, completed=1, total=1, size="")
         else:
-            done = event.status in ("Pull complete", "Already exists", "Pushed", "Layer already exists", "Mounted")
-            bars.update(task, description=event.status, **({"completed": event.total or 1} if done else {}))
+            bars.update(task, description=event.status)
 
     def _live(self) -> Any:
         if self._bars is None:
-            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+            from rich.progress import BarColumn, Progress, TextColumn
 
             self._bars = Progress(
-                TextColumn("{task.fields[ident]}: {task.description:<18}"),
+                TextColumn("{task.fields[ident]}: {task.description:<20}"),
                 BarColumn(bar_width=40),
-                DownloadColumn(binary_units=False),
+                TextColumn("{task.fields[size]}"),
                 transient=False,
             )
             self._bars.start()

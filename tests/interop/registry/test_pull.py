@@ -217,3 +217,21 @@ def test_pull_with_basic_credentials(cli: Any, basic_registry: Registry, sample_
     )
     out = cli("pull", f"{basic_registry.host}/sample/base:v1", env={"DOCKER_CONFIG": str(config)}).stdout
     assert out.endswith(f"{basic_registry.host}/sample/base:v1\n")
+
+
+def test_pull_all_tags(cli: Any, registry: Registry) -> None:
+    images = {tag: unique_image(f"alltags-{tag}") for tag in ("a", "b")}
+    with RegistryClient(registry.host) as client:
+        for tag, image in images.items():
+            push_image(client, "pull/alltags", image, tag)
+    repo = f"{registry.host}/pull/alltags"
+    out = _lines(cli("pull", "-a", repo).stdout)
+    assert [line for line in out if "Pulling from" in line] == [
+        "a: Pulling from pull/alltags",
+        "b: Pulling from pull/alltags",
+    ]
+    assert out[-2:] == [f"Status: Downloaded newer image for {repo}", repo]
+    listed = cli("images", "--format", "{{.Tag}} {{.ID}}", repo).stdout.splitlines()
+    assert sorted(listed) == sorted(f"{t} {images[t].config().digest.short}" for t in images)
+    res = cli("pull", "-a", f"{repo}:a", check=False)
+    assert res.returncode == 1 and "tag can't be used with --all-tags" in res.stderr
