@@ -642,3 +642,32 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return predicate()
+
+
+# --------------------------------------------------------------------------- test images in a registry
+
+
+def push_image(client: Any, repo: str, image: Any, tag: str | None = None) -> Any:
+    """Put an image's blobs and manifest into a registry with the client (test set-up, not the code under
+    test: ``dockyard push`` has its own tests); the manifest's descriptor."""
+    for layer in image.layers():
+        desc = layer.descriptor()
+        if client.blob_exists(repo, desc.digest) is None:
+            with layer.open() as f:
+                client.upload_blob(repo, desc.digest, f.read())
+    client.upload_blob(repo, image.manifest().config.digest, image.config().raw)
+    manifest = image.manifest()
+    client.put_manifest(repo, tag or manifest.digest, manifest.raw, manifest.media_type)
+    return manifest.descriptor()
+
+
+def unique_image(seed: str, platform: str = "linux/amd64", size: int = 200_000, **kw: Any) -> Any:
+    """A small image nobody else pushes (random content), for tests that change the registry."""
+    from dockyard.image.build import build_image, directory, file
+    from dockyard.oci.platform import Platform
+
+    return build_image(
+        [[directory("data"), file(f"data/{seed}.bin", os.urandom(size))], [file(f"etc/{seed}", seed)]],
+        platform=Platform.parse(platform),
+        **kw,
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from dockyard.errors import InvalidManifest, InvalidReference, SizeMismatch
 from dockyard.image.base import BlobLayer, Layer, Opener
@@ -153,6 +153,20 @@ def manifest_for(client: RegistryClient, target: Target, platform: Platform) -> 
     return parsed
 
 
+def config_object(client: RegistryClient, repo: str, manifest: Manifest) -> dict[str, Any]:
+    """The config blob a manifest names, read (verified) and parsed as a JSON object, whatever its media type."""
+    import json
+
+    raw = client.read_blob(repo, manifest.config.digest)
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        raise InvalidManifest(f"config {manifest.config.digest} is not JSON") from None
+    if not isinstance(obj, dict):
+        raise InvalidManifest(f"config {manifest.config.digest} is not a JSON object")
+    return obj
+
+
 def image_for(client: RegistryClient, target: Target, platform: Platform | None = None) -> RemoteImage:
     """The image ``target`` names for ``platform`` (the host's by default), with its config fetched and verified."""
     manifest = manifest_for(client, target, platform or Platform.host())
@@ -176,6 +190,7 @@ __all__ = [
     "RemoteImage",
     "Target",
     "client_for",
+    "config_object",
     "image_for",
     "insecure_registries",
     "manifest_for",

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from registry_util import BASIC_ALICE, Registry, skopeo_copy, skopeo_inspect
+from registry_util import BASIC_ALICE, Registry, push_image, skopeo_copy, skopeo_inspect
 
 from dockyard.copy import Location, parse_location
 from dockyard.errors import InvalidReference
 from dockyard.image import sample as samples
-from dockyard.image.base import Image
 from dockyard.image.build import build_image, file
 from dockyard.oci import mediatype
 from dockyard.oci.descriptor import Descriptor
@@ -23,17 +22,6 @@ from dockyard.transport import docker_archive
 from dockyard.transport.registry.client import RegistryClient
 
 pytestmark = pytest.mark.interop
-
-
-def _push(client: RegistryClient, repo: str, image: Image, ref: str | None = None) -> Descriptor:
-    for layer in image.layers():
-        if client.blob_exists(repo, layer.descriptor().digest) is None:
-            with layer.open() as f:
-                client.upload_blob(repo, layer.descriptor().digest, f.read())
-    client.upload_blob(repo, image.manifest().config.digest, image.config().raw)
-    m = image.manifest()
-    client.put_manifest(repo, ref or m.digest, m.raw, m.media_type)
-    return m.descriptor()
 
 
 def test_parse_location() -> None:
@@ -83,7 +71,7 @@ def index_source(registry: Registry) -> tuple[str, Index]:
     with RegistryClient(registry.host) as client:
         for p in ("linux/amd64", "linux/arm64/v8", "linux/arm/v7"):
             image = build_image([[file(f"{p.replace('/', '_')}.bin", os.urandom(50_000))]], platform=Platform.parse(p))
-            d = _push(client, "mirror/src", image)
+            d = push_image(client, "mirror/src", image)
             descs.append(Descriptor(d.media_type, d.digest, d.size, platform=Platform.parse(p)))
         index = Index.build(descs, mediatype.OCI_INDEX)
         client.put_manifest("mirror/src", "v1", index.raw, index.media_type)

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from registry_util import BASIC_ALICE, Fault, FaultProxy, Registry, Sample, skopeo_copy, skopeo_inspect
+from registry_util import (
+    BASIC_ALICE,
+    Fault,
+    FaultProxy,
+    Registry,
+    Sample,
+    push_image,
+    skopeo_copy,
+    skopeo_inspect,
+    unique_image,
+)
 
 from dockyard.image.base import Image
-from dockyard.image.build import build_image, directory, file
 from dockyard.oci import mediatype
 from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.index import Index
@@ -20,28 +28,6 @@ from dockyard.oci.platform import Platform
 from dockyard.transport.registry.client import RegistryClient
 
 pytestmark = pytest.mark.interop
-
-
-def push_image(client: RegistryClient, repo: str, image: Image, tag: str | None = None) -> Descriptor:
-    """Put an image's blobs and manifest into a registry (test set-up; ``dockyard push`` is tested elsewhere)."""
-    for layer in image.layers():
-        desc = layer.descriptor()
-        if client.blob_exists(repo, desc.digest) is None:
-            with layer.open() as f:
-                client.upload_blob(repo, desc.digest, f.read())
-    config = image.config()
-    client.upload_blob(repo, image.manifest().config.digest, config.raw)
-    manifest = image.manifest()
-    client.put_manifest(repo, tag or manifest.digest, manifest.raw, manifest.media_type)
-    return manifest.descriptor()
-
-
-def unique_image(seed: str, platform: str = "linux/amd64", size: int = 300_000) -> Image:
-    """A small image nobody else pushes (random content), for tests that change the registry."""
-    return build_image(
-        [[directory("data"), file(f"data/{seed}.bin", os.urandom(size))], [file(f"etc/{seed}", seed)]],
-        platform=Platform.parse(platform),
-    )
 
 
 def _lines(text: str) -> list[str]:

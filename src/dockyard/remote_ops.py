@@ -1,0 +1,450 @@
+"""Registry operations without a local store: login/logout, ``manifest inspect``, digest, tags, catalog, delete.
+
+What each one prints is Docker's or crane's, so this module also holds the small pieces of Go's
+``encoding/json`` the outputs depend on (:func:`go_indent` is ``json.Indent``, :func:`go_compact`
+is what ``json.Marshal`` does to a ``json.Marshaler``'s bytes, :func:`go_marshal` is
+``json.MarshalIndent`` of plain data). The CLI (:mod:`dockyard.cli.remote`) parses and prints only.
+
+* ``login``: ``GET /v2/`` with the credentials, then Docker's ``config.json`` entry (through its
+  credential helper when one is configured), as ``docker login`` does client-side.
+* ``manifest inspect``: docker/cli ``cli/command/manifest/inspect.go``: a manifest is the
+  registry's bytes re-indented with tabs (``json.Indent``); an index is rebuilt as a Docker
+  manifest list from its children (distribution 2.8's ``manifestlist.FromDescriptors``,
+  ``json.MarshalIndent`` with three spaces); ``-v`` prints ``types.ImageManifest`` objects.
+* ``digest`` / ``tags`` / ``catalog`` / ``delete``: crane's ``digest``, ``ls``, ``catalog``, ``delete``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from dockyard.errors import DockyardError, InvalidManifest, InvalidReference, RegistryAuthError
+from dockyard.oci import mediatype
+from dockyard.oci.descriptor import Descriptor
+from dockyard.oci.digest import Digest
+from dockyard.oci.index import Index, parse_any
+from dockyard.oci.manifest import Manifest
+from dockyard.oci.platform import Platform
+from dockyard.oci.reference import Reference
+
+if TYPE_CHECKING:
+    from dockyard.transport.registry.client import RegistryClient
+    from dockyard.transport.registry.credentials import DockerConfig
+
+DEFAULT_SERVER: Final = "docker.io"
+"""The registry ``login``/``logout`` use when given none (Docker Hub)."""
+
+
+class LoginFailed(RegistryAuthError):
+    """The registry refused the credentials given to ``login``."""
+
+    def __init__(self, host: str, url: str, detail: str) -> None:
+        super().__init__(host, status=401, what="login")
+        self.args = (f"login attempt to {url} failed: {detail}",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+# --- Go's encoding/json, the parts the outputs need ----------------------------------------------------------
+
+_HTML_ESCAPES: Final = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_SPACE: Final = frozenset(b" \t\r\n")
+
+
+def go_escape(text: str) -> str:
+    """Escape what Go's encoder escapes that Python's ``ensure_ascii=False`` does not (``<``, ``>``, ``&``,
+    U+2028, U+2029); these characters only ever occur inside JSON strings, so a plain replace is safe."""
+    for char, escaped in _HTML_ESCAPES.items():
+        text = text.replace(char, escaped)
+    return text
+
+
+def go_marshal(obj: Any, indent: str | None = None) -> str:
+    """``json.MarshalIndent(obj, "", indent)`` (or ``json.Marshal`` when ``indent`` is None) of plain data."""
+    if indent is None:
+        return go_escape(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
+    return go_escape(json.dumps(obj, ensure_ascii=False, indent=indent))
+
+
+def go_indent(src: bytes, indent: bytes, prefix: bytes = b"") -> bytes:
+    """Go's ``json.Indent``: the tokens as they are (strings untouched), one element a line, ``": "`` after
+    keys, empty ``{}``/``[]`` kept together; leading whitespace dropped, trailing whitespace kept."""
+    out = bytearray()
+    depth = 0
+    need_indent = in_string = escaped = ended = False
+
+    def newline(level: int) -> None:
+        out.extend(b"\n" + prefix + indent * level)
+
+    for byte in src:
+        if ended:
+            out.append(byte)
+            continue
+        if in_string:
+            out.append(byte)
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+                ended = depth == 0 and not need_indent
+            continue
+        if byte in _SPACE:
+            continue
+        if need_indent and byte not in b"}]":
+            need_indent = False
+            depth += 1
+            newline(depth)
+        if byte == 0x22:
+            in_string = True
+            out.append(byte)
+        elif byte in b"{[":
+            need_indent = True
+            out.append(byte)
+        elif byte == 0x2C:
+            out.append(byte)
+            newline(depth)
+        elif byte == 0x3A:
+            out.extend(b": ")
+        elif byte in b"}]":
+            if need_indent:
+                need_indent = False
+            else:
+                depth -= 1
+                newline(depth)
+            out.append(byte)
+            ended = depth == 0
+        else:
+            out.append(byte)
+    return bytes(out)
+
+
+def go_compact(src: bytes) -> bytes:
+    """What ``json.Marshal`` makes of a ``json.Marshaler``'s bytes: insignificant whitespace removed,
+    ``<``, ``>``, ``&``, U+2028 and U+2029 escaped (``compact(..., escapeHTML=true)``)."""
+    out = bytearray()
+    in_string = escaped = False
+    for byte in src:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+            out.append(byte)
+            continue
+        if byte in _SPACE:
+            continue
+        if byte == 0x22:
+            in_string = True
+        out.append(byte)
+    text = bytes(out).decode("utf-8", "surrogateescape")
+    return go_escape(text).encode("utf-8", "surrogateescape")
+
+
+def go_time(value: str) -> str:
+    """A timestamp as Go's ``time.Time`` marshals it after parsing it (RFC 3339 with the fraction's trailing
+    zeros dropped, ``Z`` for a zero offset); text that is not such a timestamp is returned as it is."""
+    import re
+
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\d)[Tt](\d\d:\d\d:\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)", value)
+    if match is None:
+        return value
+    day, clock, fraction, zone = match.groups()
+    fraction = (fraction or "")[:9].rstrip("0")
+    zone = "Z" if zone in ("Z", "z", "+00:00", "-00:00") else zone
+    return f"{day}T{clock}{'.' + fraction if fraction else ''}{zone}"
+
+
+def go_platform(platform: Platform | None, *, features: bool = False) -> dict[str, Any]:
+    """An ``ocispec.Platform`` (or distribution's ``PlatformSpec`` with ``features``) in Go's field order;
+    a missing platform is the zero value, as Go prints it."""
+    if platform is None:
+        return {"architecture": "", "os": ""}
+    out: dict[str, Any] = {"architecture": platform.architecture, "os": platform.os}
+    if platform.os_version:
+        out["os.version"] = platform.os_version
+    if platform.os_features:
+        out["os.features"] = list(platform.os_features)
+    if platform.variant:
+        out["variant"] = platform.variant
+    if features and platform.features:
+        out["features"] = list(platform.features)
+    return out
+
+
+def go_descriptor(desc: Descriptor) -> dict[str, Any]:
+    """An ``ocispec.Descriptor`` in Go's field order (mediaType, digest, size, urls, annotations, platform,
+    artifactType), annotations sorted as Go sorts map keys."""
+    out: dict[str, Any] = {"mediaType": desc.media_type, "digest": str(desc.digest), "size": desc.size}
+    if desc.urls:
+        out["urls"] = list(desc.urls)
+    if desc.annotations:
+        out["annotations"] = dict(sorted(desc.annotations.items()))
+    if desc.platform is not None:
+        out["platform"] = go_platform(desc.platform)
+    if desc.artifact_type:
+        out["artifactType"] = desc.artifact_type
+    return out
+
+
+# --- login / logout --------------------------------------------------------------------------------------------
+
+
+def server_host(server: str | None) -> str:
+    """The registry host a ``login``/``logout`` argument names: ``https://index.docker.io/v1/`` and
+    ``docker.io`` are Docker Hub; ``http://reg:5000/v2/`` is ``reg:5000``."""
+    from dockyard.transport.registry.hosts import canonical_host, host_of_config_key
+
+    if not server:
+        return DEFAULT_SERVER
+    host = host_of_config_key(server)
+    if not host:
+        raise InvalidReference(f"invalid registry server {server!r}")
+    return canonical_host(host)
+
+
+def display_server(server: str | None) -> str:
+    """How Docker names the server in ``logout``'s messages: the Hub's config key, else the bare host."""
+    from dockyard.transport.registry.hosts import DOCKER_HUB_CONFIG_KEY
+
+    host = server_host(server)
+    return DOCKER_HUB_CONFIG_KEY if host == DEFAULT_SERVER else host
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    host: str
+    config_path: Path
+    helper: str | None
+    """The credential helper that stored the secret (``None``: stored in config.json, unencrypted)."""
+
+
+def verify_login(
+    host: str,
+    username: str,
+    password: str,
+    *,
+    insecure: Iterable[str] = (),
+) -> None:
+    """``GET /v2/`` with the credentials; :class:`LoginFailed` if the registry refuses them."""
+    from dockyard.transport import remote
+    from dockyard.transport.registry.client import RegistryClient
+    from dockyard.transport.registry.credentials import Credentials
+
+    is_insecure = host in remote.insecure_registries(insecure)
+    creds = Credentials(username, password)
+    with RegistryClient(host, credentials=creds, insecure=is_insecure) as client:
+        try:
+            client.ping()
+        except RegistryAuthError as exc:
+            url = f"{client.endpoint.base_url}/v2/"
+            said = "; ".join(f"{code.lower()}: {message}" if message else code.lower() for code, message in exc.errors)
+            raise LoginFailed(host, url, said or "unauthorized: incorrect username or password") from None
+
+
+def login(
+    server: str | None,
+    username: str,
+    password: str,
+    *,
+    insecure: Iterable[str] = (),
+    config: DockerConfig | None = None,
+) -> LoginResult:
+    """Check the credentials against the registry, then save them as ``docker login`` does."""
+    from dockyard.transport.registry.credentials import DockerConfig
+
+    if not username:
+        raise DockyardError("Username is required")
+    if not password:
+        raise DockyardError("Password is required")
+    host = server_host(server)
+    verify_login(host, username, password, insecure=insecure)
+    cfg = config if config is not None else DockerConfig()
+    helper = cfg.helper_for(host)
+    cfg.store(host, username, password)
+    return LoginResult(host, cfg.path, helper)
+
+
+def logout(server: str | None, *, config: DockerConfig | None = None) -> bool:
+    """Forget the server's credentials; False when there were none."""
+    from dockyard.transport.registry.credentials import DockerConfig
+
+    cfg = config if config is not None else DockerConfig()
+    return cfg.erase(server_host(server))
+
+
+# --- manifest inspect ------------------------------------------------------------------------------------------
+
+
+def _docker_ref(ref: Reference) -> Reference:
+    """docker/cli's ``normalizeReference``: ``latest`` added unless there is a digest."""
+    return ref if ref.digest is not None else ref.with_default_tag()
+
+
+def _config_platform(client: RegistryClient, repo: str, manifest: Manifest) -> dict[str, Any]:
+    """The config JSON read into an ``ocispec.Platform`` (what docker/cli's fetcher does for ``-v``)."""
+    from dockyard.transport.remote import config_object
+
+    obj = config_object(client, repo, manifest)
+    out: dict[str, Any] = {"architecture": str(obj.get("architecture") or ""), "os": str(obj.get("os") or "")}
+    for key in ("os.version", "os.features", "variant"):
+        if obj.get(key):
+            out[key] = obj[key]
+    return out
+
+
+def _image_manifest_json(ref_text: str, manifest: Manifest, platform: dict[str, Any]) -> bytes:
+    """One docker/cli ``types.ImageManifest`` as ``json.Marshal`` writes it (compact, HTML-escaped)."""
+    descriptor = {
+        "mediaType": manifest.media_type,
+        "digest": str(manifest.digest),
+        "size": manifest.size,
+        "platform": platform,
+    }
+    key = "SchemaV2Manifest" if manifest.media_type == mediatype.DOCKER_MANIFEST else "OCIManifest"
+    head = go_marshal({"Ref": ref_text, "Descriptor": descriptor, "Raw": base64.b64encode(manifest.raw).decode()})
+    return head[:-1].encode() + b',"' + key.encode() + b'":' + go_compact(manifest.raw) + b"}"
+
+
+def _child(client: RegistryClient, repo: str, desc: Descriptor) -> Manifest:
+    got = client.get_manifest(repo, desc.digest)
+    parsed = parse_any(got.data, got.media_type)
+    if not isinstance(parsed, Manifest):
+        raise InvalidManifest(f"{repo}@{desc.digest}: unsupported manifest format: a nested index")
+    return parsed
+
+
+def manifest_inspect(client: RegistryClient, ref: Reference, *, verbose: bool = False) -> bytes:
+    """What ``docker manifest inspect [-v] REF`` prints (with its final newline)."""
+    from dockyard.transport import remote
+
+    ref = _docker_ref(ref)
+    target = remote.resolve(client, ref)
+    parsed = target.parsed
+    if isinstance(parsed, Manifest):
+        if not verbose:
+            return go_indent(target.raw, b"\t") + b"\n"
+        one = _image_manifest_json(str(ref), parsed, _config_platform(client, ref.path, parsed))
+        return go_indent(one, b"\t") + b"\n"
+    children = [(desc, _child(client, ref.path, desc)) for desc in parsed.manifests]
+    if not verbose:
+        entries = [
+            {
+                "mediaType": child.media_type,
+                "size": child.size,
+                "digest": str(child.digest),
+                "platform": go_platform(desc.platform, features=False),
+            }
+            for desc, child in children
+        ]
+        listing = {"schemaVersion": 2, "mediaType": mediatype.DOCKER_MANIFEST_LIST, "manifests": entries}
+        return (go_marshal(listing, "   ") + "\n").encode()
+    items = []
+    for desc, child in children:
+        _config_platform(client, ref.path, child)  # docker/cli fetches (and verifies) each config too
+        items.append(_image_manifest_json(str(ref.with_digest(desc.digest)), child, go_platform(desc.platform)))
+    return go_indent(b"[" + b",".join(items) + b"]", b"\t") + b"\n"
+
+
+# --- crane: digest, ls, catalog, delete ------------------------------------------------------------------------
+
+
+def digest_of(client: RegistryClient, ref: Reference, platform: Platform | None = None) -> Digest:
+    """crane ``digest``: the digest of what ``ref`` names (HEAD); with ``platform``, an index's child for it."""
+    from dockyard.transport import remote
+
+    ref = ref.with_default_tag()
+    if platform is None:
+        ident = ref.digest if ref.digest is not None else ref.tag
+        assert ident is not None
+        desc = client.head_manifest(ref.path, ident)
+        if desc is None:
+            raise _not_found(client, ref)
+        return desc.digest
+    target = remote.resolve(client, ref)
+    if isinstance(target.parsed, Index):
+        try:
+            return target.parsed.select(platform).digest
+        except InvalidManifest as exc:
+            raise InvalidManifest(f"{ref.familiar()}: {exc}") from None
+    return target.digest
+
+
+def _not_found(client: RegistryClient, ref: Reference) -> DockyardError:
+    from dockyard.errors import RegistryNotFound
+
+    return RegistryNotFound(client.host, status=404, errors=(("MANIFEST_UNKNOWN", "manifest unknown"),), what=str(ref))
+
+
+def list_tags(client: RegistryClient, repo: str) -> list[str]:
+    """crane ``ls``: the repository's tags in the registry's order."""
+    return client.tags(repo)
+
+
+def catalog(client: RegistryClient) -> list[str]:
+    """crane ``catalog``: every repository of the registry."""
+    return client.catalog()
+
+
+def repository_of(text: str) -> Reference:
+    """A repository name (``host/path``) without tag or digest, as crane ``ls`` takes it."""
+    ref = Reference.parse(text)
+    if ref.tag is not None or ref.digest is not None:
+        raise InvalidReference(f"{text!r} is an image reference, not a repository")
+    return ref
+
+
+def registry_of(text: str) -> str:
+    """A registry name (``host[:port]``), as crane ``catalog`` takes it."""
+    from dockyard.transport.registry.hosts import canonical_host
+
+    name = text.strip().rstrip("/")
+    for scheme in ("http://", "https://"):
+        if name.lower().startswith(scheme):
+            name = name[len(scheme) :]
+    if not name or "/" in name:
+        raise InvalidReference(f"invalid registry {text!r}: want host[:port]")
+    return canonical_host(name)
+
+
+def delete(client: RegistryClient, ref: Reference) -> Reference:
+    """crane ``delete``: delete the manifest ``ref`` names (a tag is resolved to its digest first, since
+    registries refuse deletion by tag); the ``repo@digest`` deleted."""
+    digest = ref.digest if ref.digest is not None else digest_of(client, ref)
+    client.delete_manifest(ref.path, digest)
+    return ref.untagged().with_digest(digest)
+
+
+__all__ = [
+    "DEFAULT_SERVER",
+    "LoginFailed",
+    "LoginResult",
+    "catalog",
+    "delete",
+    "digest_of",
+    "display_server",
+    "go_compact",
+    "go_descriptor",
+    "go_escape",
+    "go_indent",
+    "go_marshal",
+    "go_platform",
+    "go_time",
+    "list_tags",
+    "login",
+    "logout",
+    "manifest_inspect",
+    "registry_of",
+    "repository_of",
+    "server_host",
+    "verify_login",
+]
