@@ -40,9 +40,10 @@ class _BackgroundHasher:
     The queue is bounded, so memory stays at a few output chunks.
     """
 
-    def __init__(self, algorithm: str) -> None:
+    def __init__(self, algorithm: str, *, sizing: bool = True) -> None:
         self._hasher = DigestHasher(algorithm)
         self.sizer = ContentSizer()
+        self._sizing = sizing
         self.size = 0
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
         self._thread = threading.Thread(target=self._run, name="dockyard-diff-id", daemon=True)
@@ -50,7 +51,7 @@ class _BackgroundHasher:
 
     def _run(self) -> None:
         update = self._hasher.update
-        feed: Callable[[bytes], None] = self.sizer.feed
+        feed: Callable[[bytes], None] = self.sizer.feed if self._sizing else _ignore
         get = self._queue.get
         while (chunk := get()) is not None:
             update(chunk)
@@ -177,21 +178,29 @@ def copy_and_digest(
         return LayerDigests(raw.digest(), raw.size, out.digest(), out.size, kind, sizer.total)
 
     hasher = _out_hasher(out_algorithm)
+    # The compressed bytes are hashed on a thread of their own too: the main thread only reads and inflates.
+    packed: DigestHasher | _BackgroundHasher = raw
+    if isinstance(hasher, _BackgroundHasher):
+        packed = _BackgroundHasher(algorithm, sizing=False)
+        packed.update(head)
     try:
         if kind is Compression.GZIP:
-            _gzip(src, head, raw, hasher, write, lim)
+            _gzip(src, head, packed, hasher, write, lim)
         else:
-            _zstd(src, head, raw, hasher, write, lim)
+            _zstd(src, head, packed, hasher, write, lim)
         diff_id = hasher.digest()
+        digest = packed.digest()
     finally:
         hasher.close()
-    return LayerDigests(raw.digest(), raw.size, diff_id, hasher.size, kind, hasher.sizer.total)
+        if isinstance(packed, _BackgroundHasher):
+            packed.close()
+    return LayerDigests(digest, packed.size, diff_id, hasher.size, kind, hasher.sizer.total)
 
 
 def _gzip(
     src: BinaryIO,
     head: bytes,
-    raw: DigestHasher,
+    raw: DigestHasher | _BackgroundHasher,
     out: _ForegroundHasher | _BackgroundHasher,
     write: Callable[[bytes], object] | None,
     lim: Limits,
@@ -249,7 +258,7 @@ class _Tee:
         self,
         src: BinaryIO,
         head: bytes,
-        raw: DigestHasher,
+        raw: DigestHasher | _BackgroundHasher,
         write: Callable[[bytes], object] | None,
         checker: ZstdFrameChecker,
     ) -> None:
@@ -282,7 +291,7 @@ class _Tee:
 def _zstd(
     src: BinaryIO,
     head: bytes,
-    raw: DigestHasher,
+    raw: DigestHasher | _BackgroundHasher,
     out: _ForegroundHasher | _BackgroundHasher,
     write: Callable[[bytes], object] | None,
     lim: Limits,

@@ -29,6 +29,12 @@ Opener = Callable[[int], httpx.Response]
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$")
 
 
+#: How much of the body is gathered before it is handed on.
+_PIECE = 1 << 20
+#: Marks the normal end of a response body in ``BlobStream._pending``.
+_ENDED = StopIteration()
+
+
 class BlobStream(io.RawIOBase):
     """A readable, resuming, verifying stream of one blob (use it as a context manager)."""
 
@@ -61,6 +67,7 @@ class BlobStream(io.RawIOBase):
         self._failures = 0
         self._response: httpx.Response | None = None
         self._chunks: Iterator[bytes] = iter(())
+        self._pending: Exception | None = None  # what ended the last gathering: _ENDED or a transport error
         self._connect()
 
     # --- io.RawIOBase ---------------------------------------------------------------------------------------
@@ -70,6 +77,21 @@ class BlobStream(io.RawIOBase):
 
     def tell(self) -> int:
         return self._offset - len(self._buffer)
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        """The next bytes (at most ``size``): a whole received piece is handed on without copying."""
+        if size is None or size < 0:
+            return self.readall()
+        while not self._buffer:
+            if self._done or size == 0:
+                return b""
+            self._next_chunk()
+        if size >= len(self._buffer):
+            out, self._buffer = self._buffer, b""
+            return out
+        out = self._buffer[:size]
+        self._buffer = self._buffer[size:]
+        return out
 
     def readinto(self, buffer: WriteableBuffer, /) -> int:
         target = memoryview(buffer).cast("B")
@@ -114,32 +136,51 @@ class BlobStream(io.RawIOBase):
             if length is not None and length.isdigit():
                 self.size = int(length)
             self._skip = self._offset  # the server ignored Range: skip what was already read
-        # Unchunked: bytes as they arrive, so none are held back in a buffer a dropped connection loses.
+        # Bytes as they arrive (httpcore reads 64 KiB at a time); _next_chunk gathers them into bigger pieces.
         self._chunks = response.iter_raw()
 
     def _next_chunk(self) -> None:
-        try:
-            chunk = next(self._chunks)
-        except StopIteration:
-            if self.size is not None and self._offset < self.size:
-                self._resume(None)  # closed early without an error
-            else:
-                self._finish()
+        """Gather up to :data:`_PIECE` bytes into the buffer (fewer trips through the readers above); an end or
+        a dropped connection met while gathering is dealt with once the bytes before it are handed on, so a
+        resume asks for exactly the first byte not yet received."""
+        if self._pending is not None:
+            exc, self._pending = self._pending, None
+            self._end_of_chunks(exc)
             return
-        except httpx.TransportError as exc:
-            self._resume(exc)
+        parts: list[bytes] = []
+        got = 0
+        while got < _PIECE:
+            try:
+                chunk = next(self._chunks)
+            except StopIteration:
+                self._pending = _ENDED
+                break
+            except httpx.TransportError as exc:
+                self._pending = exc
+                break
+            if self._skip:
+                dropped = min(self._skip, len(chunk))
+                chunk = chunk[dropped:]
+                self._skip -= dropped
+            if chunk:
+                parts.append(chunk)
+                got += len(chunk)
+        if not parts:
             return
-        if self._skip:
-            dropped = min(self._skip, len(chunk))
-            chunk = chunk[dropped:]
-            self._skip -= dropped
-        if not chunk:
-            return
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
         self._failures = 0
         if self._hasher is not None:
-            self._hasher.update(chunk)
-        self._offset += len(chunk)
-        self._buffer = chunk
+            self._hasher.update(data)
+        self._offset += len(data)
+        self._buffer = data
+
+    def _end_of_chunks(self, exc: Exception) -> None:
+        if exc is not _ENDED:
+            self._resume(exc)
+        elif self.size is not None and self._offset < self.size:
+            self._resume(None)  # closed early without an error
+        else:
+            self._finish()
 
     def _resume(self, exc: Exception | None) -> None:
         if self._response is not None:

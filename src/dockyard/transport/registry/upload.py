@@ -132,6 +132,17 @@ def _replayable_reader(stream: BinaryIO, size: int | None) -> tuple[Callable[[],
     return body, start_at is not None
 
 
+def _slices(chunk: bytes) -> Callable[[], Iterator[bytes]]:
+    """A replayable body of ``chunk`` in :data:`READ_SIZE` slices (a memoryview each: no copies)."""
+    view = memoryview(chunk)
+
+    def body() -> Iterator[bytes]:
+        for at in range(0, len(view), READ_SIZE):
+            yield bytes(view[at : at + READ_SIZE])
+
+    return body
+
+
 def _put_chunked(
     session: Session,
     repo: str,
@@ -161,7 +172,7 @@ def _put_chunked(
                 "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
                 "Content-Length": str(len(chunk)),
             },
-            body=chunk,
+            body=_slices(chunk),
             ok=(202,),
         )
         response.close()
