@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from dockyard.errors import InvalidArchive, InvalidInput, InvalidReference
 from dockyard.events import EventSink, locked_emitter
@@ -67,6 +67,8 @@ def parse_location(text: str) -> Location:
             ref = None
             if kind == "docker-archive" and sep and name and not name.startswith("@"):
                 ref = refs.parse(name)
+                if ref.digest is not None:
+                    raise InvalidReference(f"docker-archive doesn't support digest references: {name}")
             return Location(kind, ref=ref, path=Path(path), name=name or None)
     if text.startswith("docker:"):
         raise InvalidReference(f"invalid location {text!r}: the registry transport is written docker://REF")
@@ -241,6 +243,9 @@ def copy(
                 raise InvalidInput("--all copies a registry index to a registry: both must be docker://")
             assert src_client is not None and dst_client is not None and src.ref is not None and dst.ref is not None
             return _copy_index(src, dst, src_client, dst_client, same_registry, emit)
+        if src.kind == "docker" and dst.kind == "store":
+            assert src_client is not None
+            return _registry_to_store(src, dst, src_client, store, platform)
         image, name = read_image(src, store=store, platform=platform, client=src_client)
         sources = _same_registry_sources(image, src) if same_registry else None
         digest = write_image(image, dst, name, store=store, client=dst_client, emit=emit, sources=sources)
@@ -248,6 +253,28 @@ def copy(
     finally:
         for c in clients.values():
             c.close()
+
+
+def _registry_to_store(
+    src: Location, dst: Location, client: RegistryClient, store: Store | None, platform: Platform | None
+) -> CopyResult:
+    """As ``pull`` records it: the digest copied is a repository digest of the stored image (the index
+    digest for a multi-platform source, whose bytes are kept too)."""
+    from dockyard.transport import remote
+
+    assert src.ref is not None and dst.ref is not None and store is not None
+    if dst.ref.digest is not None:
+        raise InvalidReference(f"cannot name a stored image by digest: {dst.ref.familiar()}")
+    target = remote.resolve(client, src.ref)
+    image = remote.image_for(client, target, platform)
+    store.ingest(
+        image,
+        [dst.ref.with_default_tag()],
+        repo_digests=[src.ref.untagged().with_digest(target.digest)],
+        extra_blobs=[target.raw] if target.index is not None else [],
+        max_concurrent=3,
+    )
+    return CopyResult(src, dst, image.manifest().digest, 1)
 
 
 def _same_registry_sources(image: Image, src: Location) -> dict[str, list[str]]:
@@ -326,8 +353,8 @@ def _copy_artifact(
             continue
         if same_registry and dst_client.mount_blob(dst.ref.path, desc.digest, src.ref.path):
             continue
-        with src_client.open_blob(src.ref.path, desc.digest) as stream:
-            dst_client.upload_blob(dst.ref.path, desc.digest, stream.read(), desc.size)
+        with src_client.open_blob(src.ref.path, desc.digest, size=desc.size) as stream:
+            dst_client.upload_blob(dst.ref.path, desc.digest, cast(BinaryIO, stream), desc.size)
     dst_client.put_manifest(dst.ref.path, manifest.digest, raw, media_type)
 
 

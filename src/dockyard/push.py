@@ -30,6 +30,7 @@ CHUNKED_ABOVE = 1 << 30
 CHUNK_SIZE = 64 << 20
 _PROGRESS_STEP = 256 << 10
 
+
 @dataclass(frozen=True, slots=True)
 class PushResult:
     ref: Reference

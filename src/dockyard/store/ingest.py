@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import contextlib
+import threading
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from dockyard.errors import StoreError
 from dockyard.image.base import Image, Layer
@@ -81,32 +83,39 @@ def ingest(
                         on_layer(LayerProgress(diff_id, layer.descriptor().digest, "Already exists"))
                     continue
                 todo.setdefault(str(diff_id), (layer, diff_id))  # the same layer twice in one image: once
-            for layer, diff_id, digests in _copy_layers(store, list(todo.values()), limits, max_concurrent, written):
-                desc = layer.descriptor()
-                with store.meta.write() as db:
-                    db.execute(
-                        "INSERT OR REPLACE INTO layers (diff_id, blob_digest, media_type, compressed_size, size, "
-                        "content_size) VALUES (?, ?, ?, ?, ?, ?)",
-                        (
-                            str(diff_id),
-                            str(desc.digest),
-                            desc.media_type,
-                            digests.size,
-                            digests.uncompressed_size,
-                            digests.content_size,
-                        ),
-                    )
-                added.append(str(diff_id))
-                if on_layer:
-                    on_layer(LayerProgress(diff_id, desc.digest, "Loaded"))
-            store.blobs.put_bytes(config.raw, manifest.config.digest)
-            store.blobs.put_bytes(manifest.raw)
+            copies = _copy_layers(store, list(todo.values()), limits, max_concurrent, written)
+            with contextlib.closing(copies):  # on an error below, the downloads under way stop at once
+                for layer, diff_id, digests in copies:
+                    _record_layer(store, layer, diff_id, digests)
+                    added.append(str(diff_id))
+                    if on_layer:
+                        on_layer(LayerProgress(diff_id, layer.descriptor().digest, "Loaded"))
+            written.append(store.blobs.put_bytes(config.raw, manifest.config.digest))
+            written.append(store.blobs.put_bytes(manifest.raw))
             extra = [str(store.blobs.put_bytes(raw)) for raw in extra_blobs]
+            written.extend(Digest.parse(e) for e in extra)
             return _record(store, manifest, config, names, list(repo_digests), extra)
     except BaseException:
         if added or written:
             _forget_unused_layers(store, added, written)
         raise
+
+
+def _record_layer(store: Store, layer: Layer, diff_id: Digest, digests: LayerDigests) -> None:
+    desc = layer.descriptor()
+    with store.meta.write() as db:
+        db.execute(
+            "INSERT OR REPLACE INTO layers (diff_id, blob_digest, media_type, compressed_size, size, content_size) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                str(diff_id),
+                str(desc.digest),
+                desc.media_type,
+                digests.size,
+                digests.uncompressed_size,
+                digests.content_size,
+            ),
+        )
 
 
 def _copy_layers(
@@ -115,13 +124,16 @@ def _copy_layers(
     limits: Limits | None,
     max_concurrent: int,
     written: list[Digest],
-) -> Iterator[tuple[Layer, Digest, LayerDigests]]:
+) -> Generator[tuple[Layer, Digest, LayerDigests], None, None]:
     """Copy layer blobs into the store, verified; yields each as it completes (in the calling thread)."""
+
+    stop = threading.Event()  # set when the ingest fails or is interrupted: the other downloads stop too
 
     def copy(layer: Layer, diff_id: Digest) -> LayerDigests:
         desc = layer.descriptor()
         with layer.open() as src:
-            digests = store.blobs.put_layer(src, desc.digest, diff_id, desc.size, limits)
+            stoppable = cast(BinaryIO, _Stoppable(src, stop))
+            digests = store.blobs.put_layer(stoppable, desc.digest, diff_id, desc.size, limits)
         written.append(desc.digest)
         return digests
 
@@ -137,9 +149,25 @@ def _copy_layers(
             layer, diff_id = futures[future]
             yield layer, diff_id, future.result()
     finally:
-        for future in futures:
-            future.cancel()
-        pool.shutdown(wait=True)
+        stop.set()  # a no-op once every copy has finished; else the ones under way end at their next read
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Stopped(Exception):
+    """A layer copy given up because another one failed (never seen outside: the first error is raised)."""
+
+
+class _Stoppable:
+    """A layer stream that ends its copy at the next read once ``stop`` is set."""
+
+    def __init__(self, raw: BinaryIO, stop: threading.Event) -> None:
+        self._raw = raw
+        self._stop = stop
+
+    def read(self, size: int = -1) -> bytes:
+        if self._stop.is_set():
+            raise _Stopped("stopped: another layer failed")
+        return self._raw.read(size)
 
 
 def _forget_unused_layers(store: Store, diff_ids: list[str], blobs: list[Digest]) -> None:

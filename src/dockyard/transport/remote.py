@@ -120,7 +120,7 @@ class RemoteImage:
     def _opener(self, desc: Descriptor) -> Opener:
         def open_blob() -> BinaryIO:
             # the store verifies the digest and size while it copies: no second hash here
-            return cast(BinaryIO, self.client.open_blob(self.repo, desc.digest, verify=False))
+            return cast(BinaryIO, self.client.open_blob(self.repo, desc.digest, verify=False, size=desc.size))
 
         return open_blob
 
@@ -157,7 +157,7 @@ def config_object(client: RegistryClient, repo: str, manifest: Manifest) -> dict
     """The config blob a manifest names, read (verified) and parsed as a JSON object, whatever its media type."""
     import json
 
-    raw = client.read_blob(repo, manifest.config.digest)
+    raw = client.read_blob(repo, manifest.config.digest, manifest.config.size)
     try:
         obj = json.loads(raw)
     except ValueError:
@@ -174,10 +174,18 @@ def image_for(client: RegistryClient, target: Target, platform: Platform | None 
         raise InvalidManifest(
             f"{target.ref.familiar()} is not a container image (config type {manifest.config.media_type})"
         )
-    raw = client.read_blob(target.ref.path, manifest.config.digest)
+    raw = client.read_blob(target.ref.path, manifest.config.digest, manifest.config.size)
     if len(raw) != manifest.config.size:
         raise SizeMismatch(manifest.config.size, len(raw), f"config {manifest.config.digest}")
     config = ImageConfig.parse(raw)
+    if platform is not None and target.index is None:
+        # asked for a platform, got a single-platform image: it must be that platform (never a silent fallback)
+        actual = config.platform
+        if not any(candidate.matches(actual) for candidate in platform.fallbacks()):
+            raise InvalidManifest(
+                f"image with reference {target.ref.familiar()} was found but does not match the specified "
+                f"platform: wanted {platform}, actual: {actual}"
+            )
     if len(config.diff_ids) != len(manifest.layers):
         raise InvalidManifest(
             f"{target.ref.familiar()}: the manifest lists {len(manifest.layers)} layers "

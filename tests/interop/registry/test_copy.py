@@ -87,7 +87,7 @@ def test_copy_all_keeps_the_index_digest(cli: Any, registry: Registry, index_sou
     assert raw == json.loads(index.raw)
     for arch, variant in (("arm64", "v8"), ("arm", "v7")):
         cfg = skopeo_inspect(f"docker://{dst}", "--override-arch", arch, "--override-variant", variant, "--config")
-        assert cfg["architecture"] == arch
+        assert (cfg["architecture"], cfg.get("variant")) == (arch, variant)
     # without --all only this host's platform is copied, as its own manifest
     single = f"{registry.host}/mirror/single:v1"
     cli("copy", "--platform", "linux/arm/v7", f"docker://{src}", f"docker://{single}")

@@ -36,6 +36,10 @@ Body = bytes | Callable[[], Iterable[bytes]] | None
 
 MAX_REDIRECTS: Final = 5
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+#: The most of an answer that is read into memory (manifests, token answers, tag lists; blobs are streamed).
+MAX_BODY: Final = 4 * 1024 * 1024
+#: The most of an error (or otherwise unwanted) answer that is read.
+MAX_ERROR_BODY: Final = 64 * 1024
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -65,8 +69,12 @@ class Session:
             headers={"User-Agent": user_agent},
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
         )
-        self.auth = Authenticator(endpoint.host, credentials, self._token_request, cache=token_cache)
+        self.auth = Authenticator(
+            endpoint.host, credentials, self._token_request, cache=token_cache, plain_http=endpoint.scheme == "http"
+        )
         self.sleep: Callable[[float], None] = time.sleep
+        #: Only this origin (the registry's own scheme, host and port) ever gets the registry's credentials.
+        self.home = _origin(httpx.URL(endpoint.base_url))
 
     def url(self, path: str, query: Sequence[tuple[str, str]] = ()) -> httpx.URL:
         text = self.endpoint.base_url + path
@@ -94,7 +102,7 @@ class Session:
 
         ``scopes=None`` sends no credentials at all (token requests). ``replayable=False`` means
         the body cannot be sent twice: then nothing is retried. A ``stream`` answer must be closed
-        by the caller.
+        by the caller; any other answer is read, at most :data:`MAX_BODY` bytes of it.
         """
         expected = frozenset(ok)
         url = httpx.URL(url) if isinstance(url, str) else url
@@ -105,7 +113,7 @@ class Session:
             attempt += 1
             can_retry = replayable and attempt < self.retry.attempts
             try:
-                response = self._send_following_redirects(method, url, headers, authorization, body, stream)
+                response = self._send_following_redirects(method, url, headers, authorization, body)
             except httpx.TransportError as exc:
                 if not can_retry:
                     raise _errors.unreachable(self.endpoint.host, exc, what) from exc
@@ -119,7 +127,7 @@ class Session:
                 and scopes is not None
                 and not challenged
                 and replayable
-                and _origin(response.url) == _origin(url)
+                and _origin(response.url) == self.home
             ):
                 _discard(response)
                 challenged = True
@@ -127,15 +135,16 @@ class Session:
                 attempt -= 1  # the authentication round trip is not a failure
                 continue
             if status in expected:
-                return response
+                return response if stream else _buffered(response, MAX_BODY, self.endpoint.host, what)
             if should_retry_status(status) and can_retry:
                 wait = self.retry.wait_for(attempt, response.headers.get("retry-after"))
                 _discard(response)
                 log.debug("%s %s: %d; retry %d in %.2fs", method, url, status, attempt, wait)
                 self.sleep(wait)
                 continue
-            _discard(response)
-            error = _errors.from_response(self.endpoint.host, response, what)
+            error = _errors.from_response(
+                self.endpoint.host, _buffered(response, MAX_ERROR_BODY, self.endpoint.host, what, cut=True), what
+            )
             if status == 401 and challenged and not error.errors:
                 # A HEAD has no body to say why: say it for the registry.
                 creds = self.auth.credentials()
@@ -150,27 +159,40 @@ class Session:
         headers: Mapping[str, str] | None,
         authorization: str | None,
         body: Body,
-        stream: bool,
     ) -> httpx.Response:
+        """Send (the answer streamed), following redirects by hand. The registry's ``Authorization`` goes only
+        to the registry's own origin; headers the caller set go on only within the first request's origin;
+        a request with a body is never redirected to another origin, and nothing is redirected from HTTPS to
+        plain HTTP."""
         sent_headers = dict(headers or {})
-        origin = _origin(url)
+        first = _origin(url)
         for _ in range(MAX_REDIRECTS + 1):
-            request_headers = dict(sent_headers)
-            if authorization is not None and _origin(url) == origin:
+            here = _origin(url)
+            request_headers = dict(sent_headers) if here == first else _public(sent_headers)
+            if authorization is not None and here == self.home:
                 request_headers["Authorization"] = authorization
             content = body if isinstance(body, bytes) or body is None else body()
             request = self.http.build_request(method, url, headers=request_headers, content=content)
-            response = self.http.send(request, stream=stream)
+            response = self.http.send(request, stream=True)
             location = response.headers.get("location")
             if response.status_code not in _REDIRECTS or location is None:
                 return response
             _discard(response)
-            url = response.url.join(location)
+            target = response.url.join(location)
             if response.status_code == 303 or (response.status_code in (301, 302) and method not in ("GET", "HEAD")):
                 method, body = "GET", None
                 sent_headers = {k: v for k, v in sent_headers.items() if k.lower() not in ("content-type",)}
-            log.debug("redirected to %s", url.copy_with(query=None))
-        raise RegistryError(self.endpoint.host, reason=f"redirected more than {MAX_REDIRECTS} times", what=str(url))
+            if url.scheme == "https" and target.scheme != "https":
+                raise RegistryError(
+                    self.endpoint.host, reason="redirected from HTTPS to plain HTTP", what=_shown(target)
+                )
+            if body is not None and _origin(target) != first:
+                raise RegistryError(
+                    self.endpoint.host, reason="redirected a request with a body to another host", what=_shown(target)
+                )
+            url = target
+            log.debug("redirected to %s", _shown(url))
+        raise RegistryError(self.endpoint.host, reason=f"redirected more than {MAX_REDIRECTS} times", what=_shown(url))
 
     # --- token requests (for the Authenticator) -------------------------------------------------------------
 
@@ -189,16 +211,62 @@ class Session:
             scopes=None,
             headers=sent,
             body=body,
-            ok=range(200, 500),
+            ok=[status for status in range(200, 500) if status != 429],  # 429 is retried, not an answer
         )
         return response
 
 
 def _discard(response: httpx.Response) -> None:
-    """Read what is left of an unwanted answer (so the connection can be reused) and close it."""
+    """Read a little of an unwanted answer (a small one leaves the connection reusable) and close it."""
     try:
-        response.read()
+        got = 0
+        for chunk in response.iter_raw():
+            got += len(chunk)
+            if got > MAX_ERROR_BODY:
+                break
     except httpx.HTTPError:
         pass
     finally:
         response.close()
+
+
+def _buffered(response: httpx.Response, limit: int, host: str, what: str, *, cut: bool = False) -> httpx.Response:
+    """The streamed ``response`` read into memory, at most ``limit`` bytes: past that it is refused (or, with
+    ``cut``, truncated), so a hostile registry cannot make dockyard hold an endless answer."""
+    parts: list[bytes] = []
+    got = 0
+    try:
+        for chunk in response.iter_bytes():
+            got += len(chunk)
+            if got > limit:
+                if not cut:
+                    raise RegistryError(
+                        host, status=response.status_code, what=what, reason=f"sent more than {limit} bytes"
+                    )
+                parts.append(chunk[: limit - (got - len(chunk))])
+                break
+            parts.append(chunk)
+    except httpx.HTTPError as exc:
+        if not cut:
+            raise _errors.unreachable(host, exc, what) from exc
+    finally:
+        response.close()
+    return httpx.Response(
+        response.status_code,
+        headers=[(k, v) for k, v in response.headers.multi_items() if k.lower() not in _ENCODING_HEADERS],
+        content=b"".join(parts),
+        request=response.request,
+    )
+
+
+_ENCODING_HEADERS: Final = frozenset({"content-encoding", "transfer-encoding"})  # the content is decoded
+
+
+def _public(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers that may go to another origin: no credentials."""
+    return {k: v for k, v in headers.items() if k.lower() not in ("authorization", "cookie")}
+
+
+def _shown(url: httpx.URL) -> str:
+    """A URL fit for a message: without its query (signed storage URLs carry secrets there)."""
+    return str(url.copy_with(query=None))

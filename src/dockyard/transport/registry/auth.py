@@ -323,8 +323,12 @@ class Authenticator:
         *,
         cache: TokenCache | None = None,
         default_ttl: float = DEFAULT_TOKEN_TTL,
+        plain_http: bool = False,
     ) -> None:
+        """``plain_http``: the registry itself is reached over plain HTTP (loopback or marked insecure); only
+        then may its token service be plain HTTP too, unless that service is on a loopback address."""
         self.host = host
+        self.plain_http = plain_http
         self.credential_source = credentials
         self.fetch = fetch
         self.cache = cache if cache is not None else TokenCache()
@@ -385,10 +389,27 @@ class Authenticator:
         wanted = merge_scopes([*scopes, *chosen.scopes])
         return "Bearer " + self._fetch_token(chosen, scopes, wanted).value
 
+    def _check_realm(self, realm: str) -> None:
+        """Credentials go to a token service over HTTPS, or over HTTP only where the registry itself is HTTP
+        (the user's choice) or the service is on this machine."""
+        from urllib.parse import urlsplit
+
+        from dockyard.transport.registry.hosts import is_loopback
+
+        parts = urlsplit(realm)
+        if parts.scheme == "https":
+            return
+        if parts.scheme == "http" and (self.plain_http or is_loopback(parts.hostname or "")):
+            return
+        raise RegistryAuthError(
+            self.host, status=401, reason=f"names a token service that is not HTTPS ({parts.scheme}://{parts.netloc})"
+        )
+
     def _fetch_token(self, challenge: Challenge, key: Sequence[Scope], wanted: Sequence[Scope]) -> Token:
         realm = challenge.realm
         if not realm:
             raise RegistryAuthError(self.host, status=401, reason="sent a Bearer challenge without a realm")
+        self._check_realm(realm)
         creds = self.credentials()
         service = challenge.service
         scope_text = " ".join(str(s) for s in wanted)

@@ -48,8 +48,12 @@ class BlobStream(io.RawIOBase):
         offset: int = 0,
         verify: bool = True,
         max_resumes: int = 5,
+        expected_size: int | None = None,
     ) -> None:
+        """``expected_size``: what the descriptor says; a registry that announces or sends more is refused at
+        once (an endless answer never fills memory or disk)."""
         super().__init__()
+        self.expected_size = expected_size
         self.digest = digest
         self.host = host
         self.what = what
@@ -131,10 +135,12 @@ class BlobStream(io.RawIOBase):
                 )
             if match.group(3) != "*":
                 self.size = int(match.group(3))
+                self._check_announced()
         else:
             length = response.headers.get("content-length")
             if length is not None and length.isdigit():
                 self.size = int(length)
+                self._check_announced()
             self._skip = self._offset  # the server ignored Range: skip what was already read
         # Bytes as they arrive (httpcore reads 64 KiB at a time); _next_chunk gathers them into bigger pieces.
         self._chunks = response.iter_raw()
@@ -172,6 +178,9 @@ class BlobStream(io.RawIOBase):
         if self._hasher is not None:
             self._hasher.update(data)
         self._offset += len(data)
+        if self.expected_size is not None and self._offset > self.expected_size:
+            self._close_response()
+            raise SizeMismatch(self.expected_size, self._offset, f"{self.what} (sent more than its descriptor says)")
         self._buffer = data
 
     def _end_of_chunks(self, exc: Exception) -> None:
@@ -181,6 +190,16 @@ class BlobStream(io.RawIOBase):
             self._resume(None)  # closed early without an error
         else:
             self._finish()
+
+    def _check_announced(self) -> None:
+        if self.expected_size is not None and self.size is not None and self.size != self.expected_size:
+            self._close_response()
+            raise SizeMismatch(self.expected_size, self.size, f"{self.what} (as the registry announced it)")
+
+    def _close_response(self) -> None:
+        if self._response is not None:
+            self._response.close()
+            self._response = None
 
     def _resume(self, exc: Exception | None) -> None:
         if self._response is not None:

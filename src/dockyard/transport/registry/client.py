@@ -25,7 +25,7 @@ from typing import BinaryIO, Final, NamedTuple, Self
 import httpx
 
 from dockyard import __version__
-from dockyard.errors import DigestMismatch, InvalidManifest, InvalidReference
+from dockyard.errors import DigestMismatch, InvalidManifest, InvalidReference, RegistryError, SizeMismatch
 from dockyard.oci import _grammar, mediatype
 from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest, is_digest
@@ -46,6 +46,10 @@ DEFAULT_ACCEPT: Final = (
 """Every manifest type dockyard reads; Distribution 2.8 hides OCI types that are not named."""
 
 MAX_MANIFEST_SIZE: Final = 4 * 1024 * 1024
+#: The most :meth:`RegistryClient.read_blob` holds when the caller does not know the size.
+MAX_SMALL_BLOB: Final = 64 * 1024 * 1024
+#: The most pages of a tag or catalog listing that are followed.
+MAX_PAGES: Final = 10_000
 """Larger manifests are refused, as containerd does."""
 
 _GENERIC_TYPES: Final = frozenset({"", "application/json", "text/plain", "application/octet-stream"})
@@ -227,7 +231,9 @@ class RegistryClient:
         length = response.headers.get("content-length", "")
         return int(length) if length.isdigit() else 0
 
-    def open_blob(self, repo: str, digest: Digest | str, offset: int = 0, *, verify: bool = True) -> BlobStream:
+    def open_blob(
+        self, repo: str, digest: Digest | str, offset: int = 0, *, verify: bool = True, size: int | None = None
+    ) -> BlobStream:
         """A stream of the blob from byte ``offset``; a dropped connection is resumed with ``Range``.
 
         Read from offset 0 with ``verify``, the stream raises
@@ -247,12 +253,21 @@ class RegistryClient:
                 "GET", url, what=what, scopes=[pull_scope(repo)], headers=headers, stream=True, ok=(200, 206)
             )
 
-        return BlobStream(opener, parsed, host=self.host, what=what, offset=offset, verify=verify)
+        return BlobStream(opener, parsed, host=self.host, what=what, offset=offset, verify=verify, expected_size=size)
 
-    def read_blob(self, repo: str, digest: Digest | str) -> bytes:
-        """A whole (small) blob such as an image config, verified."""
-        with self.open_blob(repo, digest) as stream:
-            return stream.read()
+    def read_blob(self, repo: str, digest: Digest | str, size: int | None = None) -> bytes:
+        """A whole (small) blob such as an image config, verified. ``size`` (the descriptor's) is all that is
+        accepted; without it, at most :data:`MAX_SMALL_BLOB` bytes."""
+        cap = size if size is not None else MAX_SMALL_BLOB
+        parts: list[bytes] = []
+        got = 0
+        with self.open_blob(repo, digest, size=size) as stream:
+            while chunk := stream.read(1 << 20):
+                got += len(chunk)
+                if got > cap:
+                    raise SizeMismatch(cap, got, f"{_blob_what(repo, _parse_digest(digest))} (too big to hold)")
+                parts.append(chunk)
+        return b"".join(parts)
 
     def upload_blob(
         self,
@@ -323,6 +338,8 @@ class RegistryClient:
         while next_url is not None:
             if str(next_url) in seen:
                 break  # a registry that links a page to itself
+            if len(seen) >= MAX_PAGES:
+                raise RegistryError(self.host, what=what, reason=f"listed more than {MAX_PAGES} pages")
             seen.add(str(next_url))
             response = self._session.request("GET", next_url, what=what, scopes=[scope])
             body = _json_object(response.content, f"registry {self.host} sent a {key} list for {what} that")

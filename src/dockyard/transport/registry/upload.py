@@ -15,7 +15,7 @@ from typing import BinaryIO, Final
 
 import httpx
 
-from dockyard.errors import DigestMismatch, RegistryError, SizeMismatch
+from dockyard.errors import DigestMismatch, RegistryError, RegistryUnavailable, SizeMismatch
 from dockyard.oci.digest import Digest
 from dockyard.transport.registry._session import Session
 from dockyard.transport.registry.auth import Scope, push_scope
@@ -67,15 +67,49 @@ def upload(
         size = len(data)
     if chunk_size is not None and chunk_size <= 0:
         raise ValueError("chunk_size must be positive")
-    url = start(session, repo, what)
-    if chunk_size is None:
-        response = _put_monolithic(session, repo, url, digest, data, size, what)
-    else:
-        response = _put_chunked(session, repo, url, digest, data, size, chunk_size, what)
+    rewind = _rewinder(data)
+    attempt = 0
+    while True:
+        attempt += 1
+        url = start(session, repo, what)
+        try:
+            if chunk_size is None:
+                response = _put_monolithic(session, repo, url, digest, data, size, what)
+            else:
+                response = _put_chunked(session, repo, url, digest, data, size, chunk_size, what)
+            break
+        except RegistryUnavailable:
+            # Part of the body may have reached the registry: never send it again into the same session
+            # (the bytes would be appended twice); cancel it and start a fresh one, when the data can rewind.
+            cancel(session, repo, url, what)
+            if rewind is None or attempt >= session.retry.attempts:
+                raise
+            rewind()
+            session.sleep(session.retry.backoff(attempt))
+        except BaseException:
+            cancel(session, repo, url, what)
+            raise
     response.close()
     returned = response.headers.get("docker-content-digest")
     if returned and returned != str(digest):
         raise DigestMismatch(str(digest), returned, f"{what} (as the registry stored it)")
+
+
+def _rewinder(data: bytes | BinaryIO) -> Callable[[], None] | None:
+    """How to send ``data`` again from its start, or ``None`` when it is a one-shot stream."""
+    if isinstance(data, bytes):
+        return lambda: None
+    try:
+        if not data.seekable():
+            return None
+        at = data.tell()
+    except (OSError, ValueError):
+        return None
+
+    def rewind() -> None:
+        data.seek(at, os.SEEK_SET)
+
+    return rewind
 
 
 def _closing_url(url: httpx.URL, digest: Digest) -> httpx.URL:
@@ -89,11 +123,10 @@ def _put_monolithic(
     if size is not None:
         headers["Content-Length"] = str(size)
     body: bytes | Callable[[], Iterator[bytes]]
-    replayable = True
     if isinstance(data, bytes):
         body = data
     else:
-        body, replayable = _replayable_reader(data, size)
+        body, _ = _replayable_reader(data, size)
     return session.request(
         "PUT",
         _closing_url(url, digest),
@@ -101,7 +134,7 @@ def _put_monolithic(
         scopes=[push_scope(repo)],
         headers=headers,
         body=body,
-        replayable=replayable,
+        replayable=False,  # a retry opens a new upload session (see upload)
         ok=(201,),
     )
 
@@ -173,6 +206,7 @@ def _put_chunked(
                 "Content-Length": str(len(chunk)),
             },
             body=_slices(chunk),
+            replayable=False,  # a retry opens a new upload session (see upload)
             ok=(202,),
         )
         response.close()
