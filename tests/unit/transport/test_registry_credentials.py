@@ -175,3 +175,18 @@ def test_store_and_erase_through_the_helper(tmp_path: Path, helper: Path) -> Non
     assert config.erase("reg.example") is True
     assert "reg.example" not in json.loads(helper.read_text())
     assert config.get("reg.example") is None
+
+
+def test_store_writes_through_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "dotfiles" / "docker-config.json"
+    real.parent.mkdir()
+    real.write_text('{"auths": {}, "psFormat": "table"}')
+    real.chmod(0o640)
+    link_dir = tmp_path / "home" / ".docker"
+    link_dir.mkdir(parents=True)
+    (link_dir / "config.json").symlink_to(real)
+    DockerConfig(link_dir / "config.json").store("reg.example", "u", "p")
+    assert (link_dir / "config.json").is_symlink()  # still the user's link
+    data = json.loads(real.read_text())
+    assert data["psFormat"] == "table" and "reg.example" in data["auths"]
+    assert real.stat().st_mode & 0o777 == 0o600  # credentials: owner only, whatever the file was

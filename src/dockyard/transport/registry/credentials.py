@@ -151,17 +151,20 @@ class DockerConfig:
         return found
 
     def _write(self, data: Mapping[str, Any]) -> None:
-        """Atomically replace the file, mode 0600, tab-indented as Docker writes it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        """Atomically replace the file, tab-indented as Docker writes it, mode 0600 (it holds credentials); a
+        symlinked config.json is written through (the link stays)."""
+        target = self.path.resolve() if self.path.is_symlink() else self.path
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        mode = 0o600
         text = json.dumps(data, indent="\t") + "\n"
-        fd, tmp = tempfile.mkstemp(prefix=".config.json.", dir=self.path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=".config.json.", dir=target.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(text)
                 out.flush()
                 os.fsync(out.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
+            os.chmod(tmp, mode)
+            os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
