@@ -671,3 +671,20 @@ def unique_image(seed: str, platform: str = "linux/amd64", size: int = 200_000, 
         platform=Platform.parse(platform),
         **kw,
     )
+
+
+def push_index(client: Any, repo: str, tag: str, platforms: Any, seed: str) -> tuple[Any, dict[str, Any]]:
+    """An OCI index of one :func:`unique_image` per platform, pushed as ``repo:tag``: (index, images by platform)."""
+    from dockyard.oci import mediatype
+    from dockyard.oci.descriptor import Descriptor
+    from dockyard.oci.index import Index
+    from dockyard.oci.platform import Platform
+
+    images = {p: unique_image(f"{seed}-" + p.replace("/", "-"), p) for p in platforms}
+    descs = []
+    for p, image in images.items():
+        d = push_image(client, repo, image)
+        descs.append(Descriptor(d.media_type, d.digest, d.size, platform=Platform.parse(p)))
+    index = Index.build(descs, mediatype.OCI_INDEX)
+    client.put_manifest(repo, tag, index.raw, index.media_type)
+    return index, images

@@ -15,16 +15,14 @@ from registry_util import (
     Registry,
     Sample,
     push_image,
+    push_index,
     skopeo_copy,
     skopeo_inspect,
     unique_image,
 )
 
 from dockyard.image.base import Image
-from dockyard.oci import mediatype
-from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.index import Index
-from dockyard.oci.platform import Platform
 from dockyard.transport.registry.client import RegistryClient
 
 pytestmark = pytest.mark.interop
@@ -97,14 +95,8 @@ def test_pull_the_debian_image(cli: Any, registry: Registry, debian_oci_layout: 
 @pytest.fixture(scope="module")
 def two_platforms(registry: Registry) -> tuple[str, Index, dict[str, Image]]:
     """``multi/arch:v1``: an OCI index of a linux/amd64 and a linux/arm64/v8 image."""
-    images = {p: unique_image(p.replace("/", "-"), p) for p in ("linux/amd64", "linux/arm64/v8")}
     with RegistryClient(registry.host) as client:
-        descs = []
-        for p, image in images.items():
-            d = push_image(client, "multi/arch", image)
-            descs.append(Descriptor(d.media_type, d.digest, d.size, platform=Platform.parse(p)))
-        index = Index.build(descs, mediatype.OCI_INDEX)
-        client.put_manifest("multi/arch", "v1", index.raw, index.media_type)
+        index, images = push_index(client, "multi/arch", "v1", ("linux/amd64", "linux/arm64/v8"), "multi")
     return f"{registry.host}/multi/arch:v1", index, images
 
 

@@ -12,13 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from registry_util import BASIC_ALICE, Registry, Sample, push_image, skopeo_copy, skopeo_inspect, unique_image
+from registry_util import (
+    BASIC_ALICE,
+    Registry,
+    Sample,
+    push_image,
+    push_index,
+    skopeo_copy,
+    skopeo_inspect,
+    unique_image,
+)
 
 from dockyard.image.base import Image
 from dockyard.oci import mediatype
-from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.index import Index
-from dockyard.oci.platform import Platform
 from dockyard.transport.registry.client import RegistryClient
 
 pytestmark = pytest.mark.interop
@@ -45,14 +52,8 @@ def docker_config(tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def two_platforms(registry: Registry) -> tuple[str, Index, dict[str, Image]]:
     """``ops/multi:v1``: an OCI index of a linux/amd64 and a linux/arm64/v8 image."""
-    images = {p: unique_image("ops-" + p.replace("/", "-"), p) for p in ("linux/amd64", "linux/arm64/v8")}
     with RegistryClient(registry.host) as client:
-        descs = []
-        for p, image in images.items():
-            d = push_image(client, "ops/multi", image)
-            descs.append(Descriptor(d.media_type, d.digest, d.size, platform=Platform.parse(p)))
-        index = Index.build(descs, mediatype.OCI_INDEX)
-        client.put_manifest("ops/multi", "v1", index.raw, index.media_type)
+        index, images = push_index(client, "ops/multi", "v1", ("linux/amd64", "linux/arm64/v8"), "ops")
     return f"{registry.host}/ops/multi:v1", index, images
 
 
