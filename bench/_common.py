@@ -18,7 +18,13 @@ sys.path.insert(0, str(ROOT / "src"))
 import fixtures_util  # noqa: E402
 
 
-def median_time(fn: Callable[[], object], runs: int = 5, setup: Callable[[], object] | None = None) -> float:
+def median_time(
+    fn: Callable[[], object],
+    runs: int = 5,
+    setup: Callable[[], object] | None = None,
+    check: Callable[[], object] | None = None,
+) -> float:
+    """Median wall time of ``fn``; ``setup`` before and ``check`` after each run are not timed."""
     times = []
     for _ in range(runs):
         if setup is not None:
@@ -26,6 +32,8 @@ def median_time(fn: Callable[[], object], runs: int = 5, setup: Callable[[], obj
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
+        if check is not None:
+            check()
     return statistics.median(times)
 
 

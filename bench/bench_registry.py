@@ -38,7 +38,7 @@ from pathlib import Path
 
 import _common  # first: it puts src/ and tests/ on sys.path
 import registry_util
-from _common import dockyard, fixtures_util, fresh, report, sh, which
+from _common import dockyard, fixtures_util, fresh, median_time, report, sh, which
 
 from dockyard.image.build import build_image, directory, file
 from dockyard.oci.digest import Digest
@@ -154,25 +154,6 @@ def manifest_digest_in(reg: registry_util.Registry, repo: str, tag: str) -> str:
         conn.close()
 
 
-def measure(
-    fn: Callable[[], object],
-    runs: int,
-    setup: Callable[[], object] | None = None,
-    check: Callable[[], object] | None = None,
-) -> float:
-    """Median wall time of ``fn``; ``setup`` before and ``check`` after each run are not timed."""
-    times = []
-    for _ in range(runs):
-        if setup is not None:
-            setup()
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-        if check is not None:
-            check()
-    return statistics.median(times)
-
-
 def check_store(root: Path, ref: str, image: Layout) -> None:
     """The store has ``ref`` as the expected image, with its layer blobs in place."""
     parsed = Reference.parse(ref)
@@ -193,7 +174,7 @@ def bench_pull(work: Path, reg: registry_util.Registry, image: Layout, runs: int
     """dockyard pull vs skopeo copy and podman pull; returns (dockyard, skopeo) medians."""
     ref = f"{reg.host}/{image.repo}:{image.tag}"
     store = work / "pull-store"
-    ours = measure(
+    ours = median_time(
         lambda: dockyard("pull", "-q", ref, root=store),
         runs,
         setup=lambda: fresh(store),
@@ -209,7 +190,7 @@ def bench_pull(work: Path, reg: registry_util.Registry, image: Layout, runs: int
             if not (out / "blobs" / "sha256" / image.manifest_digest.partition(":")[2]).is_file():
                 raise RuntimeError(f"skopeo copy {ref}: no manifest {image.manifest_digest} in {out}")
 
-        peer = measure(
+        peer = median_time(
             lambda: skopeo("copy", "-q", "--src-tls-verify=false", f"docker://{ref}", f"oci:{out}:{image.tag}"),
             runs,
             setup=lambda: fixtures_util.remove_tree(out),
@@ -222,7 +203,7 @@ def bench_pull(work: Path, reg: registry_util.Registry, image: Layout, runs: int
     if which("podman"):
         state = work / "pd"  # short: podman refuses a runroot longer than 50 characters
         pod = fixtures_util.podman_command(state)
-        podman = measure(
+        podman = median_time(
             lambda: sh(*pod, "pull", "-q", "--tls-verify=false", ref),
             runs,
             setup=lambda: fresh(state),
@@ -260,7 +241,7 @@ def bench_push(work: Path, registries: Registries, image: Layout, runs: int) -> 
         finally:
             registries.stop(reg)
 
-    ours = measure(push_ours, runs, setup=start, check=check_and_stop)
+    ours = median_time(push_ours, runs, setup=start, check=check_and_stop)
     fixtures_util.remove_tree(store)
 
     peer = None
@@ -275,7 +256,7 @@ def bench_push(work: Path, registries: Registries, image: Layout, runs: int) -> 
                 "copy", "-q", "--dest-tls-verify=false", image.oci, f"docker://{regs[-1].host}/{pushed[-1]}:{image.tag}"
             )
 
-        peer = measure(push_peer, runs, setup=start_peer, check=check_and_stop)
+        peer = median_time(push_peer, runs, setup=start_peer, check=check_and_stop)
     report(f"push {image.label}", ours, "skopeo", peer)
     return ours, peer
 
@@ -393,24 +374,25 @@ def profile_pull(
 
     r = 3
     print(f"  wall-clock split (medians of {r}, in this process; the tar is {len(tar) / 1e6:.1f} MB):")
-    in_proc = measure(in_process, r)
+    in_proc = median_time(in_process, r)
     _line("CLI `dockyard pull` (median above)", cli_pull)
     _line("pull.pull() in-process", in_proc, f"-> startup/CLI overhead {cli_pull - in_proc:.3f} s")
     _line(
         "imports (-X importtime, sum of top-level cumulative)", imports, ", ".join(f"{n} {t:.3f}" for t, n in heavy[:3])
     )
     _line("imports with no bytecode cache (PYTHONDONTWRITEBYTECODE=1)", no_pyc, "what this VM's environment sets")
-    _line("network only: BlobStream read, no hashing", measure(lambda: network(False), r))
-    _line("network + sha256 (BlobStream verify=True)", measure(lambda: network(True), r))
-    _line("sha256 of the compressed blob, in memory   [main thread]", measure(lambda: hashlib.sha256(blob), r))
-    _line("gzip inflate (ISA-L, 64 KiB steps), memory [main thread]", measure(inflate_only, r))
-    _line("sha256 of the tar, in memory          [background thread]", measure(lambda: hashlib.sha256(tar), r))
+    _line("network only: BlobStream read, no hashing", median_time(lambda: network(False), r))
+    _line("network + sha256 (BlobStream verify=True)", median_time(lambda: network(True), r))
+    _line("sha256 of the compressed blob, in memory   [main thread]", median_time(lambda: hashlib.sha256(blob), r))
+    _line("gzip inflate (ISA-L, 64 KiB steps), memory [main thread]", median_time(inflate_only, r))
+    _line("sha256 of the tar, in memory          [background thread]", median_time(lambda: hashlib.sha256(tar), r))
     _line(
-        "copy_and_digest from memory (inflate + both hashes)", measure(lambda: _digest_bytes(copy_and_digest, blob), r)
+        "copy_and_digest from memory (inflate + both hashes)",
+        median_time(lambda: _digest_bytes(copy_and_digest, blob), r),
     )
-    _line("write in 64 KiB pieces to the store's disk, no fsync", measure(lambda: disk(False), r))
-    _line("write in 64 KiB pieces + fsync", measure(lambda: disk(True), r))
-    _line("BlobStore.put_layer from the registry (all of the above)", measure(put_layer, r))
+    _line("write in 64 KiB pieces to the store's disk, no fsync", median_time(lambda: disk(False), r))
+    _line("write in 64 KiB pieces + fsync", median_time(lambda: disk(True), r))
+    _line("BlobStore.put_layer from the registry (all of the above)", median_time(put_layer, r))
     if skopeo_pull is not None:
         _line("skopeo copy (median above): net + sha256 + write + fsync", skopeo_pull, "no inflate, no diff_id")
     client.close()
@@ -478,7 +460,7 @@ def profile_push(work: Path, registries: Registries, image: Layout, cli_push: fl
     in_proc = _timed_inside(fresh_registry, whole, r)
     _line("CLI `dockyard push` (median above)", cli_push)
     _line("push.upload_image() in-process", in_proc, f"-> startup/CLI overhead {cli_push - in_proc:.3f} s")
-    _line("read the blob from the store (page cache)", measure(read_blob, r))
+    _line("read the blob from the store (page cache)", median_time(read_blob, r))
     chunked = desc.size > CHUNKED_ABOVE
     _line(
         f"upload_blob, PATCH chunks of {CHUNK_SIZE >> 20} MiB",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import lzma
-import os
 import shutil
 import tarfile
 import tempfile
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from dockyard.atomicfile import replaced_atomically
 from dockyard.errors import InvalidArchive, InvalidReference
 from dockyard.image.base import Image
 from dockyard.layers.limits import Limits
@@ -122,14 +122,7 @@ def save(store: Store, names: Sequence[str], out: Path, *, fmt: str = "docker") 
     if fmt not in FORMATS:
         raise InvalidArchive(f"unknown format {fmt!r} (want docker or oci)")
     plan = save_plan(store, names)
-    out = out.resolve()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".dockyard-tmp", dir=out.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with replaced_atomically(out) as tmp:
         if fmt == "docker":
             from dockyard.transport import docker_archive
 
@@ -139,9 +132,6 @@ def save(store: Store, names: Sequence[str], out: Path, *, fmt: str = "docker") 
             from dockyard.transport import oci_layout
 
             oci_layout.write(plan, tmp, as_tar=True)
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def save_plan(store: Store, names: Sequence[str]) -> list[tuple[Image, list[str]]]:

@@ -18,16 +18,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import TYPE_CHECKING
 
+from dockyard.atomicfile import replaced_atomically
 from dockyard.errors import InvalidArchive, InvalidInput, InvalidReference
 from dockyard.events import EventSink, locked_emitter
 from dockyard.image.base import Image
+from dockyard.oci import mediatype
 from dockyard.oci import reference as refs
 from dockyard.oci.digest import Digest
 from dockyard.oci.platform import Platform
 
 if TYPE_CHECKING:
+    from dockyard.oci.manifest import Manifest
     from dockyard.store.store import Store
     from dockyard.transport.registry.client import RegistryClient
 
@@ -169,33 +172,19 @@ def write_image(
         from dockyard.transport import docker_archive
 
         tags = [refs.parse(n).with_default_tag().familiar() for n in names]
-        _atomic_file(dst.path, lambda tmp: docker_archive.write([(image, tags)], tmp))
+        with replaced_atomically(dst.path) as tmp:
+            docker_archive.write([(image, tags)], tmp)
         return image.manifest().digest
     from dockyard.transport import oci_layout
 
     # oci:DIR:REF names the image by REF alone, verbatim, as skopeo does
     layout_names: list[str | oci_layout.RefName] = [oci_layout.RefName(dst.name)] if dst.name else list(names)
     if dst.kind == "oci-archive":
-        _atomic_file(dst.path, lambda tmp: oci_layout.write([(image, layout_names)], tmp, as_tar=True))
+        with replaced_atomically(dst.path) as tmp:
+            oci_layout.write([(image, layout_names)], tmp, as_tar=True)
     else:
         oci_layout.write([(image, layout_names)], dst.path, as_tar=False)
     return image.manifest().digest
-
-
-def _atomic_file(out: Path, writer: object) -> None:
-    import os
-    import tempfile
-
-    out = out.resolve()
-    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".dockyard-tmp", dir=out.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        writer(tmp)  # type: ignore[operator]
-        os.chmod(tmp, 0o644)
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- the engine
@@ -318,8 +307,8 @@ def _copy_index(
             raise InvalidInput(f"{src}: nested indexes are not copied with --all")
         assert isinstance(parsed, Manifest)
         child_target = remote.Target(src.ref.with_digest(desc.digest), got.data, got.media_type, got.digest, parsed)
-        if parsed.config.media_type not in _IMAGE_CONFIGS:
-            _copy_artifact(src_client, dst_client, src, dst, parsed, got.data, got.media_type, same_registry)
+        if parsed.config.media_type not in mediatype.CONFIG_TYPES:
+            _copy_artifact(src_client, dst_client, src, dst, parsed, got.data, got.media_type)
             continue
         image = remote.image_for(src_client, child_target, desc.platform or _Platform.host())
         sources = _same_registry_sources(image, src) if same_registry else None
@@ -329,32 +318,21 @@ def _copy_index(
     return CopyResult(src, dst, digest, copied)
 
 
-_IMAGE_CONFIGS = frozenset(
-    {"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"}
-)
-
-
 def _copy_artifact(
     src_client: RegistryClient,
     dst_client: RegistryClient,
     src: Location,
     dst: Location,
-    manifest: object,
+    manifest: Manifest,
     raw: bytes,
     media_type: str,
-    same_registry: bool,
 ) -> None:
     """A non-image child of an index (attestations, signatures): its blobs and manifest, as they are."""
-    from dockyard.oci.manifest import Manifest
+    from dockyard.transport import remote
 
-    assert isinstance(manifest, Manifest) and src.ref is not None and dst.ref is not None
+    assert src.ref is not None and dst.ref is not None
     for desc in [manifest.config, *manifest.layers]:
-        if dst_client.blob_exists(dst.ref.path, desc.digest) is not None:
-            continue
-        if same_registry and dst_client.mount_blob(dst.ref.path, desc.digest, src.ref.path):
-            continue
-        with src_client.open_blob(src.ref.path, desc.digest, size=desc.size) as stream:
-            dst_client.upload_blob(dst.ref.path, desc.digest, cast(BinaryIO, stream), desc.size)
+        remote.copy_blob(src_client, src.ref.path, desc, dst_client, dst.ref.path)
     dst_client.put_manifest(dst.ref.path, manifest.digest, raw, media_type)
 
 

@@ -534,6 +534,8 @@ def copy_chain(
     """Copy a manifest or index, with everything it refers to, from ``src_ref``'s repository to ``dst_ref``'s
     (by digest, untagged). Blobs already there are skipped; within one registry they are mounted, else
     streamed from one registry to the other without landing on disk."""
+    from dockyard.transport import remote
+
     if depth > _MAX_DEPTH:
         raise InvalidManifest(f"{src_ref.familiar()}: indexes nested too deeply")
     if dst.head_manifest(dst_ref.path, desc.digest) is not None:
@@ -551,21 +553,8 @@ def copy_chain(
         for blob in (parsed.config, *parsed.layers):
             if blob.urls and ("nondistributable" in blob.media_type or "foreign" in blob.media_type):
                 continue  # a foreign layer stays where its URLs say
-            copy_blob(src, src_ref.path, blob, dst, dst_ref.path)
+            remote.copy_blob(src, src_ref.path, blob, dst, dst_ref.path)
     dst.put_manifest(dst_ref.path, desc.digest, raw, media_type or parsed.media_type)
-
-
-def copy_blob(src: RegistryClient, src_repo: str, blob: Descriptor, dst: RegistryClient, dst_repo: str) -> None:
-    """One blob into ``dst_repo``: nothing if it is there, a cross-repository mount within a registry,
-    else a stream from the source registry straight into the upload."""
-    from typing import BinaryIO, cast
-
-    if dst.blob_exists(dst_repo, blob.digest) is not None:
-        return
-    if src.host == dst.host and dst.mount_blob(dst_repo, blob.digest, src_repo):
-        return
-    with src.open_blob(src_repo, blob.digest) as stream:
-        dst.upload_blob(dst_repo, blob.digest, cast(BinaryIO, stream), blob.size)
 
 
 __all__ = [
@@ -574,7 +563,6 @@ __all__ = [
     "Inspected",
     "Source",
     "combine",
-    "copy_blob",
     "copy_chain",
     "create",
     "fetch",

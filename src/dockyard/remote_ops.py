@@ -31,6 +31,7 @@ from dockyard.oci.index import Index, parse_any
 from dockyard.oci.manifest import Manifest
 from dockyard.oci.platform import Platform
 from dockyard.oci.reference import Reference
+from dockyard.units import go_escape
 
 if TYPE_CHECKING:
     from dockyard.transport.registry.client import RegistryClient
@@ -53,16 +54,7 @@ class LoginFailed(RegistryAuthError):
 
 # --- Go's encoding/json, the parts the outputs need ----------------------------------------------------------
 
-_HTML_ESCAPES: Final = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 _SPACE: Final = frozenset(b" \t\r\n")
-
-
-def go_escape(text: str) -> str:
-    """Escape what Go's encoder escapes that Python's ``ensure_ascii=False`` does not (``<``, ``>``, ``&``,
-    U+2028, U+2029); these characters only ever occur inside JSON strings, so a plain replace is safe."""
-    for char, escaped in _HTML_ESCAPES.items():
-        text = text.replace(char, escaped)
-    return text
 
 
 def go_marshal(obj: Any, indent: str | None = None) -> str:
@@ -165,19 +157,13 @@ def go_time(value: str) -> str:
 
 
 def go_platform(platform: Platform | None, *, features: bool = False) -> dict[str, Any]:
-    """An ``ocispec.Platform`` (or distribution's ``PlatformSpec`` with ``features``) in Go's field order;
-    a missing platform is the zero value, as Go prints it."""
+    """An ``ocispec.Platform`` (or distribution's ``PlatformSpec`` with ``features``) in Go's field order,
+    which is :meth:`Platform.to_json`'s; a missing platform is the zero value, as Go prints it."""
     if platform is None:
         return {"architecture": "", "os": ""}
-    out: dict[str, Any] = {"architecture": platform.architecture, "os": platform.os}
-    if platform.os_version:
-        out["os.version"] = platform.os_version
-    if platform.os_features:
-        out["os.features"] = list(platform.os_features)
-    if platform.variant:
-        out["variant"] = platform.variant
-    if features and platform.features:
-        out["features"] = list(platform.features)
+    out = platform.to_json()
+    if not features:
+        out.pop("features", None)
     return out
 
 
@@ -434,7 +420,6 @@ __all__ = [
     "display_server",
     "go_compact",
     "go_descriptor",
-    "go_escape",
     "go_indent",
     "go_marshal",
     "go_platform",

@@ -67,18 +67,22 @@ def history_since(when: datetime | None, now: datetime | None = None) -> str:
     return since(when, now)
 
 
+_GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def go_escape(text: str) -> str:
+    """Escape what Go's JSON encoder escapes that Python's ``ensure_ascii=False`` does not (``<``, ``>``, ``&``,
+    U+2028, U+2029); these characters only ever occur inside JSON strings, so a plain replace is safe."""
+    for char, escaped in _GO_ESCAPES.items():
+        text = text.replace(char, escaped)
+    return text
+
+
 def go_json(doc: object) -> str:
     """JSON as Go's ``json.Marshal`` writes a map: sorted keys, compact, UTF-8, ``<>&`` and U+2028/9 escaped."""
     import json
 
-    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-    return (
-        text.replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
+    return go_escape(json.dumps(doc, separators=(",", ":"), ensure_ascii=False, sort_keys=True))
 
 
 def go_time(when: datetime | None) -> str:

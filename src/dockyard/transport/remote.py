@@ -167,6 +167,17 @@ def config_object(client: RegistryClient, repo: str, manifest: Manifest) -> dict
     return obj
 
 
+def copy_blob(src: RegistryClient, src_repo: str, blob: Descriptor, dst: RegistryClient, dst_repo: str) -> None:
+    """One blob into ``dst_repo``: nothing if it is there, a cross-repository mount within a registry, else a
+    stream from the source registry straight into the upload (cut off past the descriptor's size)."""
+    if dst.blob_exists(dst_repo, blob.digest) is not None:
+        return
+    if src.host == dst.host and dst.mount_blob(dst_repo, blob.digest, src_repo):
+        return
+    with src.open_blob(src_repo, blob.digest, size=blob.size) as stream:
+        dst.upload_blob(dst_repo, blob.digest, cast(BinaryIO, stream), blob.size)
+
+
 def image_for(client: RegistryClient, target: Target, platform: Platform | None = None) -> RemoteImage:
     """The image ``target`` names for ``platform`` (the host's by default), with its config fetched and verified."""
     manifest = manifest_for(client, target, platform or Platform.host())
@@ -199,6 +210,7 @@ __all__ = [
     "Target",
     "client_for",
     "config_object",
+    "copy_blob",
     "image_for",
     "insecure_registries",
     "manifest_for",
