@@ -234,7 +234,7 @@ def copy(
             return _copy_index(src, dst, src_client, dst_client, same_registry, emit)
         if src.kind == "docker" and dst.kind == "store":
             assert src_client is not None
-            return _registry_to_store(src, dst, src_client, store, platform)
+            return _registry_to_store(src, dst, src_client, store, platform, emit)
         image, name = read_image(src, store=store, platform=platform, client=src_client)
         sources = _same_registry_sources(image, src) if same_registry else None
         digest = write_image(image, dst, name, store=store, client=dst_client, emit=emit, sources=sources)
@@ -245,10 +245,16 @@ def copy(
 
 
 def _registry_to_store(
-    src: Location, dst: Location, client: RegistryClient, store: Store | None, platform: Platform | None
+    src: Location,
+    dst: Location,
+    client: RegistryClient,
+    store: Store | None,
+    platform: Platform | None,
+    emit: EventSink,
 ) -> CopyResult:
     """As ``pull`` records it: the digest copied is a repository digest of the stored image (the index
     digest for a multi-platform source, whose bytes are kept too)."""
+    from dockyard.pull import store_pulled
     from dockyard.transport import remote
 
     assert src.ref is not None and dst.ref is not None and store is not None
@@ -256,13 +262,7 @@ def _registry_to_store(
         raise InvalidReference(f"cannot name a stored image by digest: {dst.ref.familiar()}")
     target = remote.resolve(client, src.ref)
     image = remote.image_for(client, target, platform)
-    store.ingest(
-        image,
-        [dst.ref.with_default_tag()],
-        repo_digests=[src.ref.untagged().with_digest(target.digest)],
-        extra_blobs=[target.raw] if target.index is not None else [],
-        max_concurrent=3,
-    )
+    store_pulled(store, src.ref, target, image, name=dst.ref.with_default_tag(), emit=emit)
     return CopyResult(src, dst, image.manifest().digest, 1)
 
 

@@ -107,28 +107,41 @@ def pull(
     try:
         target = remote.resolve(client, ref)
         image = remote.image_for(client, target, platform)
-        return _ingest(store, ref, target, image, emit, max_concurrent, limits)
+        return store_pulled(
+            store,
+            ref,
+            target,
+            image,
+            name=ref if ref.tag is not None else None,
+            emit=emit,
+            max_concurrent=max_concurrent,
+            limits=limits,
+        )
     finally:
         if own_client:
             client.close()
 
 
-def _ingest(
+def store_pulled(
     store: Store,
     ref: Reference,
     target: remote.Target,
     image: remote.RemoteImage,
+    *,
+    name: Reference | None,
     emit: EventSink,
-    max_concurrent: int,
-    limits: Limits | None,
+    max_concurrent: int = 3,
+    limits: Limits | None = None,
 ) -> PullResult:
+    """Copy ``image`` (what ``ref`` resolved to as ``target``) into the store under the tag ``name``, with
+    ``ref``'s repository and the resolved digest as a repository digest and the index bytes kept."""
     config = image.config()
     image_id = config.digest
     repo_digest = ref.untagged().with_digest(target.digest)
     up_to_date = (
         store.meta.image(str(image_id)) is not None
         and store.meta.digest_target(repo_digest.repository, str(target.digest)) == str(image_id)
-        and (ref.tag is None or store.meta.tag_target(ref.repository, ref.tag) == str(image_id))
+        and (name is None or store.meta.tag_target(name.repository, name.tag or "latest") == str(image_id))
     )
     for layer, diff_id in zip(image.layers(), config.diff_ids, strict=True):
         known = store.meta.layer(str(diff_id))
@@ -144,7 +157,7 @@ def _ingest(
     watched = StaticImage(image.manifest(), config, tuple(_ProgressLayer(layer, emit) for layer in image.layers()))
     result = store.ingest(
         watched,
-        [ref] if ref.tag is not None else [],
+        [name] if name is not None else [],
         repo_digests=[repo_digest],
         extra_blobs=extra,
         limits=limits,
@@ -161,4 +174,4 @@ def tags_to_pull(client: RegistryClient, ref: Reference) -> list[Reference]:
     return [ref.with_tag(t) for t in sorted(client.tags(ref.path))]
 
 
-__all__ = ["PullEvent", "PullResult", "pull", "short_id", "tags_to_pull"]
+__all__ = ["PullEvent", "PullResult", "pull", "short_id", "store_pulled", "tags_to_pull"]
