@@ -153,13 +153,12 @@ def store_pulled(
             emit(PullEvent(short_id(event.digest), "Download complete"))
             emit(PullEvent(short_id(event.digest), "Pull complete"))
 
-    extra = [target.raw] if target.index is not None else []
     watched = StaticImage(image.manifest(), config, tuple(_ProgressLayer(layer, emit) for layer in image.layers()))
     result = store.ingest(
         watched,
         [name] if name is not None else [],
         repo_digests=[repo_digest],
-        extra_blobs=extra,
+        index=target.index,
         limits=limits,
         on_layer=on_layer,
         max_concurrent=max_concurrent,

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, BinaryIO, cast
 
-from dockyard.errors import StoreError
 from dockyard.image.base import Image, Layer
 from dockyard.image.validate import check_manifest_config
 from dockyard.layers.limits import Limits
 from dockyard.oci import reference as refs
 from dockyard.oci.config import ImageConfig
 from dockyard.oci.digest import Digest
+from dockyard.oci.index import Index
 from dockyard.oci.manifest import Manifest
+from dockyard.oci.platform import Platform
 from dockyard.store.gc import clean_temp_if_alone
 from dockyard.store.lock import file_lock
+from dockyard.store.metadata import IndexRecord, NewImage
 
 if TYPE_CHECKING:
     from dockyard.layers.digesting import LayerDigests
@@ -52,7 +54,7 @@ def ingest(
     names: Iterable[refs.Reference] = (),
     *,
     repo_digests: Iterable[refs.Reference] = (),
-    extra_blobs: Sequence[bytes] = (),
+    index: Index | None = None,
     limits: Limits | None = None,
     on_layer: Callable[[LayerProgress], None] | None = None,
     max_concurrent: int = 1,
@@ -92,9 +94,9 @@ def ingest(
                         on_layer(LayerProgress(diff_id, layer.descriptor().digest, "Loaded"))
             written.append(store.blobs.put_bytes(config.raw, manifest.config.digest))
             written.append(store.blobs.put_bytes(manifest.raw))
-            extra = [str(store.blobs.put_bytes(raw)) for raw in extra_blobs]
-            written.extend(Digest.parse(e) for e in extra)
-            return _record(store, manifest, config, names, list(repo_digests), extra)
+            if index is not None:
+                written.append(store.blobs.put_bytes(index.raw))
+            return _record(store, manifest, config, names, list(repo_digests), index)
     except BaseException:
         if added or written:
             _forget_unused_layers(store, added, written)
@@ -103,19 +105,9 @@ def ingest(
 
 def _record_layer(store: Store, layer: Layer, diff_id: Digest, digests: LayerDigests) -> None:
     desc = layer.descriptor()
-    with store.meta.write() as db:
-        db.execute(
-            "INSERT OR REPLACE INTO layers (diff_id, blob_digest, media_type, compressed_size, size, content_size) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                str(diff_id),
-                str(desc.digest),
-                desc.media_type,
-                digests.size,
-                digests.uncompressed_size,
-                digests.content_size,
-            ),
-        )
+    store.meta.record_layer(
+        str(diff_id), str(desc.digest), desc.media_type, digests.size, digests.uncompressed_size, digests.content_size
+    )
 
 
 def _copy_layers(
@@ -191,59 +183,36 @@ def _record(
     config: ImageConfig,
     names: list[refs.Reference],
     digests: list[refs.Reference],
-    extra: list[str],
+    index: Index | None,
 ) -> IngestResult:
     image_id = str(config.digest)
-    moved: list[tuple[refs.Reference, str]] = []
-    with store.meta.write() as db:
-        sizes = []
-        for diff_id in config.diff_ids:
-            row = db.execute(
-                "SELECT COALESCE(content_size, size) FROM layers WHERE diff_id = ?", (str(diff_id),)
-            ).fetchone()
-            if row is None:
-                raise StoreError(f"layer {diff_id} vanished during ingest; retry")
-            sizes.append(row[0])
-        exists = db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone()
-        if not exists:
-            db.execute(
-                "INSERT INTO images (id, manifest_digest, manifest_type, created, size, architecture, os, "
-                "variant, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    image_id,
-                    str(manifest.digest),
-                    manifest.media_type,
-                    config.created,
-                    sum(sizes),
-                    config.architecture,
-                    config.os,
-                    config.variant or "",
-                    _now(),
-                ),
-            )
-            db.executemany(
-                "INSERT INTO image_layers (image_id, position, diff_id) VALUES (?, ?, ?)",
-                [(image_id, i, str(d)) for i, d in enumerate(config.diff_ids)],
-            )
-        for blob in extra:
-            db.execute("INSERT OR IGNORE INTO extra_blobs (image_id, digest) VALUES (?, ?)", (image_id, blob))
-        for name in names:
-            ref = name.with_default_tag()
-            if ref.tag is None:
-                continue
-            old = db.execute(
-                "SELECT image_id FROM tags WHERE repository = ? AND tag = ?", (ref.repository, ref.tag)
-            ).fetchone()
-            if old and old[0] != image_id:
-                moved.append((ref, old[0]))
-            db.execute(
-                "INSERT OR REPLACE INTO tags (repository, tag, image_id) VALUES (?, ?, ?)",
-                (ref.repository, ref.tag, image_id),
-            )
-        for dref in digests:
-            if dref.digest is not None:
-                db.execute(
-                    "INSERT OR REPLACE INTO repo_digests (repository, digest, image_id) VALUES (?, ?, ?)",
-                    (dref.repository, str(dref.digest), image_id),
-                )
-    return IngestResult(Digest.parse(image_id), tuple(n.with_default_tag() for n in names), tuple(moved))
+    tags = [(r.repository, r.tag) for r in (n.with_default_tag() for n in names) if r.tag is not None]
+    record = None
+    if index is not None:
+        children = tuple(
+            (str(d.digest), d.media_type, str(d.platform.normalized()) if d.platform is not None else "")
+            for d in index.manifests
+        )
+        record = IndexRecord(str(index.digest), index.media_type, children)
+    moved = store.meta.record_image(
+        NewImage(
+            image_id,
+            str(manifest.digest),
+            manifest.media_type,
+            config.created,
+            config.architecture,
+            config.os,
+            config.variant or "",
+            tuple(str(d) for d in config.diff_ids),
+        ),
+        tags=tags,
+        repo_digests=[(d.repository, str(d.digest)) for d in digests if d.digest is not None],
+        index=record,
+        preferred=[str(p) for p in Platform.host().fallbacks()],
+        added=_now(),
+    )
+    return IngestResult(
+        Digest.parse(image_id),
+        tuple(n.with_default_tag() for n in names),
+        tuple((refs.parse(f"{repo}:{tag}"), old) for repo, tag, old in moved),
+    )
