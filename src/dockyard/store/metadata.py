@@ -150,6 +150,7 @@ class NewImage:
     os: str
     variant: str
     diff_ids: tuple[str, ...]
+    added: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,67 +401,36 @@ class Metadata:
 
     # --- writes ------------------------------------------------------------------------------------------
 
-    def record_layer(
-        self, diff_id: str, blob_digest: str, media_type: str, compressed_size: int, size: int, content_size: int
-    ) -> None:
-        with self.write() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO layers (diff_id, blob_digest, media_type, compressed_size, size, content_size) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (diff_id, blob_digest, media_type, compressed_size, size, content_size),
-            )
-
-    def record_image(
+    def record(
         self,
-        image: NewImage,
+        images: list[NewImage],
         *,
+        layers: list[LayerRow],
         tags: list[tuple[str, str]],
         repo_digests: list[tuple[str, str]],
         index: IndexRecord | None,
         preferred: list[str],
         added: str,
-    ) -> list[tuple[str, str, str]]:
-        """Record an image, its manifest, the index it came with, and its names, in one transaction.
+    ) -> tuple[str, list[tuple[str, str, str]]]:
+        """Record what an ingest brought, in one transaction: its layers (a diff_id already recorded keeps the
+        blob it has: one copy per diff_id, the first writer's), its images and their manifests, the index they came
+        with, and their names.
 
-        A name points at the index when there is one (else at the manifest) and, in Docker's view, at the image
-        shown for it: among the index's platforms present, the first of ``preferred`` (this host's platforms),
-        else the first in index order. Returns the tags that moved: (repository, tag, previous image ID).
+        A name points at the index when there is one (else at the last image's manifest) and, in Docker's view, at
+        the image shown for it: among the index's platforms present, the first of ``preferred`` (this host's
+        platforms), else the first in index order. Returns the image shown and the tags that moved: (repository,
+        tag, previous image ID).
         """
         moved: list[tuple[str, str, str]] = []
         with self.write() as db:
-            sizes = []
-            for diff_id in image.diff_ids:
-                row = db.execute(
-                    "SELECT COALESCE(content_size, size) FROM layers WHERE diff_id = ?", (diff_id,)
-                ).fetchone()
-                if row is None:
-                    raise StoreError(f"layer {diff_id} vanished during ingest; retry")
-                sizes.append(row[0])
-            if not db.execute("SELECT 1 FROM images WHERE id = ?", (image.image_id,)).fetchone():
-                db.execute(
-                    "INSERT INTO images (id, manifest_digest, manifest_type, created, size, architecture, os, "
-                    "variant, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        image.image_id,
-                        image.manifest_digest,
-                        image.manifest_type,
-                        image.created,
-                        sum(sizes),
-                        image.architecture,
-                        image.os,
-                        image.variant,
-                        added,
-                    ),
-                )
-                db.executemany(
-                    "INSERT INTO image_layers (image_id, position, diff_id) VALUES (?, ?, ?)",
-                    [(image.image_id, i, d) for i, d in enumerate(image.diff_ids)],
-                )
-            db.execute(
-                "INSERT OR IGNORE INTO manifests (digest, media_type, image_id) VALUES (?, ?, ?)",
-                (image.manifest_digest, image.manifest_type, image.image_id),
+            db.executemany(
+                "INSERT OR IGNORE INTO layers (diff_id, blob_digest, media_type, compressed_size, size, content_size) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(r.diff_id, r.blob_digest, r.media_type, r.compressed_size, r.size, r.content_size) for r in layers],
             )
-            target, shown = image.manifest_digest, image.image_id
+            for image in images:
+                self._record_image(db, image)
+            target, shown = images[-1].manifest_digest, images[-1].image_id
             if index is not None:
                 db.execute(
                     "INSERT OR IGNORE INTO manifests (digest, media_type, image_id) VALUES (?, ?, NULL)",
@@ -471,7 +441,7 @@ class Metadata:
                     "platform) VALUES (?, ?, ?, ?, ?)",
                     [(index.digest, i, c, m, p) for i, (c, m, p) in enumerate(index.children)],
                 )
-                target, shown = index.digest, self._shown_image(db, index.digest, preferred) or image.image_id
+                target, shown = index.digest, self._shown_image(db, index.digest, preferred) or shown
             for repository, tag in tags:
                 old = db.execute(
                     "SELECT image_id FROM tags WHERE repository = ? AND tag = ?", (repository, tag)
@@ -485,9 +455,42 @@ class Metadata:
             for repository, digest in repo_digests:
                 db.execute(
                     "INSERT OR REPLACE INTO repo_digests (repository, digest, image_id) VALUES (?, ?, ?)",
-                    (repository, digest, shown if digest == target else image.image_id),
+                    (repository, digest, shown),
                 )
-        return moved
+        return shown, moved
+
+    @staticmethod
+    def _record_image(db: sqlite3.Connection, image: NewImage) -> None:
+        sizes = []
+        for diff_id in image.diff_ids:
+            row = db.execute("SELECT COALESCE(content_size, size) FROM layers WHERE diff_id = ?", (diff_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"layer {diff_id} vanished during ingest; retry")
+            sizes.append(row[0])
+        if not db.execute("SELECT 1 FROM images WHERE id = ?", (image.image_id,)).fetchone():
+            db.execute(
+                "INSERT INTO images (id, manifest_digest, manifest_type, created, size, architecture, os, "
+                "variant, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    image.image_id,
+                    image.manifest_digest,
+                    image.manifest_type,
+                    image.created,
+                    sum(sizes),
+                    image.architecture,
+                    image.os,
+                    image.variant,
+                    image.added,
+                ),
+            )
+            db.executemany(
+                "INSERT INTO image_layers (image_id, position, diff_id) VALUES (?, ?, ?)",
+                [(image.image_id, i, d) for i, d in enumerate(image.diff_ids)],
+            )
+        db.execute(
+            "INSERT OR IGNORE INTO manifests (digest, media_type, image_id) VALUES (?, ?, ?)",
+            (image.manifest_digest, image.manifest_type, image.image_id),
+        )
 
     @staticmethod
     def _shown_image(db: sqlite3.Connection, index_digest: str, preferred: list[str]) -> str | None:
