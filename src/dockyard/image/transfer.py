@@ -99,6 +99,18 @@ class _Watched:
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return bool(getattr(self._raw, "seekable", lambda: False)())
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Rewind for a retried upload (only when the underlying stream can)."""
+        self._done = self._raw.seek(offset, whence)
+        self._next = 0
+        return self._done
+
+    def tell(self) -> int:
+        return self._done
+
     def close(self) -> None:
         self._raw.close()
 
@@ -163,8 +175,10 @@ def put_image(
     reference: str | None = None,
     max_concurrent: int = 3,
     on_event: BlobEvents | None = None,
+    skip: Callable[[Descriptor], bool] | None = None,
 ) -> Digest:
-    """Every layer of ``image`` (reused or copied), then its config, then its manifest under ``reference``."""
+    """Every layer of ``image`` (reused or copied; not those ``skip`` names, e.g. foreign layers), then its config,
+    then its manifest under ``reference``."""
     import io
 
     manifest = image.manifest()
@@ -172,7 +186,11 @@ def put_image(
     layers: list[Layer] = list(image.layers())
     put_blobs(
         sink,
-        [(layer.descriptor(), layer.diff_id(), layer.open) for layer in layers],
+        [
+            (layer.descriptor(), layer.diff_id(), layer.open)
+            for layer in layers
+            if skip is None or not skip(layer.descriptor())
+        ],
         max_concurrent=max_concurrent,
         on_event=on_event,
     )

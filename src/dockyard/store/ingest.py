@@ -20,6 +20,7 @@ from dockyard.image.base import Image
 from dockyard.image.transfer import BlobEvent, RawManifest, put_image
 from dockyard.image.validate import check_manifest_config
 from dockyard.layers.limits import Limits
+from dockyard.oci import mediatype
 from dockyard.oci import reference as refs
 from dockyard.oci.config import ImageConfig
 from dockyard.oci.descriptor import Descriptor
@@ -73,6 +74,8 @@ class StoreDestination:
     """The store as a :class:`~dockyard.image.transfer.BlobSink`: use it as a context manager, put the image(s),
     then :meth:`commit`. Leaving the context without a commit takes back what was written."""
 
+    needs_all_blobs = True  # foreign layers too: the store unpacks what it keeps
+
     def __init__(
         self,
         store: Store,
@@ -107,6 +110,9 @@ class StoreDestination:
             self._gc_lock.__exit__(None, None, None)
             self._gc_lock = None
         self._take_back(self._superseded if self._committed else self._written)
+
+    def close(self) -> None:
+        """Nothing to do: leaving the context takes back an uncommitted ingest."""
 
     # --- BlobSink -----------------------------------------------------------------------------------------
 
@@ -144,6 +150,8 @@ class StoreDestination:
         parsed = parse_any(raw.data, raw.media_type)
         if isinstance(parsed, Index):
             self.keep_index(raw)
+        elif parsed.config.media_type not in mediatype.CONFIG_TYPES:
+            return raw.digest  # an artifact of an index (attestation, signature): not an image the store keeps
         else:
             config = ImageConfig.parse(self.store.blobs.read(parsed.config.digest))
             check_manifest_config(parsed, config)
@@ -170,7 +178,7 @@ class StoreDestination:
         if not self._images:
             raise InvalidManifest("nothing to record: no image manifest was copied")
         added = _now()
-        shown, moved = self.store.meta.record(
+        _shown, moved = self.store.meta.record(
             [_new_image(m, c, added) for m, c in self._images],
             layers=list(self._layers),
             tags=[(n.repository, n.tag or "latest") for n in self.names],
@@ -186,7 +194,7 @@ class StoreDestination:
         self._superseded = [Digest.parse(b) for b in sorted(ours - kept)]
         target = self._index.digest if self._index is not None else self._images[-1][0].digest
         return IngestResult(
-            Digest.parse(shown),
+            self._images[-1][1].digest,
             tuple(self.names),
             tuple((refs.parse(f"{repo}:{tag}"), old) for repo, tag, old in moved),
             target,

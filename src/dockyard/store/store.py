@@ -238,6 +238,33 @@ class Store:
             raise ImageNotFound(f"No such image: {text}")
         return row.manifest_digest
 
+    def tag_state(self, ref: refs.Reference) -> tuple[str, str | None] | None:
+        """(image ID, manifest or index digest) a tag points at, or None."""
+        tagged = ref.with_default_tag()
+        image_id = self.meta.tag_target(tagged.repository, tagged.tag or "latest")
+        if image_id is None:
+            return None
+        return image_id, self.meta.tag_manifest(tagged.repository, tagged.tag or "latest")
+
+    def has_repo_digest(self, ref: refs.Reference) -> bool:
+        return ref.digest is not None and self.meta.digest_target(ref.repository, str(ref.digest)) is not None
+
+    def mount_sources(self, domain: str) -> dict[str, list[str]]:
+        """Blob digest -> repositories of registry ``domain`` known to hold it (from the store's repository
+        digests: the repositories images were pulled from or pushed to)."""
+        repos_of_image: dict[str, list[str]] = {}
+        for repository, _digest, image_id in self.meta.repo_digests():
+            ref = refs.parse(repository)
+            if ref.domain == domain:
+                repos_of_image.setdefault(image_id, []).append(ref.path)
+        out: dict[str, list[str]] = {}
+        for blob, users in self.meta.referenced_blobs().items():
+            for image_id in users:
+                for repo in repos_of_image.get(image_id, []):
+                    if repo not in out.setdefault(blob, []):
+                        out[blob].append(repo)
+        return out
+
     def add_repo_digest(self, ref: refs.Reference, image_id: str) -> bool:
         """Record ``repo@digest`` as a name of ``image_id`` (after a push); False if the image is gone meanwhile."""
         if ref.digest is None:
