@@ -62,9 +62,8 @@ def cmd_push(args: argparse.Namespace) -> int:
     from dockyard import push as pushing
     from dockyard.cli.progress import Progress
     from dockyard.oci import reference as refs
-    from dockyard.transport import remote
-
     from dockyard.oci.platform import Platform
+    from dockyard.transport import remote
 
     ref = refs.parse(args.name)
     platform = Platform.parse(args.platform) if args.platform else None

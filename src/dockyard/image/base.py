@@ -52,45 +52,39 @@ class ImageIndex(Protocol):
 def select_platform(index: ImageIndex, platform: Platform) -> tuple[Image, Descriptor]:
     """The one platform selection every transport uses.
 
-    For each of ``platform``'s candidates (itself, then the older variants of its architecture: ``arm/v7`` takes
-    ``arm/v6``, never another architecture), the first child in index order that matches: a manifest by its
-    descriptor's platform, or by its config's when the descriptor has none; a nested index is searched in order
-    (skipped when its descriptor names another platform).
+    First by the children's descriptors (:meth:`~dockyard.oci.index.Index.select`: an exact match in index order,
+    then the older variants of the same architecture -- ``arm/v7`` takes ``arm/v6`` -- never another
+    architecture); a chosen nested index is searched the same way. Children without a platform are then tried
+    by their config's platform (a manifest) or searched (a nested index), for each candidate in the same order.
     """
-    images: dict[Digest, Image] = {}
-    available: list[str] = []
-
-    def platform_of(desc: Descriptor) -> Platform | None:
-        if desc.platform is not None:
-            return desc.platform
-        if desc.digest not in images:
-            try:
-                images[desc.digest] = index.image(desc)
-            except InvalidManifest:
-                return None  # not a container image (an attestation, a signature): never chosen
-        config = images[desc.digest].config()
-        return config.platform if config.os and config.architecture else None
-
     parsed = index.index()
+    try:
+        desc = parsed.select(platform)
+    except InvalidManifest as exc:
+        unmatched = exc
+    else:
+        if mediatype.is_index(desc.media_type):
+            return select_platform(index.child_index(desc), platform)
+        return index.image(desc), desc
     for candidate in platform.fallbacks():
         for desc in parsed.manifests:
+            if desc.platform is not None:
+                continue
             if mediatype.is_index(desc.media_type):
-                if desc.platform is not None and not candidate.matches(desc.platform):
-                    continue
                 try:
                     return select_platform(index.child_index(desc), candidate)
                 except InvalidManifest:
                     continue
             if not mediatype.is_manifest(desc.media_type):
                 continue
-            found = platform_of(desc)
-            if found is not None and candidate.matches(found):
-                return images.get(desc.digest) or index.image(desc), desc
-    for desc in parsed.manifests:
-        if mediatype.is_manifest(desc.media_type) and desc.platform is not None:
-            available.append(str(desc.platform))
-    listed = ", ".join(dict.fromkeys(available)) or "none"
-    raise InvalidManifest(f"no image for platform {platform} in index {parsed.digest} (available: {listed})")
+            try:
+                image = index.image(desc)
+            except InvalidManifest:
+                continue  # not a container image (an attestation, a signature): never chosen
+            config = image.config()
+            if config.os and config.architecture and candidate.matches(config.platform):
+                return image, desc
+    raise unmatched
 
 
 def check_platform(config: ImageConfig, platform: Platform, where: str) -> None:
