@@ -189,9 +189,34 @@ def save(store: Store, names: Sequence[str], out: Path, *, fmt: str = "docker") 
             with open(tmp, "wb") as f:
                 docker_archive.write(plan, f)
         else:
-            from dockyard.transport import oci_layout
+            _save_oci(store, plan, tmp)
 
-            oci_layout.write(plan, tmp, as_tar=True)
+
+def _save_oci(store: Store, plan: list[tuple[Image, list[str]]], out: Path) -> None:
+    """An OCI layout tar. A tag that names an index whose platforms the store all holds is written as that index,
+    byte for byte; every other image as its manifest (see :class:`~dockyard.transport.oci_layout.LayoutDestination`
+    for Docker schema 2 manifests)."""
+    from dockyard.copy import transfer
+    from dockyard.image.transfer import put_image
+    from dockyard.image.validate import check_manifest_config
+    from dockyard.store.source import StoreSource
+    from dockyard.transport.oci_layout import LayoutDestination
+
+    with LayoutDestination(out, as_tar=True) as dest:
+        for image, tags in plan:
+            whole = []
+            for tag in tags:
+                source = StoreSource(store, tag)
+                if store.is_index(source.digest) and not source.missing_platforms():
+                    transfer(source, dest, where=tag, all_platforms=True, reference="")
+                    dest.name([tag])
+                    whole.append(tag)
+            rest = [t for t in tags if t not in whole]
+            if rest or not tags:
+                check_manifest_config(image.manifest(), image.config())
+                put_image(dest, image, reference="")
+                dest.name(rest)
+        dest.commit()
 
 
 def save_plan(store: Store, names: Sequence[str]) -> list[tuple[Image, list[str]]]:

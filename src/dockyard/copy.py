@@ -395,7 +395,7 @@ def _copy_to(
         if src.kind == "docker" and dst.kind == "docker" and isinstance(dest, Mounts):
             assert src.ref is not None and dst.ref is not None
             if src.ref.domain == dst.ref.domain:
-                _mount_all(dest, src.ref.path, opened)
+                dest.mount_from_anywhere(src.ref.path)
         events = push_events(emit) if dst.kind == "docker" else pull_events(emit)
         done = transfer(
             opened,
@@ -418,25 +418,6 @@ def _copy_to(
     finally:
         dest.close()
     return CopyResult(src, dst, done.digest, done.images, tuple(notes))
-
-
-def _mount_all(dest: Mounts, repository: str, opened: Source) -> None:
-    """Within one registry, every blob of the source repository can be mounted rather than copied."""
-    top = opened.top()
-    digests: list[Digest] = []
-    parsed = parse_raw(top, repository)
-    if not isinstance(parsed, Index):
-        digests = [d.digest for d in (parsed.config, *parsed.layers)]
-    else:
-        for child in parsed.manifests:
-            try:
-                raw = opened.child(child)
-                inner = parse_raw(raw, repository)
-            except InvalidManifest:
-                continue
-            if not isinstance(inner, Index):
-                digests.extend(d.digest for d in (inner.config, *inner.layers))
-    dest.add_mount_source(repository, digests)
 
 
 def _copy_to_store(

@@ -246,6 +246,11 @@ class Store:
             return None
         return image_id, self.meta.tag_manifest(tagged.repository, tagged.tag or "latest")
 
+    def is_index(self, digest: str) -> bool:
+        """Whether ``digest`` is an index (or manifest list) the store keeps."""
+        row = self.meta.manifest(digest)
+        return row is not None and row[1] is None
+
     def has_repo_digest(self, ref: refs.Reference) -> bool:
         return ref.digest is not None and self.meta.digest_target(ref.repository, str(ref.digest)) is not None
 

@@ -88,6 +88,7 @@ class Mounts(Protocol):
     """Optional capability: a destination that can mount blobs from other repositories of its registry."""
 
     def add_mount_source(self, repository: str, digests: Sequence[Digest]) -> None: ...
+    def mount_from_anywhere(self, repository: str) -> None: ...
 
 
 def verified_child(raw: RawManifest, desc: Descriptor, where: str) -> RawManifest:

@@ -148,6 +148,7 @@ class RegistryDestination:
         self.client = client
         self.repo = repo
         self._sources: dict[str, list[str]] = {k: list(v) for k, v in (mount_sources or {}).items()}
+        self._everywhere: list[str] = []
 
     def add_mount_source(self, repository: str, digests: Sequence[Digest]) -> None:
         for digest in digests:
@@ -155,10 +156,14 @@ class RegistryDestination:
             if repository not in known:
                 known.append(repository)
 
+    def mount_from_anywhere(self, repository: str) -> None:
+        """Try a mount from ``repository`` for every blob (the registry answers whether it holds it)."""
+        self._everywhere.append(repository)
+
     def reuse_blob(self, desc: Descriptor, diff_id: Digest | None) -> str | None:
         if self.client.blob_exists(self.repo, desc.digest) is not None:
             return "Layer already exists"
-        for source in self._sources.get(str(desc.digest), []):
+        for source in [*self._sources.get(str(desc.digest), []), *self._everywhere]:
             if source != self.repo and self.client.mount_blob(self.repo, desc.digest, source):
                 return f"Mounted from {source}"
         return None
@@ -192,17 +197,6 @@ def config_object(client: RegistryClient, repo: str, manifest: Manifest) -> dict
     return obj
 
 
-def copy_blob(src: RegistryClient, src_repo: str, blob: Descriptor, dst: RegistryClient, dst_repo: str) -> None:
-    """One blob into ``dst_repo``: nothing if it is there, a cross-repository mount within a registry, else a
-    stream from the source registry straight into the upload (cut off past the descriptor's size)."""
-    if dst.blob_exists(dst_repo, blob.digest) is not None:
-        return
-    if src.host == dst.host and dst.mount_blob(dst_repo, blob.digest, src_repo):
-        return
-    with src.open_blob(src_repo, blob.digest, size=blob.size) as stream:
-        dst.upload_blob(dst_repo, blob.digest, cast(BinaryIO, stream), blob.size)
-
-
 __all__ = [
     "CHUNKED_ABOVE",
     "CHUNK_SIZE",
@@ -211,7 +205,6 @@ __all__ = [
     "Target",
     "client_for",
     "config_object",
-    "copy_blob",
     "insecure_registries",
     "parse_target",
     "resolve",
