@@ -8,7 +8,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO, Final, cast
 
 import zstandard
@@ -128,6 +128,14 @@ class LayerDigests:
     compression: Compression
     content_size: int = 0
     """Docker's SIZE of the layer: regular file bytes plus symlink target lengths (see :mod:`.tarsize`)."""
+    tar_error: DockyardError | None = field(default=None, compare=False)
+    """Why the tar reader of ``unpack`` refuses the uncompressed stream (None: it reads it to the end).
+    Kept, not raised, so that a caller checks the digests first (a tampered blob is a digest mismatch)."""
+
+    def check_tar(self) -> None:
+        """Raise :attr:`tar_error`, if any: the layer would not unpack."""
+        if self.tar_error is not None:
+            raise self.tar_error
 
 
 def _read_first(src: BinaryIO) -> bytes:
@@ -192,22 +200,9 @@ def copy_and_digest(
     bytes; anything else is taken as an uncompressed tar. ``limits`` (default
     :meth:`Limits.from_env`) bound the uncompressed size: a decompression bomb raises
     :class:`~dockyard.errors.UnsafeLayer` early. Corrupt or truncated compressed data
-    raises :class:`~dockyard.errors.InvalidInput`, and so does an uncompressed stream that
-    the tar reader of ``unpack`` refuses (after the whole blob was read, copied and hashed).
+    raises :class:`~dockyard.errors.InvalidInput`. Whether the tar reader of ``unpack`` reads the
+    uncompressed stream to its end is in :attr:`LayerDigests.tar_error` (see :meth:`~LayerDigests.check_tar`).
     """
-    digests, error = _copy_and_digest(src, dst, limits, algorithm, diff_id_algorithm)
-    if error is not None:
-        raise error
-    return digests
-
-
-def _copy_and_digest(
-    src: BinaryIO,
-    dst: BinaryIO | None,
-    limits: Limits | None,
-    algorithm: str,
-    diff_id_algorithm: str | None,
-) -> tuple[LayerDigests, DockyardError | None]:
     lim = limits if limits is not None else Limits.from_env()
     raw = DigestHasher(algorithm)
     write: Callable[[bytes], object] | None = dst.write if dst is not None else None
@@ -231,7 +226,7 @@ def _copy_and_digest(
         reader = _PlainReader(src, head, sinks, raw, lim)
         size, error = _parse_tar(reader)
         reader.drain()  # bytes after the end of the archive still belong to the blob
-        return LayerDigests(raw.digest(), raw.size, out.digest(), out.size, kind, size), error
+        return LayerDigests(raw.digest(), raw.size, out.digest(), out.size, kind, size, error)
 
     hasher = _BackgroundHasher(out_algorithm)
     # With a second core the compressed bytes are hashed on a thread of their own too: the main thread
@@ -251,8 +246,7 @@ def _copy_and_digest(
         hasher.close()
         if isinstance(packed, _BackgroundHasher):
             packed.close()
-    digests = LayerDigests(digest, packed.size, diff_id, hasher.size, kind, hasher.content_size)
-    return digests, hasher.error
+    return LayerDigests(digest, packed.size, diff_id, hasher.size, kind, hasher.content_size, hasher.error)
 
 
 def _gzip(
@@ -379,19 +373,18 @@ def verify(
 ) -> LayerDigests:
     """Hash ``src`` as :func:`copy_and_digest` does and raise :class:`DigestMismatch` naming the hash
     that does not match (the distribution digest first, then the diff_id), then the tar reader's error."""
-    digests, error = _copy_and_digest(
+    digests = copy_and_digest(
         src,
         None,
         limits,
-        expected_digest.algorithm,
-        expected_diff_id.algorithm if expected_diff_id is not None else None,
+        algorithm=expected_digest.algorithm,
+        diff_id_algorithm=expected_diff_id.algorithm if expected_diff_id is not None else None,
     )
     if digests.digest != expected_digest:
         raise DigestMismatch(str(expected_digest), str(digests.digest), "layer (distribution digest)")
     if expected_diff_id is not None and digests.diff_id != expected_diff_id:
         raise DigestMismatch(str(expected_diff_id), str(digests.diff_id), f"layer {expected_digest} (diff_id)")
-    if error is not None:
-        raise error
+    digests.check_tar()
     return digests
 
 

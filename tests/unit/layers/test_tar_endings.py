@@ -17,10 +17,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from layertar_helpers import F, make_tar
+from layertar_helpers import F, gzip_bytes, make_tar
 
 from dockyard.errors import InvalidInput
-from dockyard.layers.digesting import copy_and_digest
+from dockyard.layers.digesting import copy_and_digest, verify
 from dockyard.layers.tarstream import TarReader
 
 _A = b"1" * 5000
@@ -75,15 +75,23 @@ def test_reader_ending(name: str) -> None:
     assert _dockyard(blob) == expected
 
 
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
 @pytest.mark.parametrize("name", list(CASES))
-def test_load_path_agrees(name: str) -> None:
-    """``load``/``pull`` hash a layer and parse it with the same reader: they refuse what unpack refuses."""
+def test_load_path_agrees(name: str, gz: bool) -> None:
+    """``load``/``pull`` hash a layer and parse it with the same reader; ``system check`` (``verify``) refuses
+    what unpack refuses, once the digests match."""
     blob, expected = CASES[name]
+    data = gzip_bytes(blob) if gz else blob
+    digests = copy_and_digest(io.BytesIO(data), None)
+    assert (digests.tar_error is None) == (expected is not None)
     if expected is None:
         with pytest.raises(InvalidInput, match="tar"):
-            copy_and_digest(io.BytesIO(blob), None)
+            digests.check_tar()
+        with pytest.raises(InvalidInput, match="tar"):
+            verify(io.BytesIO(data), digests.digest, digests.diff_id)
     else:
-        copy_and_digest(io.BytesIO(blob), None)
+        digests.check_tar()
+        verify(io.BytesIO(data), digests.digest, digests.diff_id)
 
 
 _GO_PROGRAM = r"""

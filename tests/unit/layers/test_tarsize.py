@@ -77,5 +77,8 @@ def test_garbage_is_refused_as_unpack_refuses_it(how: str) -> None:
     data = make_tar([F("a", b"x" * 10)])
     junk = bytearray(b"\xff" * 512)
     junk[124:136] = b"not octal!!\0"
+    blob = bytes(junk) + data
+    digests = copy_and_digest(io.BytesIO(gzip_bytes(blob) if how == "gzip" else blob), None)
+    assert digests.content_size == 0
     with pytest.raises(InvalidInput, match="tar"):
-        _size(bytes(junk) + data, how)
+        digests.check_tar()
