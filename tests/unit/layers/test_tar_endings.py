@@ -48,8 +48,8 @@ CASES: dict[str, tuple[bytes, list[str] | None]] = {
     "data cut in the middle": (_BASE[:2000], None),
     "no data at all": (_BASE[:6144], None),
     "header cut short": (_BASE[:300], None),
-    "end block cut short": (_BASE[:6656 + 100], None),
-    "second end block cut short": (_BASE[:7168 + 100], None),
+    "end block cut short": (_BASE[: 6656 + 100], None),
+    "second end block cut short": (_BASE[: 7168 + 100], None),
     "header after a single zero block": (_zero_then_header(), None),
     "PAX header data cut short": (_LONG[: 512 + 10], None),
 }
