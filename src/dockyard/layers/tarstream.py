@@ -160,6 +160,12 @@ class TarReader:
         self._stream = stream
         self._buf = b""
         self._pos = 0
+        self._read_total = 0  # bytes taken from the stream (or sought over)
+        # A seekable file (the outer tar of an archive) skips data by seeking, as Go's archive/tar does.
+        seekable = getattr(stream, "seekable", None)
+        self._seek: Callable[[int, int], int] | None = None
+        if seekable is not None and seekable():
+            self._seek = stream.seek  # type: ignore[attr-defined]
         self._remaining = 0  # data bytes of the current member not read yet
         self._padding = 0  # padding after them
         self._max_meta = max_meta_size
@@ -167,6 +173,15 @@ class TarReader:
         self._global_size = 0
 
     # -- buffer ------------------------------------------------------------------------------
+
+    def _raw_read(self, n: int) -> bytes:
+        b = self._stream.read(n)
+        self._read_total += len(b)
+        return b
+
+    def offset(self) -> int:
+        """Where in the stream the reader stands: during a member, the offset of its unread data."""
+        return self._read_total - self._available()
 
     def _available(self) -> int:
         return len(self._buf) - self._pos
@@ -178,7 +193,7 @@ class TarReader:
         parts = [self._buf[self._pos :]]
         have = len(parts[0])
         while have < n:
-            b = self._stream.read(max(CHUNK, n - have))
+            b = self._raw_read(max(CHUNK, n - have))
             if not b:
                 break
             parts.append(b)
@@ -205,8 +220,13 @@ class TarReader:
             return
         n -= avail
         self._buf, self._pos = b"", 0
+        if self._seek is not None and n > 1:
+            # Seek to the last byte and read it: a stream that ends earlier is still found truncated.
+            self._seek(n - 1, 1)
+            self._read_total += n - 1
+            n = 1
         while n > 0:
-            b = self._stream.read(min(n, CHUNK))
+            b = self._raw_read(min(n, CHUNK))
             if not b:
                 raise InvalidInput("invalid tar: the stream ends in the middle of an entry (truncated layer?)")
             n -= len(b)
@@ -224,7 +244,7 @@ class TarReader:
             b = self._buf[self._pos : self._pos + n]
             self._pos += n
         else:
-            b = self._stream.read(n)
+            b = self._raw_read(n)
             if not b:
                 raise InvalidInput("invalid tar: the stream ends in the middle of an entry (truncated layer?)")
         self._remaining -= len(b)
@@ -252,7 +272,7 @@ class TarReader:
         done = avail
         self._buf, self._pos = b"", 0
         while done < n:
-            b = self._stream.read(min(n - done, CHUNK))
+            b = self._raw_read(min(n - done, CHUNK))
             if not b:
                 break
             done += len(b)

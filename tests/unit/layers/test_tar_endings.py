@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 from layertar_helpers import F, gzip_bytes, make_tar
 
-from dockyard.errors import InvalidInput
+from dockyard.errors import InvalidArchive, InvalidInput
 from dockyard.layers.digesting import copy_and_digest, verify
 from dockyard.layers.tarstream import TarReader
+from dockyard.transport._tarutil import TarSource, open_source
 
 _A = b"1" * 5000
 _B = b"xyz"
@@ -156,3 +157,22 @@ def test_go_archive_tar_agrees(tmp_path: Path) -> None:
     got = json.loads(run.stdout)
     for (name, (_, expected)), path in zip(CASES.items(), paths, strict=True):
         assert got[path] == expected, name
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_archive_sources_read_with_the_same_rules(name: str, tmp_path: Path) -> None:
+    """The outer tar of a docker-archive or OCI layout is indexed by the same reader (seeking over data)."""
+    blob, expected = CASES[name]
+    path = tmp_path / "archive.tar"
+    path.write_bytes(blob)
+    if not blob:
+        expected = None  # an empty file is no archive
+    if expected is None:
+        with pytest.raises(InvalidArchive):
+            open_source(path)
+        return
+    src = open_source(path)
+    assert isinstance(src, TarSource)
+    assert src.names() == sorted(expected)
+    for member in expected:
+        assert src.read_bytes(member, "member") == _DATA[member]
