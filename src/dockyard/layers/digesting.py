@@ -28,27 +28,35 @@ _OUT_CHUNK: Final = 4 << 20
 _ZSTD_STEP: Final = 64 << 10
 
 
-class _QueueStream:
-    """The chunks put on a queue as a readable stream (``None`` ends it); each chunk goes to ``update`` as
-    it is taken, and :meth:`read` never returns more than asked."""
+class _ChunkStream:
+    """A readable stream over whole chunks that each pass to ``update`` (hash, copy) as they are taken;
+    :meth:`read` never returns more than asked, and :meth:`seek` skips forward without copying (the tar
+    reader skips member data that way)."""
 
-    def __init__(self, q: queue.Queue[bytes | None], update: Callable[[bytes], object]) -> None:
-        self._queue = q
+    def __init__(self, update: Callable[[bytes], object]) -> None:
         self._update = update
         self._buf = b""
         self._pos = 0
         self._eof = False
 
+    def _chunk(self) -> bytes | None:
+        """The next chunk (None at the end)."""
+        raise NotImplementedError
+
+    def _next_chunk(self) -> bool:
+        if self._eof:
+            return False
+        chunk = self._chunk()
+        if chunk is None:
+            self._eof = True
+            return False
+        self._update(chunk)
+        self._buf, self._pos = chunk, 0
+        return True
+
     def read(self, n: int = -1, /) -> bytes:
-        if self._pos >= len(self._buf):
-            if self._eof:
-                return b""
-            chunk = self._queue.get()
-            if chunk is None:
-                self._eof = True
-                return b""
-            self._update(chunk)
-            self._buf, self._pos = chunk, 0
+        if self._pos >= len(self._buf) and not self._next_chunk():
+            return b""
         if self._pos == 0 and (n < 0 or n >= len(self._buf)):
             out, self._buf = self._buf, b""
             return out
@@ -57,9 +65,58 @@ class _QueueStream:
         self._pos += len(out)
         return out
 
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 1, /) -> int:
+        """Skip ``offset`` bytes forward (``whence`` must be 1) without copying them: the tar reader skips
+        member data this way. Past the end it stops there, as a file seeks past its end."""
+        if whence != 1 or offset < 0:
+            raise ValueError("only forward relative seeks")
+        while offset > 0:
+            if self._pos >= len(self._buf):
+                if not self._next_chunk():
+                    break
+                continue
+            take = min(offset, len(self._buf) - self._pos)
+            self._pos += take
+            offset -= take
+        return 0
+
     def drain(self) -> None:
         while self.read(CHUNK):
             pass
+
+
+class _QueueStream(_ChunkStream):
+    """The chunks put on a queue (``None`` ends it)."""
+
+    def __init__(self, q: queue.Queue[bytes | None], update: Callable[[bytes], object]) -> None:
+        super().__init__(update)
+        self._queue = q
+
+    def _chunk(self) -> bytes | None:
+        return self._queue.get()
+
+
+class _PlainStream(_ChunkStream):
+    """An uncompressed layer read from ``src`` in whole chunks, each counted against the limits."""
+
+    def __init__(
+        self, src: BinaryIO, head: bytes, update: Callable[[bytes], object], counter: DigestHasher, lim: Limits
+    ) -> None:
+        super().__init__(update)
+        self._buf = head  # already hashed and copied
+        self._src = src
+        self._counter = counter
+        self._lim = lim
+
+    def _chunk(self) -> bytes | None:
+        data = self._src.read(CHUNK)
+        if not data:
+            return None
+        self._lim.check(self._counter.size + len(data), None)
+        return data
 
 
 class _BackgroundHasher:
@@ -151,41 +208,6 @@ def _read_first(src: BinaryIO) -> bytes:
     return b"".join(parts)
 
 
-class _PlainReader:
-    """An uncompressed layer read from ``src`` (after its first bytes ``head``): every byte hashed, copied and
-    counted against the limits as :class:`TarReader` pulls it."""
-
-    def __init__(
-        self,
-        src: BinaryIO,
-        head: bytes,
-        sinks: list[Callable[[bytes], object]],
-        counter: DigestHasher,
-        lim: Limits,
-    ) -> None:
-        self._src = src
-        self._head = head
-        self._sinks = sinks
-        self._counter = counter
-        self._lim = lim
-
-    def read(self, n: int = -1, /) -> bytes:
-        if self._head:
-            cut = len(self._head) if n < 0 else n
-            data, self._head = self._head[:cut], self._head[cut:]
-            return data  # already hashed and copied
-        data = self._src.read(CHUNK if n < 0 else n)
-        if data:
-            for sink in self._sinks:
-                sink(data)
-            self._lim.check(self._counter.size, None)
-        return data
-
-    def drain(self) -> None:
-        while self.read(CHUNK):
-            pass
-
-
 def copy_and_digest(
     src: BinaryIO,
     dst: BinaryIO | None,
@@ -223,7 +245,12 @@ def copy_and_digest(
         if write is not None:
             sinks.append(write)
         lim.check(raw.size, None)
-        reader = _PlainReader(src, head, sinks, raw, lim)
+
+        def update(data: bytes) -> None:
+            for sink in sinks:
+                sink(data)
+
+        reader = _PlainStream(src, head, update, raw, lim)
         size, error = _parse_tar(reader)
         reader.drain()  # bytes after the end of the archive still belong to the blob
         return LayerDigests(raw.digest(), raw.size, out.digest(), out.size, kind, size, error)
