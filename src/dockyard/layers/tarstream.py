@@ -6,6 +6,15 @@ ids, fractional ``mtime``, ``SCHILY.xattr.*``, global headers) are understood.
 GNU sparse files are refused. Meta headers (PAX records, GNU long names) are capped
 so a hostile header cannot make the reader buffer gigabytes.
 
+It is the one tar reader of dockyard: ``load``/``pull`` (SIZE and the tar check of
+:mod:`~dockyard.layers.digesting`), ``system check``, ``unpack``, ``export``, the analyzer walker and the
+outer tar of docker-archives and OCI layouts all read with it, so they accept the same streams. Its end
+rules are Go's archive/tar's (Docker, podman, umoci): the stream may end without the end-of-archive
+blocks, after a single zero block, or inside the padding after a member's complete data (umoci 0.4.7's
+``insert`` writes that); it may not end inside a header, inside a zero block, or before a member's data
+is complete, and a header after a single zero block is refused. On a seekable file member data is skipped
+by seeking (to the last byte, which is then read, so truncation is still found).
+
 :func:`open_layer` opens a layer blob (plain, gzip or zstd), bounds its expansion by
 :class:`~dockyard.layers.limits.Limits`, and hands back a :class:`TarReader`.
 """
