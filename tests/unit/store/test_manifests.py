@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from dockyard.image.base import StaticImage
 from dockyard.image.sample import app_image, base_image
 from dockyard.image.synth import synthesize_manifest
-from dockyard.image.base import StaticImage
 from dockyard.oci import mediatype
 from dockyard.oci import reference as refs
 from dockyard.oci.descriptor import Descriptor
@@ -38,7 +38,9 @@ def _docker_twin(image: StaticImage | Any) -> StaticImage:
     """The same image (same config and blobs) described by a Docker schema 2 manifest."""
     manifest = image.manifest()
     layers = [
-        Descriptor(mediatype.layer_type(mediatype.DOCKER_MANIFEST, mediatype.layer_compression(d.media_type)), d.digest, d.size)
+        Descriptor(
+            mediatype.layer_type(mediatype.DOCKER_MANIFEST, mediatype.layer_compression(d.media_type)), d.digest, d.size
+        )
         for d in manifest.layers
     ]
     twin = synthesize_manifest(image.config(), layers, mediatype.DOCKER_MANIFEST)
@@ -89,8 +91,12 @@ def test_same_image_as_oci_and_docker_manifest_keeps_both(store: Store) -> None:
 def _two_platform_index(amd: Any, arm: Any) -> Index:
     return Index.build(
         [
-            Descriptor(arm.manifest().media_type, arm.manifest().digest, arm.manifest().size, Platform("linux", "arm64", "v8")),
-            Descriptor(amd.manifest().media_type, amd.manifest().digest, amd.manifest().size, Platform("linux", "amd64")),
+            Descriptor(
+                arm.manifest().media_type, arm.manifest().digest, arm.manifest().size, Platform("linux", "arm64", "v8")
+            ),
+            Descriptor(
+                amd.manifest().media_type, amd.manifest().digest, amd.manifest().size, Platform("linux", "amd64")
+            ),
         ]
     )
 
