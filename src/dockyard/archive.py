@@ -243,11 +243,11 @@ def save_plan(store: Store, names: Sequence[str]) -> list[tuple[Image, list[str]
             add(store.resolve(text), None)  # sha256:PREFIX searches image IDs
         elif ref.tag is None and ref.digest is None:
             found = False
-            for repo, tag, image_id in sorted(store.meta.tags()):
+            for repo, tag, image_id in sorted(store.tags()):
                 if repo == ref.repository:
                     add(image_id, ref.with_tag(tag).familiar())
                     found = True
-            for repo, _digest, image_id in sorted(store.meta.repo_digests()):
+            for repo, _digest, image_id in sorted(store.repo_digests()):
                 if repo == ref.repository:
                     add(image_id, None)  # digest references are not written as tags
                     found = True

@@ -83,7 +83,7 @@ def tags_to_push(store: Store, ref: Reference) -> list[Reference]:
     """``push --all-tags``: every tag of the repository in the store, sorted."""
     if ref.tag is not None or ref.digest is not None:
         raise InvalidReference("tag can't be used with --all-tags/-a")
-    tags = sorted(tag for repo, tag, _ in store.meta.tags() if repo == ref.repository)
+    tags = sorted(tag for repo, tag, _ in store.tags() if repo == ref.repository)
     if not tags:
         raise ImageNotFound(f"An image does not exist locally with the tag: {ref.familiar_name()}")
     return [ref.with_tag(t) for t in tags]

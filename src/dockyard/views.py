@@ -202,7 +202,7 @@ def inspect(store: Store, text: str) -> dict[str, Any]:
     if data.get("os.version"):
         doc["OsVersion"] = data["os.version"]
     doc["Size"] = image.row.size
-    doc["GraphDriver"] = {"Data": {"Blobs": str(store.paths.blobs)}, "Name": "dockyard"}
+    doc["GraphDriver"] = {"Data": {"Blobs": str(store.blobs_dir)}, "Name": "dockyard"}
     doc["RootFS"] = {"Type": "layers", "Layers": [str(d) for d in config.diff_ids]}
     doc["Metadata"] = {"LastTagTime": "0001-01-01T00:00:00Z"}
     doc["Descriptor"] = image.manifest().descriptor().to_json()
@@ -234,7 +234,7 @@ def history(store: Store, text: str) -> list[HistoryRow]:
     layers = image.layers()
     sizes = []
     for layer in layers:
-        row = store.meta.layer(str(layer.diff_id()))
+        row = store.layer(str(layer.diff_id()))
         sizes.append(row.content_size if row else 0)
     out: list[HistoryRow] = []
     counter = 0

@@ -277,7 +277,7 @@ def cmd_container_ls(args: argparse.Namespace) -> int:
     from dockyard.cli import render
 
     with _store(args) as store:
-        rows = store.meta.containers()
+        rows = store.containers()
     if args.quiet:
         for r in rows:
             _out(r.id[:12] + "\n")

@@ -15,7 +15,7 @@ from dockyard.oci import reference as refs
 from dockyard.oci.digest import Digest
 from dockyard.oci.timefmt import parse_time
 from dockyard.store.blobs import BlobStore
-from dockyard.store.metadata import ContainerRow, ImageRow, IndexRecord, Metadata
+from dockyard.store.metadata import ContainerRow, ImageRow, IndexRecord, LayerRow, Metadata
 from dockyard.store.paths import StorePaths, default_root
 
 if TYPE_CHECKING:
@@ -245,6 +245,25 @@ class Store:
         if image_id is None:
             return None
         return image_id, self.meta.tag_manifest(tagged.repository, tagged.tag or "latest")
+
+    def tags(self) -> list[tuple[str, str, str]]:
+        """(repository, tag, image ID) of every tag."""
+        return self.meta.tags()
+
+    def repo_digests(self) -> list[tuple[str, str, str]]:
+        """(repository, digest, image ID) of every repository digest."""
+        return self.meta.repo_digests()
+
+    def containers(self) -> list[ContainerRow]:
+        return self.meta.containers()
+
+    def layer(self, diff_id: str) -> LayerRow | None:
+        """How the layer ``diff_id`` is kept (its blob, media type, sizes), or None."""
+        return self.meta.layer(diff_id)
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.paths.blobs
 
     def is_index(self, digest: str) -> bool:
         """Whether ``digest`` is an index (or manifest list) the store keeps."""
