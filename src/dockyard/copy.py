@@ -336,7 +336,14 @@ def copy(
             ctx.need_store()
         if dst.kind == "store" and dst.ref is not None and dst.ref.digest is not None:
             raise InvalidReference(f"cannot name a stored image by digest: {dst.ref.familiar()}")
-        opened = PLACES[src.kind].open_source(src, ctx)
+        if src.kind == "store" and dst.kind == "docker":
+            from dockyard.store.source import StoreSource
+
+            assert src.ref is not None
+            # a registry wants compressed layers: plain tars (loaded docker-archives) go up gzip-compressed
+            opened: Source = StoreSource(ctx.need_store(), src.ref.familiar(), compression="gzip")
+        else:
+            opened = PLACES[src.kind].open_source(src, ctx)
         try:
             return _copy_to(opened, src, dst, ctx, platform, all_platforms, include_foreign, emit)
         finally:

@@ -40,18 +40,20 @@ def push(
     ref: Reference,
     *,
     platform: Platform | None = None,
+    compression: str | None = "gzip",
     client: RegistryClient | None = None,
     on_event: EventSink | None = None,
     max_concurrent: int = 5,
     insecure: tuple[str, ...] = (),
 ) -> PushResult:
-    """``docker push NAME[:TAG]`` for one tag (``latest`` when none is given)."""
+    """``docker push NAME[:TAG]`` for one tag (``latest`` when none is given). Layers the store keeps as plain
+    tars (a loaded docker-archive) go up ``compression``-compressed (``gzip``, ``zstd``; None: as kept)."""
     if ref.digest is not None:
         raise InvalidReference(f"cannot push a digest reference: {ref.familiar()}")
     ref = ref.with_default_tag()
     if store.tag_state(ref) is None:
         raise ImageNotFound(f"An image does not exist locally with the tag: {ref.familiar_name()}")
-    source = StoreSource(store, ref.familiar())
+    source = StoreSource(store, ref.familiar(), compression=compression)
     missing = source.missing_platforms()
     if missing and platform is None:
         raise ImageNotFound(

@@ -79,6 +79,7 @@ def cmd_push(args: argparse.Namespace) -> int:
                     store,
                     one,
                     platform=platform,
+                    compression=None if args.compression == "none" else args.compression,
                     client=client,
                     on_event=progress,
                     max_concurrent=args.max_concurrent_uploads,
@@ -134,6 +135,13 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("-a", "--all-tags", action="store_true", help="push all tags of the repository")
     p.add_argument(
         "--platform", help="push only this platform of a multi-platform tag (default: the whole index, as kept)"
+    )
+    p.add_argument(
+        "--compression",
+        choices=("gzip", "zstd", "none"),
+        default="gzip",
+        help="how layers kept as plain tars are sent (default gzip, as docker push; zstd needs an OCI manifest, "
+        "which the push then writes; none: as kept)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="suppress verbose output")
     p.add_argument("--max-concurrent-uploads", type=int, default=5, help="layers uploaded at once (default 5)")

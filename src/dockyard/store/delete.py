@@ -183,6 +183,7 @@ def prune(store: Store, *, all_unused: bool = False) -> tuple[list[DeleteRecord]
         with store.meta.write() as db:
             in_use = {r[0] for r in db.execute("SELECT image_id FROM containers")}
             held = set() if all_unused else store.meta.held_by_indexes()  # platforms of a tagged index
+            store.meta.drop_layer_forms(db, all_forms=True)  # compressed copies made for pushes: made again if needed
             for (image_id,) in db.execute("SELECT id FROM images").fetchall():
                 if image_id in in_use or image_id in held:
                     continue

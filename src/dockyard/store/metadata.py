@@ -78,6 +78,13 @@ CREATE TABLE IF NOT EXISTS index_children (  -- the children an index lists, in 
     platform TEXT NOT NULL,            -- os/arch[/variant], '' when the descriptor has none
     PRIMARY KEY (index_digest, position)
 );
+CREATE TABLE IF NOT EXISTS layer_forms (  -- other forms of a layer, made for pushes (a compressed copy of a plain tar)
+    diff_id TEXT NOT NULL,
+    blob_digest TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (diff_id, media_type)
+);
 CREATE TABLE IF NOT EXISTS containers (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -100,6 +107,8 @@ _MIGRATE_2_TO_3 = (
     """CREATE TABLE index_children (index_digest TEXT NOT NULL REFERENCES manifests(digest) ON DELETE CASCADE,
         position INTEGER NOT NULL, child_digest TEXT NOT NULL, media_type TEXT NOT NULL, platform TEXT NOT NULL,
         PRIMARY KEY (index_digest, position))""",
+    """CREATE TABLE layer_forms (diff_id TEXT NOT NULL, blob_digest TEXT NOT NULL, media_type TEXT NOT NULL,
+        size INTEGER NOT NULL, PRIMARY KEY (diff_id, media_type))""",
     "INSERT OR IGNORE INTO manifests (digest, media_type, image_id) "
     "SELECT manifest_digest, manifest_type, id FROM images",
     "UPDATE tags SET manifest_digest = (SELECT manifest_digest FROM images WHERE images.id = tags.image_id)",
@@ -339,6 +348,10 @@ class Metadata:
             used.setdefault(blob, set()).add(image_id)
         for image_id, blob in self.conn.execute("SELECT image_id, digest FROM extra_blobs"):
             used.setdefault(blob, set()).add(image_id)
+        for image_id, blob in self.conn.execute(
+            "SELECT il.image_id, f.blob_digest FROM image_layers il JOIN layer_forms f ON f.diff_id = il.diff_id"
+        ):
+            used.setdefault(blob, set()).add(image_id)
         for blob, image_id in self.conn.execute("SELECT digest, image_id FROM manifests WHERE image_id IS NOT NULL"):
             used.setdefault(blob, set()).add(image_id)
         for blob, image_id in self.conn.execute(
@@ -559,6 +572,29 @@ class Metadata:
                 "WHERE id = ?",
                 (digest, media_type, image_id),
             )
+
+    def layer_forms(self, diff_id: str) -> list[tuple[str, str, int]]:
+        """(blob digest, media type, size) of the other forms kept of a layer (compressed copies for pushes)."""
+        return list(
+            self.conn.execute(
+                "SELECT blob_digest, media_type, size FROM layer_forms WHERE diff_id = ? ORDER BY media_type",
+                (diff_id,),
+            )
+        )
+
+    def add_layer_form(self, diff_id: str, blob_digest: str, media_type: str, size: int) -> None:
+        with self.write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO layer_forms (diff_id, blob_digest, media_type, size) VALUES (?, ?, ?, ?)",
+                (diff_id, blob_digest, media_type, size),
+            )
+
+    def drop_layer_forms(self, db: sqlite3.Connection, *, all_forms: bool) -> None:
+        """Forget layer forms: those of layers no image uses, or (``all_forms``: ``image prune``) every one."""
+        if all_forms:
+            db.execute("DELETE FROM layer_forms")
+        else:
+            db.execute("DELETE FROM layer_forms WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)")
 
     def forget_unheld_indexes(self, db: sqlite3.Connection) -> None:
         """Drop indexes no tag or repository digest names any more (inside the caller's transaction)."""

@@ -26,9 +26,12 @@ if TYPE_CHECKING:
 class StoreSource:
     """What ``text`` (a name, ``repo@digest`` or an image ID) names in the store."""
 
-    def __init__(self, store: Store, text: str) -> None:
+    def __init__(self, store: Store, text: str, *, compression: str | None = None) -> None:
+        """``compression`` (``gzip``, ``zstd``): layers kept as plain tars are given in that form (made once and
+        kept, see :meth:`~dockyard.store.store.Store.layer_form`), as a push to a registry wants them."""
         self.store = store
         self.text = text
+        self.compression = compression
         self.image_id = store.resolve(text)
         self.digest = store.manifest_digest_of(text, self.image_id)
         self.notes: list[str] = []
@@ -75,27 +78,61 @@ class StoreSource:
 
     def _manifest(self, raw: RawManifest, image_id: str) -> RawManifest:
         manifest = Manifest.parse(raw.data, raw.media_type)
-        kept = []
-        for desc, diff_id in zip(manifest.layers, self.store.meta.image_diff_ids(image_id), strict=False):
+        diff_ids = self.store.meta.image_diff_ids(image_id)
+        kept: list[Descriptor] = []
+        for desc, diff_id in zip(manifest.layers, diff_ids, strict=False):
             row = self.store.meta.layer(diff_id)
             if row is None:
                 raise InvalidManifest(f"{self.text}: layer {diff_id} is not stored")
+            forms = {row.blob_digest} | {blob for blob, _m, _s in self.store.meta.layer_forms(diff_id)}
+            if str(desc.digest) in forms:
+                kept.append(desc)
+                continue
+            kind = mediatype.layer_compression(row.media_type)
             kept.append(
-                desc
-                if row.blob_digest == str(desc.digest)
-                else Descriptor(
-                    mediatype.layer_type(manifest.media_type, mediatype.layer_compression(row.media_type)),
+                Descriptor(
+                    mediatype.layer_type(manifest.media_type, kind),
                     Digest.parse(row.blob_digest),
                     row.compressed_size,
+                    annotations=dict(desc.annotations),
                 )
             )
-        if [d.digest for d in kept] == [d.digest for d in manifest.layers]:
+        rewritten = [d.digest for d in kept] != [d.digest for d in manifest.layers]
+        media_type, config = manifest.media_type, manifest.config
+        compressed = False
+        if self.compression is not None:
+            for i, (desc, diff_id) in enumerate(zip(kept, diff_ids, strict=False)):
+                if mediatype.layer_compression(desc.media_type) != "none" or desc.media_type in mediatype.FOREIGN_TYPES:
+                    continue
+                blob, size, _oci_type = self.store.layer_form(diff_id, self.compression)
+                kept[i] = Descriptor(
+                    mediatype.layer_type(manifest.media_type, self.compression),
+                    blob,
+                    size,
+                    annotations=dict(desc.annotations),
+                )
+                compressed = True
+            if compressed and self.compression == "zstd" and media_type == mediatype.DOCKER_MANIFEST:
+                media_type = mediatype.OCI_MANIFEST  # zstd layers need an OCI manifest
+                config = Descriptor(mediatype.OCI_CONFIG, config.digest, config.size)
+                kept = [
+                    Descriptor(
+                        mediatype.layer_type(media_type, mediatype.layer_compression(d.media_type)),
+                        d.digest,
+                        d.size,
+                        annotations=dict(d.annotations),
+                    )
+                    for d in kept
+                ]
+        if not rewritten and not compressed:
             return raw
-        rebuilt = Manifest.build(manifest.config, kept, manifest.media_type)
-        self.notes.append(
-            f"{manifest.digest.short}: layers are kept in another compression; "
-            f"the manifest is rewritten as {rebuilt.digest}"
+        rebuilt = Manifest.build(config, kept, media_type, manifest.annotations or None)
+        why = (
+            f"layers kept uncompressed are sent {self.compression}-compressed"
+            if compressed
+            else "layers are kept in another compression"
         )
+        self.notes.append(f"{manifest.digest.short}: {why}; the manifest is rewritten as {rebuilt.digest}")
         return RawManifest(rebuilt.raw, rebuilt.media_type)
 
     def _index(self, raw: RawManifest) -> RawManifest:

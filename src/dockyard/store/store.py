@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -245,6 +246,41 @@ class Store:
         if image_id is None:
             return None
         return image_id, self.meta.tag_manifest(tagged.repository, tagged.tag or "latest")
+
+    def layer_form(self, diff_id: str, compression: str) -> tuple[Digest, int, str]:
+        """The layer ``diff_id`` compressed with ``compression`` (``gzip`` or ``zstd``): (blob digest, size, media
+        type of an OCI layer). Made once, deterministically (gzip without time or name, fixed levels), kept beside
+        the plain form until ``image prune``, so a second push uploads nothing and gives the same digests."""
+        from dockyard.layers.compression import Compression, compress
+        from dockyard.oci import mediatype
+        from dockyard.oci.digest import DigestHasher
+        from dockyard.store.lock import file_lock
+
+        wanted = mediatype.layer_type(mediatype.OCI_MANIFEST, compression)
+        for blob, media_type, size in self.meta.layer_forms(diff_id):
+            if media_type == wanted and self.blobs.exists(Digest.parse(blob)):
+                return Digest.parse(blob), size, media_type
+        row = self.meta.layer(diff_id)
+        if row is None:
+            raise ImageNotFound(f"layer {diff_id} is not stored")
+        with file_lock(self.paths.gc_lock, exclusive=False):
+            self.paths.tmp.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.paths.tmp, prefix="compress-") as tmp:
+                hasher = DigestHasher()
+
+                class _Hashing:
+                    def write(self, data: bytes) -> int:
+                        hasher.update(data)
+                        return tmp.write(data)
+
+                with self.blobs.open(Digest.parse(row.blob_digest)) as plain:
+                    compress(plain, _Hashing(), Compression(compression))  # type: ignore[arg-type]
+                digest = hasher.digest()
+                size = tmp.tell()
+                tmp.seek(0)
+                self.blobs.put_stream(tmp, digest, size, f"layer {diff_id} ({compression})")
+            self.meta.add_layer_form(diff_id, str(digest), wanted, size)
+        return digest, size, wanted
 
     def tags(self) -> list[tuple[str, str, str]]:
         """(repository, tag, image ID) of every tag."""
