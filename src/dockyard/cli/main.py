@@ -91,7 +91,9 @@ def cmd_images(args: argparse.Namespace) -> int:
     from dockyard import views
 
     with _store(args) as store:
-        rows = views.image_rows(store, reference=args.reference, filters=args.filter or [], digests=args.digests)
+        rows = views.image_rows(
+            store, reference=args.reference, filters=args.filter or [], digests=args.digests, all_images=args.all
+        )
     trunc = not args.no_trunc
     if args.quiet:  # one ID per row, repeated for each of an image's rows, as Docker prints them
         for r in rows:
@@ -378,7 +380,7 @@ def _add_images_args(p: argparse.ArgumentParser) -> None:
         "-a",
         "--all",
         action="store_true",
-        help="show all images (accepted for Docker compatibility: loaded images have no intermediate parents)",
+        help="show all images, also the other platforms of a multi-platform tag (as <none>)",
     )
     p.add_argument("--digests", action="store_true", help="show digests")
     p.add_argument(

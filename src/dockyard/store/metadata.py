@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard.errors import StoreError
+from dockyard.errors import Conflict, ContainerNotFound, ImageNotFound, StoreError
 from dockyard.store.schema import SCHEMA_VERSION, migrate
 
 
@@ -202,15 +202,46 @@ class Metadata:
         return [r[0] for r in self.conn.execute("SELECT digest FROM extra_blobs WHERE image_id = ?", (image_id,))]
 
     def containers(self) -> list[ContainerRow]:
-        rows = self.conn.execute("SELECT id, name, image_id, image_ref, created FROM containers ORDER BY created")
+        rows = self.conn.execute(
+            "SELECT id, name, image_id, image_ref, created, command FROM containers ORDER BY created"
+        )
         return [ContainerRow(*r) for r in rows]
 
     def containers_of(self, image_id: str) -> list[ContainerRow]:
         rows = self.conn.execute(
-            "SELECT id, name, image_id, image_ref, created FROM containers WHERE image_id = ? ORDER BY created",
+            "SELECT id, name, image_id, image_ref, created, command FROM containers WHERE image_id = ? "
+            "ORDER BY created",
             (image_id,),
         )
         return [ContainerRow(*r) for r in rows]
+
+    def add_container(self, row: ContainerRow) -> None:
+        """Record a container of an image; the image must still exist and the name be free."""
+        with self.write() as db:
+            if not db.execute("SELECT 1 FROM images WHERE id = ?", (row.image_id,)).fetchone():
+                raise ImageNotFound(f"No such image: {row.image_ref}")  # removed since it was resolved
+            if db.execute("SELECT 1 FROM containers WHERE name = ?", (row.name,)).fetchone():
+                raise Conflict(f'conflict: the container name "/{row.name}" is already in use')
+            db.execute(
+                "INSERT INTO containers (id, name, image_id, image_ref, created, command) VALUES (?, ?, ?, ?, ?, ?)",
+                (row.id, row.name, row.image_id, row.image_ref, row.created, row.command),
+            )
+
+    def remove_container(self, text: str) -> ContainerRow:
+        """Remove the container named ``text`` (or whose ID starts with it); the row removed."""
+        name = text.lstrip("/")
+        with self.write() as db:
+            every = db.execute("SELECT id, name, image_id, image_ref, created, command FROM containers")
+            rows = [row for row in (ContainerRow(*r) for r in every) if row.name == name or row.id.startswith(text)]
+            exact = [r for r in rows if r.name == name or r.id == text]
+            if exact:
+                rows = exact[:1]
+            if not rows:
+                raise ContainerNotFound(f"No such container: {text}")
+            if len(rows) > 1:
+                raise ContainerNotFound(f"container ID prefix {text!r} is ambiguous")
+            db.execute("DELETE FROM containers WHERE id = ?", (rows[0].id,))
+        return rows[0]
 
     def referenced_blobs(self) -> dict[str, set[str]]:
         """Every blob reachable from an image, with the images that reach it: derived, never stored."""

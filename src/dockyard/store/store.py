@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dockyard.errors import Conflict, ContainerNotFound, DockyardError, ImageNotFound, InvalidReference, StoreError
+from dockyard.errors import ContainerNotFound, DockyardError, ImageNotFound, InvalidReference, StoreError
 from dockyard.oci import reference as refs
 from dockyard.oci.digest import Digest
 from dockyard.oci.timefmt import parse_time
@@ -44,11 +44,13 @@ class ImageSummary:
     digests: tuple[refs.Reference, ...]
     containers: int
     row: ImageRow = field(repr=False)
+    held: bool = False  # a platform of an index a tag names (shown under that tag only when it is this host's)
 
     @property
     def dangling(self) -> bool:
-        """Docker's meaning: no tag (an image known only by ``repo@digest`` is dangling too)."""
-        return not self.tags
+        """Docker's meaning: no tag (an image known only by ``repo@digest`` is dangling too); an index's other
+        platforms are held by its tag, not dangling."""
+        return not self.tags and not self.held
 
 
 class Store:
@@ -188,6 +190,7 @@ class Store:
         used: dict[str, int] = {}
         for c in self.meta.containers():
             used[c.image_id] = used.get(c.image_id, 0) + 1
+        held = self.meta.held_by_indexes()
         out = []
         for row in self.meta.images():
             out.append(
@@ -199,6 +202,7 @@ class Store:
                     digests=tuple(digests.get(row.id, [])),
                     containers=used.get(row.id, 0),
                     row=row,
+                    held=row.id in held,
                 )
             )
         out.sort(key=lambda s: (s.created or datetime.min.replace(tzinfo=UTC), s.row.added), reverse=True)
@@ -346,39 +350,22 @@ class Store:
     # --- containers ---------------------------------------------------------------------------------------
 
     def container_create(self, image: str, name: str | None = None) -> ContainerRow:
+        """A container record of an image (what keeps it in use), with the image's command for ``container ls``."""
         image_id = self.resolve(image)
-        cid = secrets.token_hex(32)
         cname = name or _random_name()
         if name is not None and not _valid_container_name(name):
             raise InvalidReference(f"invalid container name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
-        row = ContainerRow(cid, cname, image_id, image, _now())
-        with self.meta.write() as db:
-            if not db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone():
-                raise ImageNotFound(f"No such image: {image}")  # removed since it was resolved
-            if db.execute("SELECT 1 FROM containers WHERE name = ?", (cname,)).fetchone():
-                raise Conflict(f'conflict: the container name "/{cname}" is already in use')
-            db.execute(
-                "INSERT INTO containers (id, name, image_id, image_ref, created) VALUES (?, ?, ?, ?, ?)",
-                (row.id, row.name, row.image_id, row.image_ref, row.created),
-            )
+        config = self.image_by_id(image_id).config().container_config
+        words = [*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])]
+        command = " ".join(str(w) for w in words)
+        row = ContainerRow(secrets.token_hex(32), cname, image_id, image, _now(), command)
+        self.meta.add_container(row)
         return row
 
     def container_remove(self, text: str) -> ContainerRow:
-        name = text.lstrip("/")
-        if not name:
+        if not text.lstrip("/"):
             raise ContainerNotFound("No such container: (empty name)")
-        with self.meta.write() as db:
-            every = db.execute("SELECT id, name, image_id, image_ref, created FROM containers")
-            rows = [row for row in (ContainerRow(*r) for r in every) if row.name == name or row.id.startswith(text)]
-            exact = [r for r in rows if r.name == name or r.id == text]
-            if exact:
-                rows = exact[:1]
-            if not rows:
-                raise ContainerNotFound(f"No such container: {text}")
-            if len(rows) > 1:
-                raise ContainerNotFound(f"container ID prefix {text!r} is ambiguous")
-            db.execute("DELETE FROM containers WHERE id = ?", (rows[0].id,))
-        return rows[0]
+        return self.meta.remove_container(text)
 
     # --- system -------------------------------------------------------------------------------------------
 

@@ -142,3 +142,18 @@ def test_index_blob_is_garbage_once_unnamed(store: Store) -> None:
     store.remove("r/other:2")
     assert not store.blobs.exists(index.digest)
     assert not store.blobs.exists(Digest.parse(str(amd.manifest().digest)))
+
+
+def test_images_view_of_an_index_tag(store: Store, cli: Any) -> None:
+    amd, arm = base_image(), app_image()
+    index = _two_platform_index(amd, arm)
+    ref = refs.parse("r/multi:1")
+    store.ingest(arm, [ref], index=index)
+    store.ingest(amd, [ref], index=index)
+    shown = store.resolve("r/multi:1")
+    other = ({str(amd.config().digest), str(arm.config().digest)} - {shown}).pop()
+    rows = cli("images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").stdout.splitlines()
+    assert rows == [f"r/multi:1 {shown}"]  # one row: the tag, with one platform's image
+    every = cli("images", "-a", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").stdout.splitlines()
+    assert sorted(every) == sorted([f"r/multi:1 {shown}", f"<none>:<none> {other}"])
+    assert cli("images", "--filter", "dangling=true", "-q").stdout == ""
