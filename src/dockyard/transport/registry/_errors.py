@@ -1,11 +1,15 @@
-"""Turn a registry's error answer into the matching :class:`~dockyard.errors.RegistryError`."""
+"""Turn a registry's error answer into the matching :class:`~dockyard.errors.RegistryError`.
+
+Which code and status mean which exception is :mod:`dockyard.oci.errcodes`' table, not this module's.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING
 
-from dockyard.errors import RegistryAuthError, RegistryError, RegistryNotFound, RegistryUnavailable
+from dockyard.errors import RegistryError, RegistryUnavailable
+from dockyard.oci import errcodes
 
 if TYPE_CHECKING:
     import httpx
@@ -32,16 +36,6 @@ def error_pairs(body: bytes) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def error_class(status: int) -> type[RegistryError]:
-    if status in (401, 403):
-        return RegistryAuthError
-    if status == 404:
-        return RegistryNotFound
-    if status == 429 or status >= 500:
-        return RegistryUnavailable
-    return RegistryError
-
-
 def from_response(host: str, response: httpx.Response, what: str) -> RegistryError:
     """The error for ``response`` (its body must have been read)."""
     status = response.status_code
@@ -51,7 +45,8 @@ def from_response(host: str, response: httpx.Response, what: str) -> RegistryErr
         body = b""
     pairs = error_pairs(body)
     reason = "" if pairs else f"answered {response.reason_phrase or 'with an error'}"
-    return error_class(status)(host, status=status, errors=pairs, what=what, reason=reason)
+    cls = errcodes.error_class(status, (code for code, _ in pairs))
+    return cls(host, status=status, errors=pairs, what=what, reason=reason)
 
 
 def unreachable(host: str, exc: Exception, what: str) -> RegistryUnavailable:
