@@ -6,6 +6,7 @@ Which code and status mean which exception is :mod:`dockyard.oci.errcodes`' tabl
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING
 
 from dockyard.errors import RegistryError, RegistryUnavailable
@@ -49,6 +50,27 @@ def from_response(host: str, response: httpx.Response, what: str) -> RegistryErr
     return cls(host, status=status, errors=pairs, what=what, reason=reason)
 
 
-def unreachable(host: str, exc: Exception, what: str) -> RegistryUnavailable:
-    detail = " ".join(str(exc).split()) or type(exc).__name__
-    return RegistryUnavailable(host, what=what, reason=f"is unreachable ({type(exc).__name__}: {detail})")
+_ERRNO = re.compile(r"^\[Errno (-?\d+)\] (.*)$")
+
+
+def describe(exc: Exception) -> str:
+    """A short account of a transport error: ``connection refused``, ``host name lookup failed: ...``."""
+    import httpx
+
+    detail = " ".join(str(exc).split())
+    match = _ERRNO.match(detail)
+    if match is not None:
+        number, text = int(match.group(1)), match.group(2)
+        text = text[:1].lower() + text[1:]
+        if number < 0:  # getaddrinfo's EAI_* codes: the name does not resolve
+            return f"host name lookup failed: {text}"
+        return text
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connection timed out"
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+def unreachable(host: str, exc: Exception, what: str, request: str = "") -> RegistryUnavailable:
+    """The error for a registry that could not be reached; ``request`` (``GET URL``) names what was sent."""
+    said = f"{request}: {describe(exc)}" if request else describe(exc)
+    return RegistryUnavailable(host, what=what, reason=f"is unreachable ({said})")

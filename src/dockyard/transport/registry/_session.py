@@ -7,7 +7,9 @@ way it
 * adds the ``Authorization`` header the :class:`~.auth.Authenticator` has for the request's scopes,
   and after a 401 from the registry fetches a fresh one and tries once more;
 * retries connection errors, timeouts, 5xx and 429 (``Retry-After`` honoured) with exponential
-  backoff, when the request body can be sent again;
+  backoff, when the request body can be sent again -- but until the registry has answered once,
+  a connection that cannot be made (refused, unknown host, connect timeout) fails at once, as
+  Docker does: nobody is there, and waiting will not change that;
 * follows redirects itself, so the ``Authorization`` header never leaves the registry's origin
   (a blob redirected to a storage host gets no credentials).
 """
@@ -36,6 +38,8 @@ Body = bytes | Callable[[], Iterable[bytes]] | None
 
 MAX_REDIRECTS: Final = 5
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+#: No connection could be made: refused, unknown host, unreachable network, connect timeout.
+_CONNECT_ERRORS: Final = (httpx.ConnectError, httpx.ConnectTimeout)
 #: The most of an answer that is read into memory (manifests, token answers, tag lists; blobs are streamed).
 MAX_BODY: Final = 4 * 1024 * 1024
 #: The most of an error (or otherwise unwanted) answer that is read.
@@ -75,6 +79,8 @@ class Session:
         self.sleep: Callable[[float], None] = time.sleep
         #: Only this origin (the registry's own scheme, host and port) ever gets the registry's credentials.
         self.home = _origin(httpx.URL(endpoint.base_url))
+        #: Whether anything has answered yet: until then a connection that cannot be made is not retried.
+        self.answered = False
 
     def url(self, path: str, query: Sequence[tuple[str, str]] = ()) -> httpx.URL:
         text = self.endpoint.base_url + path
@@ -115,8 +121,10 @@ class Session:
             try:
                 response = self._send_following_redirects(method, url, headers, authorization, body)
             except httpx.TransportError as exc:
-                if not can_retry:
-                    raise _errors.unreachable(self.endpoint.host, exc, what) from exc
+                never_connected = not self.answered and isinstance(exc, _CONNECT_ERRORS)
+                if never_connected or not can_retry:
+                    shown = f"{method} {_shown(url)}"
+                    raise _errors.unreachable(self.endpoint.host, exc, what, shown) from exc
                 wait = self.retry.backoff(attempt)
                 log.debug("%s %s: %s; retry %d in %.2fs", method, url, exc, attempt, wait)
                 self.sleep(wait)
@@ -174,6 +182,7 @@ class Session:
             content = body if isinstance(body, bytes) or body is None else body()
             request = self.http.build_request(method, url, headers=request_headers, content=content)
             response = self.http.send(request, stream=True)
+            self.answered = True
             location = response.headers.get("location")
             if response.status_code not in _REDIRECTS or location is None:
                 return response
