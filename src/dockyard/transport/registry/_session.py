@@ -5,7 +5,8 @@ caller expects; otherwise it raises the matching :class:`~dockyard.errors.Regist
 way it
 
 * adds the ``Authorization`` header the :class:`~.auth.Authenticator` has for the request's scopes,
-  and after a 401 from the registry fetches a fresh one and tries once more;
+  and after a 401 from the registry fetches a fresh one and tries once more (:class:`RegistryAuth`,
+  an ``httpx.Auth`` flow);
 * retries connection errors, timeouts, 5xx and 429 (``Retry-After`` honoured) with exponential
   backoff, when the request body can be sent again -- but until the registry has answered once,
   a connection that cannot be made (refused, unknown host, connect timeout) fails at once, as
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import Final
 from urllib.parse import urlencode
 
@@ -112,14 +113,13 @@ class Session:
         """
         expected = frozenset(ok)
         url = httpx.URL(url) if isinstance(url, str) else url
-        authorization = self.auth.authorization(scopes) if scopes is not None else None
-        challenged = False
+        auth = RegistryAuth(self, scopes, what, body, replayable) if scopes is not None else None
         attempt = 0
         while True:
             attempt += 1
             can_retry = replayable and attempt < self.retry.attempts
             try:
-                response = self._send_following_redirects(method, url, headers, authorization, body)
+                response = self._send_following_redirects(method, url, headers, auth, body)
             except httpx.TransportError as exc:
                 never_connected = not self.answered and isinstance(exc, _CONNECT_ERRORS)
                 if never_connected or not can_retry:
@@ -130,18 +130,6 @@ class Session:
                 self.sleep(wait)
                 continue
             status = response.status_code
-            if (
-                status == 401
-                and scopes is not None
-                and not challenged
-                and replayable
-                and _origin(response.url) == self.home
-            ):
-                _discard(response)
-                challenged = True
-                authorization = self.auth.challenged(response.headers.get_list("www-authenticate"), scopes, what)
-                attempt -= 1  # the authentication round trip is not a failure
-                continue
             if status in expected:
                 return response if stream else _buffered(response, MAX_BODY, self.endpoint.host, what)
             if should_retry_status(status) and can_retry:
@@ -153,7 +141,7 @@ class Session:
             error = _errors.from_response(
                 self.endpoint.host, _buffered(response, MAX_ERROR_BODY, self.endpoint.host, what, cut=True), what
             )
-            if status == 401 and challenged and not error.errors:
+            if status == 401 and auth is not None and auth.challenged and not error.errors:
                 # A HEAD has no body to say why: say it for the registry.
                 creds = self.auth.credentials()
                 who = f"the credentials of {creds.username or 'the identity token'}" if creds else "anonymous access"
@@ -165,7 +153,7 @@ class Session:
         method: str,
         url: httpx.URL,
         headers: Mapping[str, str] | None,
-        authorization: str | None,
+        auth: RegistryAuth | None,
         body: Body,
     ) -> httpx.Response:
         """Send (the answer streamed), following redirects by hand. The registry's ``Authorization`` goes only
@@ -177,11 +165,9 @@ class Session:
         for _ in range(MAX_REDIRECTS + 1):
             here = _origin(url)
             request_headers = dict(sent_headers) if here == first else _public(sent_headers)
-            if authorization is not None and here == self.home:
-                request_headers["Authorization"] = authorization
             content = body if isinstance(body, bytes) or body is None else body()
             request = self.http.build_request(method, url, headers=request_headers, content=content)
-            response = self.http.send(request, stream=True)
+            response = self.http.send(request, stream=True, auth=auth if here == self.home else None)
             self.answered = True
             location = response.headers.get("location")
             if response.status_code not in _REDIRECTS or location is None:
@@ -223,6 +209,72 @@ class Session:
             ok=[status for status in range(200, 500) if status != 429],  # 429 is retried, not an answer
         )
         return response
+
+
+class RegistryAuth(httpx.Auth):
+    """The registry's authentication as an httpx auth flow, for one :meth:`Session.request` (all its tries).
+
+    Adds the ``Authorization`` header the :class:`~.auth.Authenticator` has for the request's scopes (a cached
+    token, or none before the registry first challenged); after a 401 from the registry's own origin it reads
+    the challenge, fetches a fresh token (through the session: retried, redirects followed without
+    credentials) and sends the request once more -- once per :meth:`Session.request`, and only when the body
+    can be sent again. The session gives this flow only to requests to the registry's own origin.
+    """
+
+    def __init__(self, session: Session, scopes: Sequence[Scope], what: str, body: Body, replayable: bool) -> None:
+        self.session = session
+        self.scopes = scopes
+        self.what = what
+        self.body = body
+        self.replayable = replayable
+        self.challenged = False
+        """Whether the registry challenged (and a fresh header was fetched) during this request."""
+        self._header: str | None = None
+        self._looked_up = False
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if not self._looked_up:
+            self._header = self.session.auth.authorization(self.scopes)
+            self._looked_up = True
+        if self._header is not None and _origin(request.url) == self.session.home:
+            request.headers["Authorization"] = self._header
+        response = yield request
+        if (
+            response.status_code != 401
+            or self.challenged
+            or not self.replayable
+            or _origin(response.url) != self.session.home
+        ):
+            return
+        self.challenged = True
+        _drain_for_retry(response)
+        self._header = self.session.auth.challenged(
+            response.headers.get_list("www-authenticate"), self.scopes, self.what
+        )
+        if self.body is not None and not isinstance(self.body, bytes):  # a streamed body: made afresh
+            request = httpx.Request(request.method, request.url, headers=request.headers, content=self.body())
+        request.headers["Authorization"] = self._header
+        yield request
+
+
+def _drain_for_retry(response: httpx.Response) -> None:
+    """Read a little of the 401 an auth flow answers (a small one leaves the connection reusable) and close it.
+    httpx then reads the answer whole before sending the retry: it is given an empty body for that, so a
+    registry cannot make dockyard hold an endless 401."""
+    stream = response.stream
+    try:
+        if isinstance(stream, httpx.SyncByteStream):
+            got = 0
+            for chunk in stream:
+                got += len(chunk)
+                if got > MAX_ERROR_BODY:
+                    break
+    except httpx.HTTPError:
+        pass
+    finally:
+        if isinstance(stream, httpx.SyncByteStream):
+            stream.close()
+    response.stream = httpx.ByteStream(b"")
 
 
 def _discard(response: httpx.Response) -> None:
