@@ -18,6 +18,7 @@ way it
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import Final
@@ -67,12 +68,15 @@ class Session:
     ) -> None:
         self.endpoint = endpoint
         self.retry = retry
+        limits = httpx.Limits(max_connections=16, max_keepalive_connections=8)
+        if transport is None and endpoint.scheme == "http":
+            transport = PlainFirstTransport(limits)
         self.http = httpx.Client(
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
             transport=transport,
             headers={"User-Agent": user_agent},
-            limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
+            limits=limits,
         )
         self.auth = Authenticator(
             endpoint.host, credentials, self._token_request, cache=token_cache, plain_http=endpoint.scheme == "http"
@@ -209,6 +213,42 @@ class Session:
             ok=[status for status in range(200, 500) if status != 429],  # 429 is retried, not an answer
         )
         return response
+
+
+class PlainFirstTransport(httpx.BaseTransport):
+    """The transport of a plain-HTTP registry (loopback, or ``--insecure-registry``): no TLS set-up at all until an
+    ``https://`` URL comes (a blob redirected to a storage host), which then gets httpx's default, verified
+    transport. Loading the CA certificates is most of what ``httpx.Client()`` costs (~0.1 s here), for nothing
+    when every request is plain HTTP."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._limits = limits
+        # verify=False: this one only ever carries http:// requests (see handle_request), so no CA file is read.
+        self._plain = httpx.HTTPTransport(verify=False, limits=limits)
+        self._tls: httpx.HTTPTransport | None = None
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "http":
+            return self._plain.handle_request(request)
+        return self._secure().handle_request(request)
+
+    def _secure(self) -> httpx.HTTPTransport:
+        with self._lock:
+            if self._tls is None:
+                self._tls = httpx.HTTPTransport(limits=self._limits)  # verify=True: the default CA certificates
+            return self._tls
+
+    @property
+    def tls_ready(self) -> bool:
+        """Whether the verified transport (and its TLS set-up) has been made."""
+        return self._tls is not None
+
+    def close(self) -> None:
+        self._plain.close()
+        with self._lock:
+            if self._tls is not None:
+                self._tls.close()
 
 
 class RegistryAuth(httpx.Auth):
