@@ -139,15 +139,25 @@ def test_unreachable_registry_fails_at_once(fast_retry: RetryPolicy) -> None:
     )
 
 
-def test_unknown_host_fails_at_once(fast_retry: RetryPolicy) -> None:
-    # A name that does not resolve cannot be made here without asking a DNS server: httpx's own error for it.
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (
+            httpx.ConnectError("[Errno -2] Name or service not known"),
+            "host name lookup failed: name or service not known",
+        ),
+        (httpx.ConnectTimeout("timed out"), "connection timed out"),
+    ],
+)
+def test_unknown_host_or_connect_timeout_fails_at_once(fast_retry: RetryPolicy, error: Exception, said: str) -> None:
+    # Neither can be made here (no DNS server may be asked, loopback connects at once): httpx's own errors for them.
     calls: list[str] = []
 
-    def no_such_host(request: httpx.Request) -> httpx.Response:
+    def failing(request: httpx.Request) -> httpx.Response:
         calls.append(str(request.url))
-        raise httpx.ConnectError("[Errno -2] Name or service not known", request=request)
+        raise error
 
-    transport = httpx.MockTransport(no_such_host)
+    transport = httpx.MockTransport(failing)
     with (
         RegistryClient("nowhere.invalid", retry=fast_retry, transport=transport) as client,
         pytest.raises(RegistryUnavailable) as info,
@@ -155,8 +165,8 @@ def test_unknown_host_fails_at_once(fast_retry: RetryPolicy) -> None:
         client.get_manifest("library/foo", "1")
     assert calls == ["https://nowhere.invalid/v2/library/foo/manifests/1"]
     assert str(info.value) == (
-        "registry nowhere.invalid is unreachable (GET https://nowhere.invalid/v2/library/foo/manifests/1: "
-        "host name lookup failed: name or service not known) for library/foo:1"
+        f"registry nowhere.invalid is unreachable (GET https://nowhere.invalid/v2/library/foo/manifests/1: {said})"
+        " for library/foo:1"
     )
 
 
