@@ -10,7 +10,6 @@ import re
 from typing import TYPE_CHECKING
 
 from dockyard.errors import RegistryError, RegistryUnavailable
-from dockyard.oci import errcodes
 
 if TYPE_CHECKING:
     import httpx
@@ -46,6 +45,8 @@ def from_response(host: str, response: httpx.Response, what: str) -> RegistryErr
         body = b""
     pairs = error_pairs(body)
     reason = "" if pairs else f"answered {response.reason_phrase or 'with an error'}"
+    from dockyard.oci import errcodes  # only an error needs the table (~1 ms to import)
+
     cls = errcodes.error_class(status, (code for code, _ in pairs))
     return cls(host, status=status, errors=pairs, what=what, reason=reason)
 
