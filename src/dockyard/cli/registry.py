@@ -13,6 +13,24 @@ def _insecure(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(getattr(args, "insecure_registry", None) or ())
 
 
+class _FirstLine:
+    """Docker's ``TAG: Pulling from REPO``, shown before the pull's first event: a pull that fails before it
+    starts (registry unreachable, no such tag) prints nothing of itself."""
+
+    def __init__(self, progress: Any, text: str) -> None:
+        self.progress = progress
+        self.text: str | None = text
+
+    def show(self) -> None:
+        if self.text is not None:
+            self.progress.line(self.text)
+            self.text = None
+
+    def __call__(self, event: Any) -> None:
+        self.show()
+        self.progress(event)
+
+
 def cmd_pull(args: argparse.Namespace) -> int:
     from dockyard import pull as pulling
     from dockyard.cli.progress import Progress
@@ -38,15 +56,16 @@ def cmd_pull(args: argparse.Namespace) -> int:
             last: Any = None
             for one in wanted:
                 shown = str(one.digest) if one.digest is not None else one.tag
-                progress.line(f"{shown}: Pulling from {one.path}")
+                header = _FirstLine(progress, f"{shown}: Pulling from {one.path}")
                 last = pulling.pull(
                     store,
                     one,
                     platform=platform,
                     client=client,
                     max_concurrent=args.max_concurrent_downloads,
-                    on_event=progress,
+                    on_event=header,
                 )
+                header.show()
                 updated = updated or last.updated
                 progress.line(f"Digest: {last.digest}")
         finally:
