@@ -213,6 +213,27 @@ class _Window(io.RawIOBase):
         super().close()
 
 
+def truncated_inside(last: tarfile.TarInfo | None) -> str:
+    """What to say of a tar that ends inside the data of ``last`` (its last entry whose header is whole)."""
+    if last is None:
+        return "truncated: the archive ends inside its first entry"
+    return f"truncated: the archive ends inside {last.name} ({last.size} bytes expected)"
+
+
+def truncation(tar: tarfile.TarFile, last: tarfile.TarInfo | None, size: int, file: IO[bytes]) -> str | None:
+    """After ``tar`` was read to its end: whether the file ends inside a header (a partial 512-byte block that is
+    not zeros), which Python's ``tarfile`` takes quietly for the end. An archive that ends at an entry boundary
+    without end-of-archive blocks is complete, as Go's ``archive/tar`` (and so Docker) reads it."""
+    rest = size - tar.offset
+    if not 0 < rest < tarfile.BLOCKSIZE:
+        return None
+    file.seek(tar.offset)
+    if not file.read(rest).strip(b"\0"):
+        return None
+    after = f" after {last.name}" if last is not None else ""
+    return f"truncated: the archive ends inside the header of the entry{after}"
+
+
 class TarSource(ArchiveSource):
     """A tar file (seekable, uncompressed), indexed once."""
 
@@ -220,19 +241,27 @@ class TarSource(ArchiveSource):
         self.label = label
         self._file = file
         self._members: dict[str, tarfile.TarInfo] = {}
+        last: tarfile.TarInfo | None = None
         try:
             file.seek(0)
             with tarfile.open(fileobj=file, mode="r:") as tar:
                 for info in tar:
+                    last = info
                     key = _member_key(info.name)
                     if key is not None:
                         self._members[key] = info  # a later entry of the same name wins, as on extraction
+                cut = truncation(tar, last, file.seek(0, io.SEEK_END), file)
         except tarfile.TarError as exc:
             file.close()
+            if str(exc) == "unexpected end of data":
+                raise InvalidArchive(f"{label}: {truncated_inside(last)}") from None
             raise InvalidArchive(f"{label}: not a tar archive ({exc})") from None
         except EOFError:
             file.close()
-            raise InvalidArchive(f"{label}: the tar archive is truncated") from None
+            raise InvalidArchive(f"{label}: {truncated_inside(last)}") from None
+        if cut is not None:
+            file.close()
+            raise InvalidArchive(f"{label}: {cut}")
 
     def close(self) -> None:
         """Close the file now (streams already open keep working until the file is closed)."""
@@ -360,6 +389,9 @@ def _spool(f: IO[bytes], head: bytes, kind: str, label: str, what: str) -> IO[by
     except InvalidArchive:
         tmp.close()
         raise
+    except EOFError:
+        tmp.close()
+        raise InvalidArchive(f"{label}: truncated: the {kind}-compressed {what} ends early") from None
     except OSError as exc:
         tmp.close()
         if kind == "none":
