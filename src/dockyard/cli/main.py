@@ -151,7 +151,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         for d in docs:
             _out(tpl.render(d) + "\n")
     else:
-        _out(json.dumps(docs, indent=4, ensure_ascii=False) + "\n")
+        from dockyard.units import go_escape  # json.MarshalIndent escapes <, >, & as Docker prints them
+
+        _out(go_escape(json.dumps(docs, indent=4, ensure_ascii=False)) + "\n")
     for msg in failed:
         _err(f"Error: {msg}")
     return 1 if failed else 0
@@ -174,6 +176,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     with _store(args) as store:
         rows = views.history(store, args.image)
     human = args.human.lower() not in ("false", "0", "no")
+    now = views.clock()
     docs: list[dict[str, str]] = []
     for r in rows:
         ident = r.id
@@ -183,7 +186,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         docs.append(
             {
                 "ID": ident,
-                "CreatedSince": render.history_since(r.created) if human else render.rfc3339(r.created),
+                "CreatedSince": render.history_since(r.created, now) if human else render.rfc3339(r.created),
                 "CreatedAt": render.rfc3339(r.created),
                 "CreatedBy": created_by if args.no_trunc else render.ellipsis(created_by, 45),
                 "Size": render.human_size(r.size) if human else str(r.size),
