@@ -9,15 +9,17 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import DockyardError, InvalidInput
 from dockyard.oci import reference as refs
 from dockyard.oci.timefmt import parse_time
-from dockyard.store.check import DiskUsage
-from dockyard.store.metadata import ContainerRow
 from dockyard.store.store import ImageSummary, Store
 from dockyard.units import go_time, human_size, since
+
+if TYPE_CHECKING:
+    from dockyard.store.check import DiskUsage
+    from dockyard.store.metadata import ContainerRow
 
 # Docker's container.Config keys, in Docker's order, with their zero values.
 _CONTAINER_CONFIG_KEYS: tuple[tuple[str, Any], ...] = (

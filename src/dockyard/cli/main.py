@@ -285,7 +285,9 @@ def _add_images_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-f", "--filter", action="append", help="filter output (dangling=, reference=, before=, since=, label=)"
     )
-    p.add_argument("--format", help="'json', or a Go template such as '{{.Repository}}:{{.Tag}}'")
+    p.add_argument(
+        "--format", help="'json', or a Go template such as '{{.Repository}}:{{.Tag}}' (naming .Digest shows digests)"
+    )
     p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
     p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
     p.set_defaults(func=cmd_images)
