@@ -1,4 +1,4 @@
-"""Golden files for ``images``, ``history`` and ``inspect`` on deterministic images (the synthetic builder's fixed
+"""Golden files for ``images``, ``history``, ``inspect`` and ``system df`` on deterministic images (the synthetic builder's fixed
 timestamps and bytes; relative times counted from a fixed clock, ``views.clock``). ``pytest --update-golden``
 rewrites them; the comparison is byte for byte."""
 
@@ -82,6 +82,9 @@ CASES = {
     "inspect-app.json": ["inspect", "dockyard/app"],
     "inspect-wide.json": ["inspect", "golden/wide:1"],
     "inspect-two.json": ["inspect", "dockyard/sample:1.0", "golden/wide:1"],
+    "system-df.txt": ["system", "df"],
+    "system-df-v.txt": ["system", "df", "-v"],
+    "system-df-json.txt": ["system", "df", "--format", "json"],
 }
 
 
