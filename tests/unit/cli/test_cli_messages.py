@@ -115,3 +115,16 @@ def test_output_errors_name_the_output(samples: Any, tmp_path: Path, command: li
         message = _error(samples, *command, "-o", target, "dockyard/sample:1.0")
         assert message.endswith(f": {target}"), message
         assert "dockyard-tmp" not in message and ".out.tar." not in message
+
+
+def test_archive_with_manifest_first_cut_inside_a_layer(cli: Any, samples_tar: Path, tmp_path: Path) -> None:
+    # manifest.json is read whole, so the archive is taken for a docker-archive; the reader finds the cut
+    reordered = tmp_path / "manifest-first.tar"
+    with tarfile.open(samples_tar) as src, tarfile.open(reordered, "w", format=tarfile.PAX_FORMAT) as out:
+        for m in sorted(src.getmembers(), key=lambda m: m.name != "manifest.json"):
+            out.addfile(m, src.extractfile(m) if m.isfile() else None)
+    layer = max(_members(reordered).values(), key=lambda m: m.size)
+    cut = _cut(reordered, tmp_path / "cut.tar", layer.offset_data + 300)
+    assert _error(cli, "load", "-i", cut) == (
+        f"Error: {cut}: truncated: the archive ends inside {layer.name} ({layer.size} bytes expected)"
+    )

@@ -1,6 +1,6 @@
-"""Golden files for ``images``, ``history``, ``inspect`` and ``system df`` on deterministic images (the synthetic builder's fixed
-timestamps and bytes; relative times counted from a fixed clock, ``views.clock``). ``pytest --update-golden``
-rewrites them; the comparison is byte for byte."""
+"""Golden files for ``images``, ``history``, ``inspect`` and ``system df`` on deterministic images (the synthetic
+builder's fixed timestamps and bytes; relative times counted from a fixed clock, ``views.clock``).
+``pytest --update-golden`` rewrites them; the comparison is byte for byte."""
 
 from __future__ import annotations
 
