@@ -68,8 +68,12 @@ def detect_format(path: Path) -> str:
     except (tarfile.TarError, zlib.error, lzma.LZMAError, OSError) as exc:
         if isinstance(exc, OSError) and exc.errno is not None:
             raise  # a real I/O error (permission, disk): reported as such
-        if str(exc) == "unexpected end of data" or (last is not None and isinstance(exc, tarfile.ReadError)):
+        if str(exc) == "unexpected end of data":
             raise InvalidArchive(f"{path}: {_tarutil.truncated_inside(last)}") from None
+        with open(path, "rb") as f:
+            kind = _tarutil.sniff_compression(f.read(_tarutil.SNIFF_LEN))
+        if kind in ("gzip", "bzip2", "xz"):  # what tarfile reads (a zstd archive is refused below, as before)
+            raise InvalidArchive(f"{path}: truncated or corrupt {kind}-compressed archive") from None
         detail = "" if isinstance(exc, tarfile.TarError) else f" ({str(exc).splitlines()[0] if str(exc) else exc!r})"
         raise InvalidArchive(f"{path}: not a tar archive (nor a gzip, bzip2 or xz compressed one){detail}") from None
     raise InvalidArchive(f"{path}: neither a docker-archive (manifest.json) nor an OCI layout (oci-layout)")

@@ -98,14 +98,15 @@ def test_stdin_is_named_dash(cli: Any, samples_tar: Path, tmp_path: Path, run_by
     )
 
 
-def test_compressed_archive_cut_short(cli: Any, samples_tar: Path, tmp_path: Path) -> None:
-    import gzip
+@pytest.mark.parametrize("kind", ["gzip", "bz2", "lzma"])
+def test_compressed_archive_cut_short(cli: Any, samples_tar: Path, tmp_path: Path, kind: str) -> None:
+    import importlib
 
-    data = gzip.compress(samples_tar.read_bytes())
-    cut = tmp_path / "cut.tar.gz"
+    data = importlib.import_module(kind).compress(samples_tar.read_bytes())
+    cut = tmp_path / "cut.tar.compressed"
     cut.write_bytes(data[: len(data) // 2])
     message = _error(cli, "load", "-i", cut)
-    assert message.startswith(f"Error: {cut}: truncated: ")
+    assert message.startswith(f"Error: {cut}: truncated"), message
 
 
 @pytest.mark.parametrize("command", [["save"], ["save", "--format", "oci"], ["export"]])
