@@ -48,6 +48,8 @@ def cmd_load(args: argparse.Namespace) -> int:
                 _out(f"Loaded image: {name.familiar()}\n")
         else:
             _out(f"Loaded image ID: {item.result.image_id}\n")
+        if item.hint:
+            _err(item.hint)
     return 0
 
 

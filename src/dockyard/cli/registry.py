@@ -62,9 +62,11 @@ def cmd_push(args: argparse.Namespace) -> int:
     from dockyard import push as pushing
     from dockyard.cli.progress import Progress
     from dockyard.oci import reference as refs
+    from dockyard.oci.platform import Platform
     from dockyard.transport import remote
 
     ref = refs.parse(args.name)
+    platform = Platform.parse(args.platform) if args.platform else None
     if args.max_concurrent_uploads < 1:
         raise UsageError("--max-concurrent-uploads must be at least 1")
     with open_store(args) as store, Progress(quiet=args.quiet) as progress:
@@ -74,8 +76,15 @@ def cmd_push(args: argparse.Namespace) -> int:
         try:
             for one in wanted:
                 result = pushing.push(
-                    store, one, client=client, on_event=progress, max_concurrent=args.max_concurrent_uploads
+                    store,
+                    one,
+                    platform=platform,
+                    client=client,
+                    on_event=progress,
+                    max_concurrent=args.max_concurrent_uploads,
                 )
+                for note in result.notes:
+                    progress.line(note)
                 progress.line(f"{one.tag}: digest: {result.digest} size: {result.size}")
         finally:
             client.close()
@@ -103,6 +112,8 @@ def cmd_copy(args: argparse.Namespace) -> int:
             on_event=progress,
             insecure=_insecure(args),
         )
+        for note in result.notes:
+            progress.line(note)
         progress.line(f"Copied {result.images} image{'s' if result.images != 1 else ''}: {src} -> {dst}")
         progress.line(f"Digest: {result.digest}")
     return 0
@@ -122,6 +133,9 @@ def add_push_args(p: argparse.ArgumentParser) -> None:
     """``push``'s arguments (also ``image push``)."""
     p.add_argument("name", metavar="NAME[:TAG]")
     p.add_argument("-a", "--all-tags", action="store_true", help="push all tags of the repository")
+    p.add_argument(
+        "--platform", help="push only this platform of a multi-platform tag (default: the whole index, as kept)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="suppress verbose output")
     p.add_argument("--max-concurrent-uploads", type=int, default=5, help="layers uploaded at once (default 5)")
     p.set_defaults(func=cmd_push)
@@ -140,7 +154,7 @@ def add_parsers(sub: Any) -> None:
     )
     p.add_argument("source", metavar="SOURCE")
     p.add_argument("destination", metavar="DESTINATION")
-    p.add_argument("--all", action="store_true", help="copy every platform of an index (registry to registry)")
+    p.add_argument("--all", action="store_true", help="copy every platform of an index, byte for byte")
     p.add_argument("--platform", help="platform to take from a multi-platform source (default: this host)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_copy)

@@ -35,6 +35,7 @@ def collect_garbage(store: Store) -> int:
     """Delete blobs no image reaches and stale temp files. Caller holds the exclusive gc lock."""
     with store.meta.write() as db:
         db.execute("DELETE FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)")
+        store.meta.forget_unheld_indexes(db)
     used = store.meta.referenced_blobs()
     freed = 0
     for digest in list(store.blobs.all()):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dockyard.errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS layers (
 CREATE TABLE IF NOT EXISTS tags (
     repository TEXT NOT NULL,          -- normalised: docker.io/library/alpine
     tag TEXT NOT NULL,
-    image_id TEXT NOT NULL REFERENCES images(id),
+    image_id TEXT NOT NULL REFERENCES images(id),  -- Docker's view: the platform image shown for the tag
+    manifest_digest TEXT,              -- the manifest or index the tag was pulled, loaded or created with
     PRIMARY KEY (repository, tag)
 );
 CREATE INDEX IF NOT EXISTS tags_image ON tags(image_id);
@@ -63,14 +64,46 @@ CREATE TABLE IF NOT EXISTS extra_blobs (  -- blobs an image keeps besides its ow
     digest TEXT NOT NULL,
     PRIMARY KEY (image_id, digest)
 );
+CREATE TABLE IF NOT EXISTS manifests (  -- every manifest and index received, kept byte for byte as blobs
+    digest TEXT PRIMARY KEY,
+    media_type TEXT NOT NULL,
+    image_id TEXT REFERENCES images(id) ON DELETE CASCADE  -- the image of a manifest, NULL for an index
+);
+CREATE INDEX IF NOT EXISTS manifests_image ON manifests(image_id);
+CREATE TABLE IF NOT EXISTS index_children (  -- the children an index lists, in order
+    index_digest TEXT NOT NULL REFERENCES manifests(digest) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    child_digest TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    platform TEXT NOT NULL,            -- os/arch[/variant], '' when the descriptor has none
+    PRIMARY KEY (index_digest, position)
+);
 CREATE TABLE IF NOT EXISTS containers (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
     image_id TEXT NOT NULL REFERENCES images(id),
     image_ref TEXT NOT NULL,
-    created TEXT NOT NULL
+    created TEXT NOT NULL,
+    command TEXT NOT NULL DEFAULT ''   -- the image's Entrypoint + Cmd when it was created (COMMAND column)
 );
 """
+
+#: Schema 2 -> 3: manifests and indexes kept by digest; a tag remembers its manifest or index; containers keep
+#: their command. Existing tags point at their image's manifest; ``extra_blobs`` (index bytes kept before 3)
+#: are registered as indexes by :meth:`dockyard.store.store.Store` on open (that needs the blobs).
+_MIGRATE_2_TO_3 = (
+    "ALTER TABLE tags ADD COLUMN manifest_digest TEXT",
+    "ALTER TABLE containers ADD COLUMN command TEXT NOT NULL DEFAULT ''",
+    """CREATE TABLE manifests (digest TEXT PRIMARY KEY, media_type TEXT NOT NULL,
+        image_id TEXT REFERENCES images(id) ON DELETE CASCADE)""",
+    "CREATE INDEX manifests_image ON manifests(image_id)",
+    """CREATE TABLE index_children (index_digest TEXT NOT NULL REFERENCES manifests(digest) ON DELETE CASCADE,
+        position INTEGER NOT NULL, child_digest TEXT NOT NULL, media_type TEXT NOT NULL, platform TEXT NOT NULL,
+        PRIMARY KEY (index_digest, position))""",
+    "INSERT OR IGNORE INTO manifests (digest, media_type, image_id) "
+    "SELECT manifest_digest, manifest_type, id FROM images",
+    "UPDATE tags SET manifest_digest = (SELECT manifest_digest FROM images WHERE images.id = tags.image_id)",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +130,37 @@ class LayerRow:
 
 
 @dataclass(frozen=True, slots=True)
+class IndexRecord:
+    """An index (or manifest list) kept by digest, with its children: (digest, media type, platform text)."""
+
+    digest: str
+    media_type: str
+    children: tuple[tuple[str, str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NewImage:
+    """What an ingest records for one image: its manifest as received, config facts and layer order."""
+
+    image_id: str
+    manifest_digest: str
+    manifest_type: str
+    created: str | None
+    architecture: str
+    os: str
+    variant: str
+    diff_ids: tuple[str, ...]
+    added: str
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerRow:
     id: str
     name: str
     image_id: str
     image_ref: str
     created: str
+    command: str = ""
 
 
 class Metadata:
@@ -130,11 +188,29 @@ class Metadata:
                     for stmt in _SCHEMA.split(";"):
                         if stmt.strip():
                             self.conn.execute(stmt)
-                elif version == 1:
-                    self.conn.execute("ALTER TABLE layers ADD COLUMN content_size INTEGER")
+                else:
+                    if version == 1:
+                        self.conn.execute("ALTER TABLE layers ADD COLUMN content_size INTEGER")
+                    if version <= 2:
+                        self._migrate_to_3()
                 self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         elif version > SCHEMA_VERSION:
             raise StoreError(f"store database {path} has schema {version}; this dockyard knows {SCHEMA_VERSION}")
+
+    def _migrate_to_3(self) -> None:
+        columns = {
+            table: {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")} for table in ("tags", "containers")
+        }
+        for stmt in _MIGRATE_2_TO_3:
+            if stmt.startswith("ALTER TABLE"):
+                table, column = stmt.split()[2], stmt.split()[5]
+                if column in columns[table]:
+                    continue  # a store that already has it
+            self.conn.execute(
+                stmt.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ").replace(
+                    "CREATE INDEX ", "CREATE INDEX IF NOT EXISTS "
+                )
+            )
 
     def _use_wal(self, path: Path) -> None:
         """Switch to WAL once; a second process doing the same at the same moment may see SQLITE_BUSY: retry."""
@@ -263,4 +339,231 @@ class Metadata:
             used.setdefault(blob, set()).add(image_id)
         for image_id, blob in self.conn.execute("SELECT image_id, digest FROM extra_blobs"):
             used.setdefault(blob, set()).add(image_id)
+        for blob, image_id in self.conn.execute("SELECT digest, image_id FROM manifests WHERE image_id IS NOT NULL"):
+            used.setdefault(blob, set()).add(image_id)
+        for blob, image_id in self.conn.execute(
+            "SELECT t.manifest_digest, t.image_id FROM tags t JOIN manifests m ON m.digest = t.manifest_digest "
+            "WHERE m.image_id IS NULL UNION SELECT r.digest, r.image_id FROM repo_digests r "
+            "JOIN manifests m ON m.digest = r.digest WHERE m.image_id IS NULL"
+        ):
+            used.setdefault(blob, set()).add(image_id)
         return used
+
+    # --- manifests and indexes ---------------------------------------------------------------------------
+
+    def manifest(self, digest: str) -> tuple[str, str | None] | None:
+        """(media type, image ID or None for an index) of a kept manifest."""
+        r = self.conn.execute("SELECT media_type, image_id FROM manifests WHERE digest = ?", (digest,)).fetchone()
+        return (r[0], r[1]) if r else None
+
+    def manifests_of(self, image_id: str) -> list[tuple[str, str]]:
+        """(digest, media type) of every manifest kept for ``image_id``, the first received first."""
+        return list(
+            self.conn.execute("SELECT digest, media_type FROM manifests WHERE image_id = ? ORDER BY rowid", (image_id,))
+        )
+
+    def index_children(self, digest: str) -> list[tuple[str, str, str]]:
+        """(child digest, media type, platform text) of a kept index, in its order."""
+        return list(
+            self.conn.execute(
+                "SELECT child_digest, media_type, platform FROM index_children WHERE index_digest = ? "
+                "ORDER BY position",
+                (digest,),
+            )
+        )
+
+    def tag_manifest(self, repository: str, tag: str) -> str | None:
+        """The manifest or index digest a tag was pulled, loaded or created with."""
+        r = self.conn.execute(
+            "SELECT COALESCE(t.manifest_digest, i.manifest_digest) FROM tags t JOIN images i ON i.id = t.image_id "
+            "WHERE t.repository = ? AND t.tag = ?",
+            (repository, tag),
+        ).fetchone()
+        return r[0] if r else None
+
+    def held_by_indexes(self) -> set[str]:
+        """Images that a tagged (or digest-referenced) index holds as one of its platforms: not dangling."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT m.image_id FROM index_children c JOIN manifests m ON m.digest = c.child_digest "
+            "WHERE m.image_id IS NOT NULL AND (c.index_digest IN (SELECT manifest_digest FROM tags) "
+            "OR c.index_digest IN (SELECT digest FROM repo_digests))"
+        )
+        return {r[0] for r in rows}
+
+    def index_images(self, index_digest: str) -> list[str]:
+        """The images present for the children of an index, in its order."""
+        rows = self.conn.execute(
+            "SELECT m.image_id FROM index_children c JOIN manifests m ON m.digest = c.child_digest "
+            "WHERE c.index_digest = ? AND m.image_id IS NOT NULL ORDER BY c.position",
+            (index_digest,),
+        )
+        return [r[0] for r in rows]
+
+    # --- writes ------------------------------------------------------------------------------------------
+
+    def record(
+        self,
+        images: list[NewImage],
+        *,
+        layers: list[LayerRow],
+        tags: list[tuple[str, str]],
+        repo_digests: list[tuple[str, str]],
+        index: IndexRecord | None,
+        preferred: list[str],
+        added: str,
+    ) -> tuple[str, list[tuple[str, str, str]]]:
+        """Record what an ingest brought, in one transaction: its layers (a diff_id already recorded keeps the
+        blob it has: one copy per diff_id, the first writer's), its images and their manifests, the index they came
+        with, and their names.
+
+        A name points at the index when there is one (else at the last image's manifest) and, in Docker's view, at
+        the image shown for it: among the index's platforms present, the first of ``preferred`` (this host's
+        platforms), else the first in index order. Returns the image shown and the tags that moved: (repository,
+        tag, previous image ID).
+        """
+        moved: list[tuple[str, str, str]] = []
+        with self.write() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO layers (diff_id, blob_digest, media_type, compressed_size, size, content_size) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(r.diff_id, r.blob_digest, r.media_type, r.compressed_size, r.size, r.content_size) for r in layers],
+            )
+            for image in images:
+                self._record_image(db, image)
+            target, shown = images[-1].manifest_digest, images[-1].image_id
+            if index is not None:
+                db.execute(
+                    "INSERT OR IGNORE INTO manifests (digest, media_type, image_id) VALUES (?, ?, NULL)",
+                    (index.digest, index.media_type),
+                )
+                db.executemany(
+                    "INSERT OR IGNORE INTO index_children (index_digest, position, child_digest, media_type, "
+                    "platform) VALUES (?, ?, ?, ?, ?)",
+                    [(index.digest, i, c, m, p) for i, (c, m, p) in enumerate(index.children)],
+                )
+                target, shown = index.digest, self._shown_image(db, index.digest, preferred) or shown
+            for repository, tag in tags:
+                old = db.execute(
+                    "SELECT image_id FROM tags WHERE repository = ? AND tag = ?", (repository, tag)
+                ).fetchone()
+                if old and old[0] != shown:
+                    moved.append((repository, tag, old[0]))
+                db.execute(
+                    "INSERT OR REPLACE INTO tags (repository, tag, image_id, manifest_digest) VALUES (?, ?, ?, ?)",
+                    (repository, tag, shown, target),
+                )
+            for repository, digest in repo_digests:
+                db.execute(
+                    "INSERT OR REPLACE INTO repo_digests (repository, digest, image_id) VALUES (?, ?, ?)",
+                    (repository, digest, shown),
+                )
+        return shown, moved
+
+    @staticmethod
+    def _record_image(db: sqlite3.Connection, image: NewImage) -> None:
+        sizes = []
+        for diff_id in image.diff_ids:
+            row = db.execute("SELECT COALESCE(content_size, size) FROM layers WHERE diff_id = ?", (diff_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"layer {diff_id} vanished during ingest; retry")
+            sizes.append(row[0])
+        if not db.execute("SELECT 1 FROM images WHERE id = ?", (image.image_id,)).fetchone():
+            db.execute(
+                "INSERT INTO images (id, manifest_digest, manifest_type, created, size, architecture, os, "
+                "variant, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    image.image_id,
+                    image.manifest_digest,
+                    image.manifest_type,
+                    image.created,
+                    sum(sizes),
+                    image.architecture,
+                    image.os,
+                    image.variant,
+                    image.added,
+                ),
+            )
+            db.executemany(
+                "INSERT INTO image_layers (image_id, position, diff_id) VALUES (?, ?, ?)",
+                [(image.image_id, i, d) for i, d in enumerate(image.diff_ids)],
+            )
+        db.execute(
+            "INSERT OR IGNORE INTO manifests (digest, media_type, image_id) VALUES (?, ?, ?)",
+            (image.manifest_digest, image.manifest_type, image.image_id),
+        )
+
+    @staticmethod
+    def _shown_image(db: sqlite3.Connection, index_digest: str, preferred: list[str]) -> str | None:
+        present = list(
+            db.execute(
+                "SELECT c.platform, m.image_id FROM index_children c JOIN manifests m ON m.digest = c.child_digest "
+                "WHERE c.index_digest = ? AND m.image_id IS NOT NULL ORDER BY c.position",
+                (index_digest,),
+            )
+        )
+        for platform in preferred:
+            for child_platform, image_id in present:
+                if child_platform == platform:
+                    return str(image_id)
+        return str(present[0][1]) if present else None
+
+    def register_index(self, index: IndexRecord) -> None:
+        """Keep an index (bytes already stored) and its children's list; no names change."""
+        with self.write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO manifests (digest, media_type, image_id) VALUES (?, ?, NULL)",
+                (index.digest, index.media_type),
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO index_children (index_digest, position, child_digest, media_type, platform) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(index.digest, i, c, m, p) for i, (c, m, p) in enumerate(index.children)],
+            )
+
+    def unregistered_extra_blobs(self) -> list[str]:
+        """Blobs kept before schema 3 beside images (index bytes) that are not registered as manifests yet."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT DISTINCT digest FROM extra_blobs WHERE digest NOT IN (SELECT digest FROM manifests)"
+            )
+        ]
+
+    def set_tag(self, repository: str, tag: str, image_id: str, manifest_digest: str | None) -> bool:
+        """Point a tag at an image (and the manifest or index it names); False when the image is gone."""
+        with self.write() as db:
+            if not db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone():
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO tags (repository, tag, image_id, manifest_digest) VALUES (?, ?, ?, ?)",
+                (repository, tag, image_id, manifest_digest),
+            )
+        return True
+
+    def add_repo_digest(self, repository: str, digest: str, image_id: str) -> bool:
+        """Record ``repository@digest`` as a name of ``image_id``; False when the image is gone."""
+        with self.write() as db:
+            if not db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone():
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO repo_digests (repository, digest, image_id) VALUES (?, ?, ?)",
+                (repository, digest, image_id),
+            )
+        return True
+
+    def keep_manifest(self, digest: str, media_type: str, image_id: str) -> None:
+        """Remember another manifest of an image (e.g. the one a push wrote)."""
+        with self.write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO manifests (digest, media_type, image_id) SELECT ?, ?, id FROM images "
+                "WHERE id = ?",
+                (digest, media_type, image_id),
+            )
+
+    def forget_unheld_indexes(self, db: sqlite3.Connection) -> None:
+        """Drop indexes no tag or repository digest names any more (inside the caller's transaction)."""
+        db.execute(
+            "DELETE FROM manifests WHERE image_id IS NULL "
+            "AND digest NOT IN (SELECT manifest_digest FROM tags WHERE manifest_digest IS NOT NULL) "
+            "AND digest NOT IN (SELECT digest FROM repo_digests)"
+        )

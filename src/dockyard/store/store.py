@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dockyard.errors import Conflict, ContainerNotFound, ImageNotFound, InvalidReference, StoreError
+from dockyard.errors import Conflict, ContainerNotFound, DockyardError, ImageNotFound, InvalidReference, StoreError
 from dockyard.oci import reference as refs
 from dockyard.oci.digest import Digest
 from dockyard.oci.timefmt import parse_time
 from dockyard.store.blobs import BlobStore
-from dockyard.store.metadata import ContainerRow, ImageRow, Metadata
+from dockyard.store.metadata import ContainerRow, ImageRow, IndexRecord, Metadata
 from dockyard.store.paths import StorePaths, default_root
 
 if TYPE_CHECKING:
     from dockyard.image.base import Image
     from dockyard.layers.limits import Limits
+    from dockyard.oci.index import Index
     from dockyard.store.check import CheckReport, DiskUsage
     from dockyard.store.delete import DeleteRecord
     from dockyard.store.image import StoreImage
@@ -60,6 +61,27 @@ class Store:
             raise StoreError(f"cannot create store at {self.paths.root}: {exc.strerror}") from None
         self.blobs = BlobStore(self.paths)
         self.meta = Metadata(self.paths.db)
+        self._register_old_indexes()
+
+    def _register_old_indexes(self) -> None:
+        """Stores written before schema 3 kept index bytes as ``extra_blobs``: register them as indexes."""
+        from dockyard.oci.index import Index
+
+        for digest in self.meta.unregistered_extra_blobs():
+            try:
+                index = Index.parse(self.blobs.read(Digest.parse(digest)))
+            except DockyardError:
+                continue  # not an index, or gone: left as it is (still kept with its image)
+            self.meta.register_index(
+                IndexRecord(
+                    digest,
+                    index.media_type,
+                    tuple(
+                        (str(d.digest), d.media_type, str(d.platform.normalized()) if d.platform else "")
+                        for d in index.manifests
+                    ),
+                )
+            )
 
     def close(self) -> None:
         self.meta.close()
@@ -78,7 +100,7 @@ class Store:
         names: Iterable[refs.Reference] = (),
         *,
         repo_digests: Iterable[refs.Reference] = (),
-        extra_blobs: Sequence[bytes] = (),
+        index: Index | None = None,
         limits: Limits | None = None,
         on_layer: Callable[[LayerProgress], None] | None = None,
         max_concurrent: int = 1,
@@ -91,7 +113,7 @@ class Store:
             image,
             names,
             repo_digests=repo_digests,
-            extra_blobs=extra_blobs,
+            index=index,
             limits=limits,
             on_layer=on_layer,
             max_concurrent=max_concurrent,
@@ -184,33 +206,75 @@ class Store:
     # --- tag / rmi / prune --------------------------------------------------------------------------------
 
     def tag(self, source: str, target: str) -> refs.Reference:
+        """``docker tag``: the new tag names what ``source`` names (the same manifest or index when it is a tag)."""
         image_id = self.resolve(source)
+        manifest = self.manifest_digest_of(source, image_id)
         ref = refs.parse(target)
         if ref.digest is not None:
             raise InvalidReference(f"refusing to create a tag with a digest reference: {target}")
         refs.check_taggable(ref)
         ref = ref.with_default_tag()
-        with self.meta.write() as db:
-            if not db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone():
-                raise ImageNotFound(f"No such image: {source}")
-            db.execute(
-                "INSERT OR REPLACE INTO tags (repository, tag, image_id) VALUES (?, ?, ?)",
-                (ref.repository, ref.tag, image_id),
-            )
+        if not self.meta.set_tag(ref.repository, ref.tag or "latest", image_id, manifest):
+            raise ImageNotFound(f"No such image: {source}")
         return ref
+
+    def manifest_digest_of(self, text: str, image_id: str) -> str:
+        """The manifest or index that ``text`` (resolved to ``image_id``) names: a tag's own, a ``repo@digest``'s
+        digest when it is kept, else the image's first manifest."""
+        try:
+            ref: refs.Reference | None = refs.parse(text.strip())
+        except InvalidReference:
+            ref = None
+        if ref is not None and ref.digest is not None and self.meta.manifest(str(ref.digest)) is not None:
+            return str(ref.digest)
+        if ref is not None and ref.digest is None:
+            tagged = ref.with_default_tag()
+            if self.meta.tag_target(tagged.repository, tagged.tag or "latest") == image_id:
+                found = self.meta.tag_manifest(tagged.repository, tagged.tag or "latest")
+                if found is not None:
+                    return found
+        row = self.meta.image(image_id)
+        if row is None:
+            raise ImageNotFound(f"No such image: {text}")
+        return row.manifest_digest
+
+    def tag_state(self, ref: refs.Reference) -> tuple[str, str | None] | None:
+        """(image ID, manifest or index digest) a tag points at, or None."""
+        tagged = ref.with_default_tag()
+        image_id = self.meta.tag_target(tagged.repository, tagged.tag or "latest")
+        if image_id is None:
+            return None
+        return image_id, self.meta.tag_manifest(tagged.repository, tagged.tag or "latest")
+
+    def is_index(self, digest: str) -> bool:
+        """Whether ``digest`` is an index (or manifest list) the store keeps."""
+        row = self.meta.manifest(digest)
+        return row is not None and row[1] is None
+
+    def has_repo_digest(self, ref: refs.Reference) -> bool:
+        return ref.digest is not None and self.meta.digest_target(ref.repository, str(ref.digest)) is not None
+
+    def mount_sources(self, domain: str) -> dict[str, list[str]]:
+        """Blob digest -> repositories of registry ``domain`` known to hold it (from the store's repository
+        digests: the repositories images were pulled from or pushed to)."""
+        repos_of_image: dict[str, list[str]] = {}
+        for repository, _digest, image_id in self.meta.repo_digests():
+            ref = refs.parse(repository)
+            if ref.domain == domain:
+                repos_of_image.setdefault(image_id, []).append(ref.path)
+        out: dict[str, list[str]] = {}
+        for blob, users in self.meta.referenced_blobs().items():
+            for image_id in users:
+                for repo in repos_of_image.get(image_id, []):
+                    if repo not in out.setdefault(blob, []):
+                        out[blob].append(repo)
+        return out
 
     def add_repo_digest(self, ref: refs.Reference, image_id: str) -> bool:
         """Record ``repo@digest`` as a name of ``image_id`` (after a push); False if the image is gone meanwhile."""
         if ref.digest is None:
             raise InvalidReference(f"not a digest reference: {ref}")
-        with self.meta.write() as db:
-            if not db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone():
-                return False
-            db.execute(
-                "INSERT OR REPLACE INTO repo_digests (repository, digest, image_id) VALUES (?, ?, ?)",
-                (ref.repository, str(ref.digest), image_id),
-            )
-        return True
+        return self.meta.add_repo_digest(ref.repository, str(ref.digest), image_id)
 
     def remove(self, text: str, *, force: bool = False) -> list[DeleteRecord]:
         """``docker rmi`` for one argument, with Docker's rules (see :mod:`dockyard.store.delete`)."""

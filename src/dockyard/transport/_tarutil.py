@@ -32,7 +32,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, BinaryIO, Final, Protocol, cast
 
-from dockyard.errors import InvalidArchive, SizeMismatch
+from dockyard.errors import DockyardError, InvalidArchive, SizeMismatch
+from dockyard.layers.tarstream import FILE, HARDLINK, SYMLINK, TarHeader, TarReader
 
 _CHUNK: Final = 1 << 20
 _MAX_LINKS: Final = 16
@@ -213,55 +214,71 @@ class _Window(io.RawIOBase):
         super().close()
 
 
-def truncated_inside(last: tarfile.TarInfo | None) -> str:
-    """What to say of a tar that ends inside the data of ``last`` (its last entry whose header is whole)."""
+def truncated_inside(last: str | None, data_start: int, data_size: int, file_size: int) -> str:
+    """What to say of a tar file of ``file_size`` bytes that ends too early: inside the data of ``last`` (the last
+    entry whose header is whole, its data at ``data_start``), or inside the header (or end blocks) after it."""
     if last is None:
-        return "truncated: the archive ends inside its first entry"
-    return f"truncated: the archive ends inside {last.name} ({last.size} bytes expected)"
+        return "truncated: the archive ends inside its first header"
+    if file_size < data_start + data_size:
+        return f"truncated: the archive ends inside {last} ({data_size} bytes expected)"
+    return f"truncated: the archive ends inside the header of the entry after {last}"
 
 
 def truncation(tar: tarfile.TarFile, last: tarfile.TarInfo | None, size: int, file: IO[bytes]) -> str | None:
-    """After ``tar`` was read to its end: whether the file ends inside a header (a partial 512-byte block that is
-    not zeros), which Python's ``tarfile`` takes quietly for the end. An archive that ends at an entry boundary
-    without end-of-archive blocks is complete, as Go's ``archive/tar`` (and so Docker) reads it."""
+    """After Python's ``tarfile`` read ``tar`` to its end: whether the file ends inside a header (a partial
+    512-byte block that is not zeros), which ``tarfile`` takes quietly for the end and Go's archive/tar does not.
+    An archive that ends at an entry boundary without end-of-archive blocks is complete, as Go reads it."""
     rest = size - tar.offset
     if not 0 < rest < tarfile.BLOCKSIZE:
         return None
     file.seek(tar.offset)
     if not file.read(rest).strip(b"\0"):
         return None
-    after = f" after {last.name}" if last is not None else ""
-    return f"truncated: the archive ends inside the header of the entry{after}"
+    if last is None:
+        return truncated_inside(None, 0, 0, size)
+    return truncated_inside(last.name, last.offset_data, last.size, size)
+
+
+@dataclass(frozen=True, slots=True)
+class _Indexed:
+    """A member of an indexed tar: its header and where its data starts in the file."""
+
+    header: TarHeader
+    offset: int
 
 
 class TarSource(ArchiveSource):
-    """A tar file (seekable, uncompressed), indexed once."""
+    """A tar file (seekable, uncompressed), indexed once with the reader every layer is read with
+    (:class:`~dockyard.layers.tarstream.TarReader`: Go's archive/tar rules, data skipped by seeking)."""
 
     def __init__(self, file: IO[bytes], label: str) -> None:
         self.label = label
         self._file = file
-        self._members: dict[str, tarfile.TarInfo] = {}
-        last: tarfile.TarInfo | None = None
+        self._members: dict[str, _Indexed] = {}
+        last: _Indexed | None = None
         try:
+            if file.seek(0, io.SEEK_END) == 0:
+                raise InvalidArchive(f"{label}: the file is empty, not a tar archive")
             file.seek(0)
-            with tarfile.open(fileobj=file, mode="r:") as tar:
-                for info in tar:
-                    last = info
-                    key = _member_key(info.name)
-                    if key is not None:
-                        self._members[key] = info  # a later entry of the same name wins, as on extraction
-                cut = truncation(tar, last, file.seek(0, io.SEEK_END), file)
-        except tarfile.TarError as exc:
+            reader = TarReader(file)
+            for h in reader:
+                last = _Indexed(h, reader.offset())
+                key = _member_key(h.name)
+                if key is not None:
+                    # a later entry of the same name wins, as on extraction
+                    self._members[key] = last
+        except InvalidArchive:
             file.close()
-            if str(exc) == "unexpected end of data":
-                raise InvalidArchive(f"{label}: {truncated_inside(last)}") from None
+            raise
+        except DockyardError as exc:
+            size = file.seek(0, io.SEEK_END)
+            file.close()
+            if "ends in the middle" in str(exc):
+                if last is None:
+                    raise InvalidArchive(f"{label}: {truncated_inside(None, 0, 0, size)}") from None
+                where = truncated_inside(last.header.name, last.offset, last.header.size, size)
+                raise InvalidArchive(f"{label}: {where}") from None
             raise InvalidArchive(f"{label}: not a tar archive ({exc})") from None
-        except EOFError:
-            file.close()
-            raise InvalidArchive(f"{label}: {truncated_inside(last)}") from None
-        if cut is not None:
-            file.close()
-            raise InvalidArchive(f"{label}: {cut}")
 
     def close(self) -> None:
         """Close the file now (streams already open keep working until the file is closed)."""
@@ -270,16 +287,16 @@ class TarSource(ArchiveSource):
     def names(self) -> list[str]:
         return sorted(self._members)
 
-    def _resolve(self, name: str) -> tuple[str, tarfile.TarInfo] | None:
+    def _resolve(self, name: str) -> tuple[str, _Indexed] | None:
         current = name
         info = self._members.get(current)
         hops = 0
-        while info is not None and (info.issym() or info.islnk()):
+        while info is not None and info.header.kind in (SYMLINK, HARDLINK):
             hops += 1
             if hops > _MAX_LINKS:
                 raise InvalidArchive(f"{self.label}: too many levels of links at {name}")
-            target = info.linkname
-            if info.issym():
+            target = info.header.linkname
+            if info.header.kind == SYMLINK:
                 if target.startswith("/"):
                     raise InvalidArchive(f"{self.label}: {current} is a symlink to an absolute path")
                 joined = posixpath.normpath(posixpath.join(posixpath.dirname(current), target))
@@ -293,25 +310,24 @@ class TarSource(ArchiveSource):
             return None
         return current, info
 
-    def member(self, name: str) -> Member | None:
+    def _regular(self, name: str) -> _Indexed | None:
         found = self._resolve(name)
         if found is None:
             return None
         _, info = found
-        if not info.isreg():
+        if info.header.kind != FILE:
             raise InvalidArchive(f"{self.label}: {name} is not a regular file")
-        return Member(name, info.size)
+        return info
+
+    def member(self, name: str) -> Member | None:
+        info = self._regular(name)
+        return None if info is None else Member(name, info.header.size)
 
     def open(self, name: str) -> BinaryIO:
-        found = self._resolve(name)
-        if found is None:
+        info = self._regular(name)
+        if info is None:
             raise InvalidArchive(f"{self.label}: {name} is missing from the archive")
-        _, info = found
-        if not info.isreg():
-            raise InvalidArchive(f"{self.label}: {name} is not a regular file")
-        if info.sparse is not None:
-            raise InvalidArchive(f"{self.label}: {name} is a sparse tar member, which is not supported")
-        raw = _Window(self, self._file.fileno(), info.offset_data, info.size, f"{self.label}: {name}")
+        raw = _Window(self, self._file.fileno(), info.offset, info.header.size, f"{self.label}: {name}")
         return io.BufferedReader(raw, _CHUNK)
 
 
