@@ -63,3 +63,24 @@ def test_container_ls_no_trunc(samples: Any) -> None:
     assert _ps(samples)[1][0] == cid[:12]
     assert _ps(samples, "--no-trunc")[1][0] == cid
     assert samples("container", "ls", "-q", "--no-trunc").stdout == cid + "\n"
+
+
+def test_container_ls_command_column(cli: Any, tmp_path: Any) -> None:
+    """A container record keeps its image's Entrypoint + Cmd; COMMAND is Go-quoted and cut to 20 columns."""
+    from dockyard.image.build import build_image, file
+    from dockyard.transport import docker_archive
+
+    image = build_image(
+        [[file("x", "x")]], config={"Entrypoint": ["/docker-entrypoint.sh"], "Cmd": ["nginx", "-g", "daemon off;"]}
+    )
+    archive = tmp_path / "img.tar"
+    docker_archive.write([(image, ["cmd/img:1"])], archive)
+    cli("load", "-i", str(archive))
+    cli("container", "create", "--name", "web", "cmd/img:1")
+    short = cli("container", "ls", "--format", "{{.Command}}").stdout.strip()
+    full = cli("container", "ls", "--no-trunc", "--format", "{{.Command}}").stdout.strip()
+    assert full == '"/docker-entrypoint.sh nginx -g daemon off;"'
+    assert short == '"/docker-entrypoint…'
+    # the command stays with the container after the image's name is gone
+    cli("rmi", "-f", "cmd/img:1")
+    assert cli("container", "ls", "--no-trunc", "--format", "{{.Command}}").stdout.strip() == full
