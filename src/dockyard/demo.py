@@ -130,6 +130,9 @@ def _registry_part(work: Path, root: Path) -> None:
         _run(root, "tag", "dockyard/app:arm64", f"{host}/demo/app:1.0-arm64")
         _run(root, "push", f"{host}/demo/app:1.0-amd64")
         _run(root, "push", f"{host}/demo/app:1.0-arm64")
+        print("\n# the loaded layers were plain tars: the push sent them gzip-compressed (sizes below, as pushed)")
+        _run(root, "manifest", "inspect", f"{host}/demo/app:1.0-amd64")
+        _run(root, "system", "df")
         _run(
             root,
             "imagetools",
