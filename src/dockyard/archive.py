@@ -18,14 +18,14 @@ from typing import Any, BinaryIO
 from dockyard.atomicfile import replaced_atomically
 from dockyard.errors import DockyardError, InvalidArchive, InvalidReference
 from dockyard.image.base import Image
-from dockyard.image.transfer import BlobEvent
 from dockyard.layers.limits import Limits
 from dockyard.oci import mediatype
 from dockyard.oci import reference as refs
 from dockyard.oci.descriptor import Descriptor
+from dockyard.oci.layout import ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME
 from dockyard.oci.manifest import Manifest
 from dockyard.oci.platform import Platform
-from dockyard.store.ingest import IngestResult, LayerProgress
+from dockyard.store.ingest import IngestResult, LayerProgress, layer_events
 from dockyard.store.store import Store
 
 FORMATS = ("docker", "oci")
@@ -130,8 +130,8 @@ def load(
 
 def _layout_names(desc: Descriptor, base: refs.Reference | None) -> tuple[list[refs.Reference], str]:
     """The names a layout entry gives its image under dockyard's rule (see :func:`load`), and the hint."""
-    image_name = desc.annotations.get("io.containerd.image.name") or ""
-    ref_name = desc.annotations.get("org.opencontainers.image.ref.name") or ""
+    image_name = desc.annotations.get(ANNOTATION_IMAGE_NAME) or ""
+    ref_name = desc.annotations.get(ANNOTATION_REF_NAME) or ""
     if image_name:
         return [_parse_name(image_name)], ""
     if not ref_name:
@@ -156,14 +156,7 @@ def _load_layout(
     from dockyard.store.ingest import StoreDestination
     from dockyard.transport.oci_layout import LayoutSource
 
-    def on_event(event: BlobEvent) -> None:
-        if on_layer is None or event.diff_id is None:
-            return
-        if event.status == "reused":
-            on_layer(LayerProgress(event.diff_id, event.digest, "Already exists"))
-        elif event.status == "copied":
-            on_layer(LayerProgress(event.diff_id, event.digest, "Loaded"))
-
+    on_event = layer_events(on_layer)
     source = LayoutSource(path)
     out: list[Loaded] = []
     skipped: list[str] = []

@@ -361,7 +361,9 @@ def _source_name(src: Location, opened: Source) -> str | None:
         return str(entry.repo_tags[0])
     which = getattr(opened, "which", None)
     if isinstance(which, Descriptor):
-        return which.annotations.get("io.containerd.image.name") or None
+        from dockyard.oci.layout import ANNOTATION_IMAGE_NAME
+
+        return which.annotations.get(ANNOTATION_IMAGE_NAME) or None
     return None
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from dockyard.errors import InvalidManifest, SizeMismatch
 from dockyard.image.base import Image
-from dockyard.image.transfer import BlobEvent, RawManifest, put_image
+from dockyard.image.transfer import BlobEvent, BlobEvents, RawManifest, put_image
 from dockyard.image.validate import check_manifest_config
 from dockyard.layers.limits import Limits
 from dockyard.oci import mediatype
@@ -226,6 +226,20 @@ def _new_image(manifest: Manifest, config: ImageConfig, added: str) -> NewImage:
     )
 
 
+def layer_events(on_layer: Callable[[LayerProgress], None] | None) -> BlobEvents:
+    """An ingest's blob events as ``load``'s layer lines: ``Already exists`` or ``Loaded``, layers only."""
+
+    def on_event(event: BlobEvent) -> None:
+        if on_layer is None or event.diff_id is None:
+            return
+        if event.status == "reused":
+            on_layer(LayerProgress(event.diff_id, event.digest, "Already exists"))
+        elif event.status == "copied":
+            on_layer(LayerProgress(event.diff_id, event.digest, "Loaded"))
+
+    return on_event
+
+
 def ingest(
     store: Store,
     image: Image,
@@ -243,15 +257,7 @@ def ingest(
     records are removed again, so a failed pull or load leaves the store as it was.
     """
     check_manifest_config(image.manifest(), image.config())
-
-    def on_event(event: BlobEvent) -> None:
-        if on_layer is None or event.diff_id is None:
-            return
-        if event.status == "reused":
-            on_layer(LayerProgress(event.diff_id, event.digest, "Already exists"))
-        elif event.status == "copied":
-            on_layer(LayerProgress(event.diff_id, event.digest, "Loaded"))
-
+    on_event = layer_events(on_layer)
     dest = StoreDestination(store, names, repo_digests=repo_digests, limits=limits)
     with dest:
         put_image(dest, image, max_concurrent=max_concurrent, on_event=on_event)

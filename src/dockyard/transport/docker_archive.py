@@ -37,6 +37,13 @@ from dockyard.oci import reference as refs
 from dockyard.oci.config import ImageConfig
 from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest, DigestHasher
+from dockyard.oci.layout import (
+    ANNOTATION_IMAGE_NAME,
+    ANNOTATION_REF_NAME,
+    INDEX_FILE,
+    LAYOUT_CONTENT,
+    LAYOUT_FILE,
+)
 from dockyard.oci.manifest import Manifest
 from dockyard.oci.platform import Platform
 from dockyard.transport._tarutil import (
@@ -54,11 +61,6 @@ from dockyard.transport.base import BytesSource
 
 MANIFEST_FILE: Final = "manifest.json"
 REPOSITORIES_FILE: Final = "repositories"
-INDEX_FILE: Final = "index.json"
-OCI_LAYOUT_FILE: Final = "oci-layout"
-OCI_LAYOUT_CONTENT: Final = b'{"imageLayoutVersion":"1.0.0"}'
-ANNOTATION_IMAGE_NAME: Final = "io.containerd.image.name"
-ANNOTATION_REF_NAME: Final = "org.opencontainers.image.ref.name"
 
 _CHUNK: Final = 1 << 20
 _BLOB_PATH = re.compile(r"^blobs/(sha256|sha512)/([a-f0-9]+)$")
@@ -345,7 +347,7 @@ class DockerArchiveDestination:
         index = {"schemaVersion": 2, "mediaType": mediatype.OCI_INDEX, "manifests": [d.to_json() for d in index_descs]}
         tar.add_bytes(INDEX_FILE, _json.dumps(index))
         tar.add_bytes(MANIFEST_FILE, _json.dumps(manifest_json) + b"\n")
-        tar.add_bytes(OCI_LAYOUT_FILE, OCI_LAYOUT_CONTENT)
+        tar.add_bytes(LAYOUT_FILE, LAYOUT_CONTENT)
         if repositories:
             ordered = {k: dict(sorted(v.items())) for k, v in sorted(repositories.items())}
             tar.add_bytes(REPOSITORIES_FILE, _json.dumps(ordered) + b"\n")

@@ -40,6 +40,7 @@ from dockyard.oci.config import ImageConfig
 from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest, DigestHasher
 from dockyard.oci.index import Index
+from dockyard.oci.layout import ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, INDEX_FILE, LAYOUT_FILE, LAYOUT_VERSION
 from dockyard.oci.manifest import Manifest
 from dockyard.oci.platform import Platform
 from dockyard.transport._tarutil import (
@@ -50,12 +51,6 @@ from dockyard.transport._tarutil import (
     open_source,
 )
 from dockyard.transport.base import SourceIndex, is_image_manifest, source_image
-
-LAYOUT_FILE: Final = "oci-layout"
-INDEX_FILE: Final = "index.json"
-LAYOUT_VERSION: Final = "1.0.0"
-ANNOTATION_IMAGE_NAME: Final = "io.containerd.image.name"
-ANNOTATION_REF_NAME: Final = "org.opencontainers.image.ref.name"
 
 _CHUNK: Final = 1 << 20
 _MAX_INDEX_DEPTH: Final = 4
