@@ -114,6 +114,7 @@ def test_sigterm_while_reading_stdin_leaves_no_spool_file(
     assert [p.name for p in systmp.iterdir() if p.name.startswith("dockyard-load-")], "never spooled"
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
+    assert out == b""
     assert proc.returncode == 143, err.decode()
     assert len(err.decode().splitlines()) == 1
     assert list(systmp.iterdir()) == []
