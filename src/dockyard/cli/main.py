@@ -544,8 +544,11 @@ def _on_stop_signal(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = {s: signal.signal(s, _on_stop_signal) for s in _STOP_SIGNALS} if in_main_thread else {}
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for s in _STOP_SIGNALS:
+            if signal.getsignal(s) is not signal.SIG_IGN:  # under nohup, a hangup stays ignored
+                previous[s] = signal.signal(s, _on_stop_signal)
     try:
         return _main(argv)
     except _Terminated as exc:  # also when it arrives before or after the command proper

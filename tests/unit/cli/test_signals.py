@@ -150,3 +150,34 @@ def test_sigkill_leftover_is_counted_by_prune(big_archive: Path, tmp_path: Path,
     assert reported is not None, done.stdout
     assert reported.group(1) == human_size(leftover + blobs_before)  # nothing is recorded: all of it goes
     assert _temp_files(root) == []
+
+
+def test_hangup_stays_ignored_under_nohup(tmp_path: Path, env: dict[str, str]) -> None:
+    """``nohup dockyard load ...``: SIGHUP was ignored when dockyard started, so the load goes on."""
+    from dockyard.image.sample import base_image
+
+    archive = tmp_path / "small.tar"
+    with open(archive, "wb") as f:
+        docker_archive.write([(base_image(), ["sample:1"])], f)
+    data = archive.read_bytes()
+    root = tmp_path / "store"
+    proc = subprocess.Popen(
+        _dockyard(root, "load", "-q"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # what nohup does
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(data[: len(data) // 2])
+    proc.stdin.flush()
+    systmp = Path(env["TMPDIR"])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(p.stat().st_size > 0 for p in systmp.iterdir()):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(0.2)
+    out, err = proc.communicate(data[len(data) // 2 :], timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert out.decode() == "Loaded image: sample:1\n"
