@@ -212,6 +212,7 @@ class BlobStorageSuite:
         assert not exists(storage, sha256(data))  # nothing visible before the commit
         info = w.commit(sha256(data), len(data))
         assert (info.digest, info.size) == (sha256(data), len(data))
+        assert w.size() == len(data)  # still answers once finished
         assert read_bytes(storage, sha256(data)) == data
         with pytest.raises(UploadNotFound):
             storage.writer(resume=w.id)  # a committed upload is gone
@@ -222,6 +223,7 @@ class BlobStorageSuite:
         w.write(first)
         upload_id = w.id
         w.close()
+        assert w.size() == len(first)
         again = storage_case.open()  # as another process would
         w2 = again.writer(resume=upload_id)
         assert w2.id == upload_id

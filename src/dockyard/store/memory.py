@@ -116,6 +116,7 @@ class MemoryBlobWriter:
         self._state = state
         self._id = upload_id
         self._open = True
+        self._size = len(state.uploads[upload_id])
 
     @property
     def id(self) -> str:
@@ -130,11 +131,11 @@ class MemoryBlobWriter:
     def write(self, data: bytes) -> int:
         with self._state.lock:
             self._buffer().extend(data)
+            self._size += len(data)
         return len(data)
 
     def size(self) -> int:
-        with self._state.lock:
-            return len(self._buffer())
+        return self._size
 
     def commit(self, expected: Digest, expected_size: int | None = None) -> BlobInfo:
         with self._state.lock:

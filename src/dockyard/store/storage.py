@@ -28,6 +28,13 @@ Rules every implementation keeps (checked by ``tests/suites/blob_storage.py``):
   that another writer has open :class:`UploadInUse`.
 * Concurrent puts of the same content all succeed and leave one blob.
 
+How the registry server's drivers map onto it (Distribution does the same with its ``StorageDriver``): a
+filesystem driver is this package's ``BlobStore`` with Distribution's paths; an S3 driver puts with one
+``PutObject`` (an object is visible only when complete), writes uploads as a multipart upload (parts of at
+least 5 MiB, smaller tails kept in a side object until the next write, the upload id in its key), opens ranges
+with ``GET`` + ``Range``, stats with ``HEAD``, lists with ``ListObjectsV2`` under ``blobs/``, moves with a
+server-side ``CopyObject`` then ``DeleteObject``, and re-reads an upload to hash it at commit.
+
 Optional capabilities are separate ``runtime_checkable`` protocols: :class:`LocalPaths` (a blob's file, for
 zero-copy use) and :class:`PurgesUploads` (drop uploads abandoned long ago, as Distribution's upload purger does).
 Helpers shared by every implementation (``exists``, ``read_bytes``, ``put_bytes``, ``verify``, ``move_by_copy``)
