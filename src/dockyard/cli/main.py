@@ -11,7 +11,6 @@ import json
 import signal
 import sqlite3
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -545,10 +544,12 @@ def _on_stop_signal(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for s in _STOP_SIGNALS:
-            if signal.getsignal(s) is not signal.SIG_IGN:  # under nohup, a hangup stays ignored
+    for s in _STOP_SIGNALS:
+        if signal.getsignal(s) is not signal.SIG_IGN:  # under nohup, a hangup stays ignored
+            try:
                 previous[s] = signal.signal(s, _on_stop_signal)
+            except ValueError:  # main() called from another thread (tests): no handlers
+                break
     try:
         return _main(argv)
     except _Terminated as exc:  # also when it arrives before or after the command proper
