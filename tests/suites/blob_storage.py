@@ -7,6 +7,7 @@ filesystem driver, S3 on SeaweedFS) joins by adding one parameter to that fixtur
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import os
@@ -256,6 +257,17 @@ class BlobStorageSuite:
         w2 = storage_case.open().writer(resume=w.id)  # free again once closed
         assert w2.size() == 4
         w2.cancel()
+
+    def test_writer_dropped_without_close_can_be_resumed(self, storage: BlobStorage) -> None:
+        w = storage.writer()
+        w.write(b"abandoned ")
+        upload_id = w.id
+        del w
+        gc.collect()
+        w = storage.writer(resume=upload_id)
+        w.write(b"then finished")
+        w.commit(sha256(b"abandoned then finished"))
+        assert read_bytes(storage, sha256(b"abandoned then finished")) == b"abandoned then finished"
 
     def test_cancel_leaves_nothing(self, storage: BlobStorage) -> None:
         data = os.urandom(50_000)

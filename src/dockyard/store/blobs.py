@@ -16,7 +16,6 @@ import io
 import os
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
@@ -35,6 +34,7 @@ from dockyard.store.storage import (
     check_range,
     check_upload_id,
     move_by_copy,
+    new_upload_id,
     verify_content,
 )
 from dockyard.store.storage import verify as _verify
@@ -263,26 +263,28 @@ class FileBlobWriter:
         uploads = store.paths.uploads
         uploads.mkdir(parents=True, exist_ok=True)
         if resume is None:
-            self._id = str(uuid.uuid4())
+            self._id = new_upload_id()
             flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL
         else:
             check_upload_id(resume, _DRIVER)
             self._id = resume
             flags = os.O_WRONLY | os.O_APPEND
         self._path = uploads / self._id
+        self._fd: int | None = None
         try:
-            self._fd: int | None = os.open(self._path, flags | os.O_CLOEXEC, 0o600)
+            fd = os.open(self._path, flags | os.O_CLOEXEC, 0o600)
         except FileNotFoundError:
             raise UploadNotFound(self._id, _DRIVER) from None
         try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            os.close(self._fd)
+            os.close(fd)
             raise UploadInUse(self._id, _DRIVER) from None
-        if resume is not None and not self._path.exists():  # committed or cancelled while we waited for the lock
-            os.close(self._fd)
+        if resume is not None and not self._path.exists():  # committed or cancelled before we had the lock
+            os.close(fd)
             raise UploadNotFound(self._id, _DRIVER)
-        self._size = os.fstat(self._fd).st_size
+        self._fd = fd
+        self._size = os.fstat(fd).st_size
         # The running hash covers every byte only for a new upload; a resumed one is re-hashed at commit.
         self._hasher: DigestHasher | None = DigestHasher() if resume is None else None
 
@@ -348,6 +350,10 @@ class FileBlobWriter:
         if self._fd is not None:
             os.close(self._fd)  # releases the flock
             self._fd = None
+
+    def __del__(self) -> None:  # dropped without close(): free the upload for a later writer, as close() does
+        if getattr(self, "_fd", None) is not None:
+            self._release()
 
     def __enter__(self) -> FileBlobWriter:
         return self

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
@@ -24,6 +23,7 @@ from dockyard.store.storage import (
     check_range,
     check_upload_id,
     move_by_copy,
+    new_upload_id,
     verify_content,
 )
 
@@ -61,7 +61,7 @@ class MemoryBlobStorage:
         state = self._state
         with state.lock:
             if resume is None:
-                upload_id = str(uuid.uuid4())
+                upload_id = new_upload_id()
                 state.uploads[upload_id] = bytearray()
             else:
                 check_upload_id(resume, _DRIVER)
@@ -163,6 +163,10 @@ class MemoryBlobWriter:
         if self._open:
             self._state.open_uploads.discard(self._id)
             self._open = False
+
+    def __del__(self) -> None:  # dropped without close(): free the upload for a later writer, as close() does
+        if getattr(self, "_open", False):
+            self.close()
 
     def __enter__(self) -> MemoryBlobWriter:
         return self

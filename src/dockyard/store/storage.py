@@ -104,6 +104,13 @@ def blob_not_found(digest: Digest, driver: str) -> BlobNotFound:
     return BlobNotFound(f"blob {digest} is missing from the {driver}")
 
 
+def new_upload_id() -> str:
+    """A fresh upload id: a random UUID, as Distribution's."""
+    import uuid  # only writers need it: kept off the start-up path of every command
+
+    return str(uuid.uuid4())
+
+
 def check_upload_id(upload_id: str, driver: str) -> None:
     """Upload ids are UUIDs (as Distribution's); anything else is unknown, never a path."""
     if not _UPLOAD_ID.match(upload_id):
