@@ -132,3 +132,20 @@ def test_purge_uploads_removes_only_old_unheld_ones(tmp_path: Path) -> None:
     assert store.purge_uploads(7 * 86400) == 100
     assert sorted(p.name for p in store.paths.uploads.iterdir()) == sorted([held.id, fresh.id])
     held.cancel()
+
+
+def test_prune_counts_dead_writers_temp_files_and_abandoned_uploads(tmp_path: Path) -> None:
+    with Store(tmp_path / "s") as store:
+        (store.paths.tmp / "ingest-dead").write_bytes(b"x" * 500)  # what a SIGKILLed load leaves
+        old = store.blobs.writer()
+        old.write(b"y" * 1000)
+        old.close()
+        week_ago = time.time() - 8 * 86400
+        os.utime(store.paths.uploads / old.id, (week_ago, week_ago))
+        recent = store.blobs.writer()
+        recent.write(b"z" * 10)
+        recent.close()
+        records, reclaimed = store.prune()
+        assert (records, reclaimed) == ([], 1500)
+        assert list(store.paths.tmp.iterdir()) == []
+        assert [p.name for p in store.paths.uploads.iterdir()] == [recent.id]
