@@ -17,8 +17,12 @@ from typing import Any, BinaryIO
 from dockyard.atomicfile import replaced_atomically
 from dockyard.errors import InvalidArchive, InvalidReference
 from dockyard.image.base import Image
+from dockyard.image.transfer import BlobEvent
 from dockyard.layers.limits import Limits
+from dockyard.oci import mediatype
 from dockyard.oci import reference as refs
+from dockyard.oci.descriptor import Descriptor
+from dockyard.oci.manifest import Manifest
 from dockyard.oci.platform import Platform
 from dockyard.store.ingest import IngestResult, LayerProgress
 from dockyard.store.store import Store
@@ -30,6 +34,7 @@ FORMATS = ("docker", "oci")
 class Loaded:
     result: IngestResult
     names: tuple[refs.Reference, ...]
+    hint: str = ""  # one line when the image was loaded untagged for want of a name
 
 
 def detect_format(path: Path) -> str:
@@ -68,35 +73,90 @@ def load(
     limits: Limits | None = None,
     on_layer: Callable[[LayerProgress], None] | None = None,
 ) -> list[Loaded]:
-    """``docker load``: every image in the archive, named as the archive names it."""
+    """``docker load``: every image in the archive, named as the archive names it.
+
+    A docker-archive names images by ``RepoTags``. In an OCI layout, an ``io.containerd.image.name`` annotation
+    or a ``ref.name`` that is a full reference (``repo:tag``, ``host/repo``) names the image; a bare tag
+    (``latest``, ``bookworm``) names it only with ``--name REPO`` (dockyard's own option: Docker's ``load`` has
+    none), else the image is loaded untagged and :attr:`Loaded.hint` says so. A layout entry that is an index
+    gives the platform asked for (this host's by default), and the name remembers the index.
+    """
     kind = detect_format(path)
-    plan: list[tuple[Image, list[refs.Reference]]] = []
     if kind == "docker":
         from dockyard.transport import docker_archive
 
+        out = []
         for entry in docker_archive.read(path):
             names = [_parse_name(t) for t in entry.repo_tags]
-            plan.append((entry.image, names))
-    else:
-        from dockyard.transport import oci_layout
+            result = store.ingest(entry.image, names, limits=limits, on_layer=on_layer)
+            out.append(Loaded(result, tuple(n.with_default_tag() for n in names)))
+        return out
+    base = refs.parse(name) if name else None
+    if base is not None and (base.tag or base.digest):
+        raise InvalidReference(f"--name takes a repository without tag: {name}")
+    return _load_layout(store, path, base, platform, limits, on_layer)
 
-        base = refs.parse(name) if name else None
-        if base is not None and (base.tag or base.digest):
-            raise InvalidReference(f"--name takes a repository without tag: {name}")
-        for lentry in oci_layout.read(path, platform=platform):
-            names = []
-            if lentry.name:
-                names.append(_parse_name(lentry.name))
-            elif lentry.ref_name and base is not None:
-                names.append(base.with_tag(lentry.ref_name))
-            elif lentry.ref_name:
-                with contextlib.suppress(InvalidReference):
-                    names.append(_parse_name(lentry.ref_name))
-            plan.append((lentry.image, names))
-    out = []
-    for image, names in plan:
-        result = store.ingest(image, names, limits=limits, on_layer=on_layer)
-        out.append(Loaded(result, tuple(n.with_default_tag() for n in names)))
+
+def _layout_names(desc: Descriptor, base: refs.Reference | None) -> tuple[list[refs.Reference], str]:
+    """The names a layout entry gives its image under dockyard's rule (see :func:`load`), and the hint."""
+    image_name = desc.annotations.get("io.containerd.image.name") or ""
+    ref_name = desc.annotations.get("org.opencontainers.image.ref.name") or ""
+    if image_name:
+        return [_parse_name(image_name)], ""
+    if not ref_name:
+        return [], ""
+    if base is not None:
+        return [base.with_tag(ref_name)], ""
+    if ":" in ref_name or "/" in ref_name:
+        with contextlib.suppress(InvalidReference):
+            return [_parse_name(ref_name)], ""
+    return [], f"ref name {ref_name!r} is a tag, not a name: loaded untagged (use --name REPO to tag it)"
+
+
+def _load_layout(
+    store: Store,
+    path: Path,
+    base: refs.Reference | None,
+    platform: Platform | None,
+    limits: Limits | None,
+    on_layer: Callable[[LayerProgress], None] | None,
+) -> list[Loaded]:
+    from dockyard.copy import transfer
+    from dockyard.store.ingest import StoreDestination
+    from dockyard.transport.oci_layout import LayoutSource
+
+    def on_event(event: BlobEvent) -> None:
+        if on_layer is None or event.diff_id is None:
+            return
+        if event.status == "reused":
+            on_layer(LayerProgress(event.diff_id, event.digest, "Already exists"))
+        elif event.status == "copied":
+            on_layer(LayerProgress(event.diff_id, event.digest, "Loaded"))
+
+    source = LayoutSource(path)
+    out: list[Loaded] = []
+    skipped: list[str] = []
+    try:
+        for desc in source.entries():
+            if not (mediatype.is_index(desc.media_type) or mediatype.is_manifest(desc.media_type)):
+                skipped.append(f"{desc.digest} ({desc.media_type})")
+                continue
+            source.which = desc
+            if mediatype.is_manifest(desc.media_type):
+                manifest = Manifest.parse(source.child(desc).data, desc.media_type)
+                if manifest.config.media_type not in mediatype.CONFIG_TYPES:
+                    skipped.append(f"{desc.digest} (not a container image)")
+                    continue
+            names, hint = _layout_names(desc, base)
+            with StoreDestination(store, names, limits=limits) as dest:
+                transfer(source, dest, where=f"{source.label}: {desc.digest}", platform=platform, on_event=on_event)
+                result = dest.commit()
+            out.append(Loaded(result, tuple(n.with_default_tag() for n in names), hint))
+    finally:
+        source.close()
+    if not out:
+        detail = f" (skipped: {', '.join(skipped)})" if skipped else ""
+        raise InvalidArchive(f"{source.label}: the OCI layout holds no images{detail}")
     return out
 
 
@@ -129,9 +189,34 @@ def save(store: Store, names: Sequence[str], out: Path, *, fmt: str = "docker") 
             with open(tmp, "wb") as f:
                 docker_archive.write(plan, f)
         else:
-            from dockyard.transport import oci_layout
+            _save_oci(store, plan, tmp)
 
-            oci_layout.write(plan, tmp, as_tar=True)
+
+def _save_oci(store: Store, plan: list[tuple[Image, list[str]]], out: Path) -> None:
+    """An OCI layout tar. A tag that names an index whose platforms the store all holds is written as that index,
+    byte for byte; every other image as its manifest (see :class:`~dockyard.transport.oci_layout.LayoutDestination`
+    for Docker schema 2 manifests)."""
+    from dockyard.copy import transfer
+    from dockyard.image.transfer import put_image
+    from dockyard.image.validate import check_manifest_config
+    from dockyard.store.source import StoreSource
+    from dockyard.transport.oci_layout import LayoutDestination
+
+    with LayoutDestination(out, as_tar=True) as dest:
+        for image, tags in plan:
+            whole = []
+            for tag in tags:
+                source = StoreSource(store, tag)
+                if store.is_index(source.digest) and not source.missing_platforms():
+                    transfer(source, dest, where=tag, all_platforms=True, reference="")
+                    dest.name([tag])
+                    whole.append(tag)
+            rest = [t for t in tags if t not in whole]
+            if rest or not tags:
+                check_manifest_config(image.manifest(), image.config())
+                put_image(dest, image, reference="")
+                dest.name(rest)
+        dest.commit()
 
 
 def save_plan(store: Store, names: Sequence[str]) -> list[tuple[Image, list[str]]]:
@@ -158,11 +243,11 @@ def save_plan(store: Store, names: Sequence[str]) -> list[tuple[Image, list[str]
             add(store.resolve(text), None)  # sha256:PREFIX searches image IDs
         elif ref.tag is None and ref.digest is None:
             found = False
-            for repo, tag, image_id in sorted(store.meta.tags()):
+            for repo, tag, image_id in sorted(store.tags()):
                 if repo == ref.repository:
                     add(image_id, ref.with_tag(tag).familiar())
                     found = True
-            for repo, _digest, image_id in sorted(store.meta.repo_digests()):
+            for repo, _digest, image_id in sorted(store.repo_digests()):
                 if repo == ref.repository:
                     add(image_id, None)  # digest references are not written as tags
                     found = True

@@ -1,4 +1,4 @@
-"""One copy engine: an image from any place to any other, with skopeo's names for the places.
+"""The copy engine: an image or a whole index from any place to any other, with skopeo's names for the places.
 
     docker://REF                  a registry                (source and destination)
     oci:DIR[:REF]                 an OCI image layout        (REF: the ref name, e.g. a tag)
@@ -6,78 +6,263 @@
     docker-archive:FILE[:REF]     a docker-archive tar        (REF: the RepoTags name / which image)
     REF (no transport)            the local store
 
-Sources become :class:`~dockyard.image.base.Image` values (layers streamed only when the destination reads
-them); destinations take an image and its name. Digests are verified on every hop: by the store's ingest
-(distribution digest and diff_id), by the archive writers (each blob re-hashed), by the registry on upload.
-``pull`` and ``push`` are this engine between a registry and the store, with Docker's messages; ``load`` and
-``save`` between the store and the archive formats. ``--all`` copies every platform of a registry index to
-another registry, keeping the index (and so its digest) byte for byte.
+:func:`transfer` is the engine: it reads the top manifest or index of a
+:class:`~dockyard.transport.base.Source`, chooses the platform (the one rule,
+:func:`~dockyard.image.base.select_platform`) or, with ``all_platforms``, copies every child of the index
+(nested indexes, artifacts; foreign layers stay where their URLs say unless asked), and writes blobs then
+manifests, byte for byte, into a :class:`~dockyard.transport.base.Destination`. :data:`PLACES` maps transport names
+to how each opens as a source and as a destination. ``pull``, ``push``, ``load``, ``save``, ``copy`` and
+``imagetools create`` are thin wrappers that add Docker's messages; this module imports none of them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
 from dockyard.atomicfile import replaced_atomically
-from dockyard.errors import InvalidArchive, InvalidInput, InvalidReference
-from dockyard.events import EventSink, locked_emitter
-from dockyard.image.base import Image
+from dockyard.errors import ImageNotFound, InvalidInput, InvalidManifest, InvalidReference
+from dockyard.events import EventSink, PullEvent, locked_emitter, short_id
+from dockyard.image.base import Image, check_platform, select_platform
+from dockyard.image.transfer import BlobEvent, BlobEvents, put_blobs, put_image
 from dockyard.oci import mediatype
-from dockyard.oci import reference as refs
+from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest
+from dockyard.oci.index import Index
 from dockyard.oci.platform import Platform
+from dockyard.transport.base import (
+    Destination,
+    KeepsIndexes,
+    Location,
+    Mounts,
+    Source,
+    SourceIndex,
+    is_foreign,
+    is_image_manifest,
+    parse_location,
+    parse_raw,
+    source_image,
+)
 
 if TYPE_CHECKING:
-    from dockyard.oci.manifest import Manifest
     from dockyard.store.store import Store
     from dockyard.transport.registry.client import RegistryClient
 
-TRANSPORTS = ("docker", "oci", "oci-archive", "docker-archive")
+
+@runtime_checkable
+class Named(Protocol):
+    """Optional capability: a destination that names the image just put (layouts, docker-archives)."""
+
+    def name(self, names: Sequence[str]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
-class Location:
-    """Where an image is: ``kind`` is a transport name or ``store``."""
-
-    kind: str
-    ref: refs.Reference | None = None  # docker:// and the store; the name in docker-archive
-    path: Path | None = None  # oci, oci-archive, docker-archive
-    name: str | None = None  # the ref name of oci / oci-archive, or the docker-archive name as written
-
-    def __str__(self) -> str:
-        if self.kind == "store":
-            return str(self.ref)
-        if self.kind == "docker":
-            return f"docker://{self.ref}"
-        return f"{self.kind}:{self.path}" + (f":{self.name}" if self.name else "")
+class Transferred:
+    digest: Digest  # what the destination holds at the top (its digest there)
+    size: int  # the length of the top manifest or index put
+    images: int  # how many single-platform images were copied
+    index_digest: Digest | None = None  # the index the image was chosen from, when it was one
 
 
-def parse_location(text: str) -> Location:
-    """Parse skopeo's ``transport:details`` form; a bare reference is the local store."""
-    if text.startswith("docker://"):
-        return Location("docker", ref=refs.parse(text[len("docker://") :]))
-    for kind in ("oci-archive", "docker-archive", "oci"):
-        prefix = kind + ":"
-        if text.startswith(prefix):
-            rest = text[len(prefix) :]
-            if not rest:
-                raise InvalidReference(f"{kind}: needs a path: {text!r}")
-            path, sep, name = rest.partition(":")
-            if not path:
-                raise InvalidReference(f"{kind}: needs a path: {text!r}")
-            ref = None
-            if kind == "docker-archive" and sep and name and not name.startswith("@"):
-                ref = refs.parse(name)
-                if ref.digest is not None:
-                    raise InvalidReference(f"docker-archive doesn't support digest references: {name}")
-            return Location(kind, ref=ref, path=Path(path), name=name or None)
-    if text.startswith("docker:"):
-        raise InvalidReference(f"invalid location {text!r}: the registry transport is written docker://REF")
-    if ":" in text.split("/", 1)[0] and text.split(":", 1)[0] in ("containers-storage", "dir", "docker-daemon"):
-        raise InvalidReference(f"transport {text.split(':', 1)[0]!r} is not supported (use {', '.join(TRANSPORTS)})")
-    return Location("store", ref=refs.parse(text))
+# --------------------------------------------------------------------------- the engine
+
+
+def transfer(
+    source: Source,
+    dest: Destination,
+    *,
+    where: str,
+    platform: Platform | None = None,
+    all_platforms: bool = False,
+    include_foreign: bool = False,
+    reference: str | None = None,
+    max_concurrent: int = 3,
+    on_event: BlobEvents | None = None,
+) -> Transferred:
+    """Copy what ``source`` names into ``dest``: one platform of an index (``platform``, else this host's) or,
+    with ``all_platforms``, the index and every child; the top manifest goes under ``reference``."""
+    top = source.top()
+    parsed = parse_raw(top, where)
+    concurrency = min(max_concurrent, getattr(dest, "max_concurrent", max_concurrent))
+    keep_foreign = include_foreign or bool(getattr(dest, "needs_all_blobs", False))
+    options = _Options(concurrency, keep_foreign, on_event)
+    if isinstance(parsed, Index):
+        index = SourceIndex(source, top, where)
+        if all_platforms:
+            count = _copy_children(index, dest, options)
+            return Transferred(dest.put_manifest(top, reference=reference), len(top.data), count, top.digest)
+        try:
+            image, _desc = select_platform(index, platform or Platform.host())
+        except InvalidManifest as exc:
+            raise InvalidManifest(f"{where}: {exc}") from None
+        if isinstance(dest, KeepsIndexes):
+            dest.keep_index(top)
+        digest = _put(dest, image, reference, options)
+        return Transferred(digest, len(image.manifest().raw), 1, top.digest)
+    image = source_image(source, top, where)
+    if platform is not None:
+        check_platform(image.config(), platform, where)
+    return Transferred(_put(dest, image, reference, options), len(image.manifest().raw), 1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    max_concurrent: int
+    include_foreign: bool
+    on_event: BlobEvents | None
+
+
+def _put(dest: Destination, image: Image, reference: str | None, options: _Options) -> Digest:
+    skip = None if options.include_foreign else is_foreign
+    return put_image(
+        dest,
+        image,
+        reference=reference,
+        max_concurrent=options.max_concurrent,
+        on_event=options.on_event,
+        skip=skip,
+    )
+
+
+def _copy_children(index: SourceIndex, dest: Destination, options: _Options) -> int:
+    """Every child of ``index`` into ``dest`` (by digest), depth first; the number of images copied."""
+    count = 0
+    for desc in index.index().manifests:
+        if mediatype.is_index(desc.media_type):
+            child = index.child_index(desc)
+            count += _copy_children(child, dest, options)
+            dest.put_manifest(child.raw, reference=None)
+            continue
+        raw = index.child_raw(desc)
+        parsed = parse_raw(raw, f"{index.where}@{desc.digest}")
+        if isinstance(parsed, Index):
+            raise InvalidManifest(f"{index.where}: {desc.digest} is an index described as {desc.media_type}")
+        if is_image_manifest(parsed):
+            _put(dest, index.image(desc), None, options)
+            count += 1
+            continue
+        # an artifact (attestation, signature, SBOM): its blobs and manifest as they are
+        blobs = [b for b in (parsed.config, *parsed.layers) if options.include_foreign or not is_foreign(b)]
+        put_blobs(
+            dest,
+            [(b, None, _opener(index.source, b)) for b in blobs],
+            max_concurrent=options.max_concurrent,
+            on_event=options.on_event,
+        )
+        dest.put_manifest(raw, reference=None)
+    return count
+
+
+def _opener(source: Source, desc: Descriptor) -> Callable[[], BinaryIO]:
+    return lambda: source.open_blob(desc)
+
+
+# --------------------------------------------------------------------------- places by name
+
+
+@dataclass
+class Context:
+    """What opening places needs: the store, one registry client per domain (closed together), options."""
+
+    store: Store | None = None
+    insecure: tuple[str, ...] = ()
+    clients: dict[str, RegistryClient] = field(default_factory=dict)
+
+    def client(self, domain: str) -> RegistryClient:
+        from dockyard.transport import remote
+
+        if domain not in self.clients:
+            self.clients[domain] = remote.client_for(domain, insecure=self.insecure)
+        return self.clients[domain]
+
+    def need_store(self) -> Store:
+        if self.store is None:
+            raise InvalidInput("copying to or from the local store needs a store")
+        return self.store
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
+        self.clients.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """How a transport opens: as a source, and as a destination (with the reference its top manifest takes)."""
+
+    open_source: Callable[[Location, Context], Source]
+    open_destination: Callable[[Location, Context, str | None], tuple[Destination, str | None]]
+
+
+def _docker_source(loc: Location, ctx: Context) -> Source:
+    from dockyard.transport.remote import RegistrySource
+
+    assert loc.ref is not None
+    return RegistrySource(ctx.client(loc.ref.domain), loc.ref)
+
+
+def _docker_destination(loc: Location, ctx: Context, name: str | None) -> tuple[Destination, str | None]:
+    from dockyard.transport.remote import RegistryDestination
+
+    assert loc.ref is not None
+    ref = loc.ref if loc.ref.digest is not None else loc.ref.with_default_tag()
+    reference = str(ref.digest) if ref.digest is not None and ref.tag is None else ref.tag
+    return RegistryDestination(ctx.client(ref.domain), ref.path), reference
+
+
+def _layout_source(loc: Location, ctx: Context) -> Source:
+    from dockyard.transport.oci_layout import LayoutSource
+
+    assert loc.path is not None
+    source = LayoutSource(loc.path)
+    source.choose(loc.name)
+    return source
+
+
+def _layout_destination(as_tar: bool) -> Callable[[Location, Context, str | None], tuple[Destination, str | None]]:
+    def open_destination(loc: Location, ctx: Context, name: str | None) -> tuple[Destination, str | None]:
+        from dockyard.transport.oci_layout import LayoutDestination
+
+        assert loc.path is not None
+        return LayoutDestination(loc.path, as_tar=as_tar), ""
+
+    return open_destination
+
+
+def _archive_source(loc: Location, ctx: Context) -> Source:
+    from dockyard.transport.docker_archive import DockerArchiveSource
+
+    assert loc.path is not None
+    return DockerArchiveSource(loc.path, loc.name)
+
+
+def _unsupported(kind: str) -> Callable[[Location, Context, str | None], tuple[Destination, str | None]]:
+    def open_destination(loc: Location, ctx: Context, name: str | None) -> tuple[Destination, str | None]:
+        raise InvalidInput(f"{kind}: use the copy() wrapper")
+
+    return open_destination
+
+
+def _store_source(loc: Location, ctx: Context) -> Source:
+    from dockyard.store.source import StoreSource
+
+    assert loc.ref is not None
+    return StoreSource(ctx.need_store(), loc.ref.familiar())
+
+
+#: skopeo's transport names (and ``store``) -> how each opens. Archive destinations are files written whole: the
+#: copy wrapper opens them itself (a temporary file renamed when complete).
+PLACES: dict[str, Place] = {
+    "docker": Place(_docker_source, _docker_destination),
+    "oci": Place(_layout_source, _layout_destination(as_tar=False)),
+    "oci-archive": Place(_layout_source, _layout_destination(as_tar=True)),
+    "docker-archive": Place(_archive_source, _unsupported("docker-archive")),
+    "store": Place(_store_source, _unsupported("store")),
+}
+
+
+# --------------------------------------------------------------------------- copy between two places
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,108 +271,48 @@ class CopyResult:
     destination: Location
     digest: Digest  # the manifest (or, with --all, index) digest written at the destination
     images: int  # how many single-platform images were copied
+    notes: tuple[str, ...] = ()  # one line each: what changed on the way (a rewritten manifest)
 
 
-# --------------------------------------------------------------------------- reading
+def pull_events(emit: EventSink) -> BlobEvents:
+    """Docker's pull messages for the blob events of a copy into the store."""
+
+    def on_event(event: BlobEvent) -> None:
+        if event.diff_id is None:
+            return  # configs and manifests: Docker shows layers only
+        ident = short_id(event.digest)
+        if event.status == "reused":
+            emit(PullEvent(ident, "Already exists"))
+        elif event.status == "queued":
+            emit(PullEvent(ident, "Pulling fs layer"))
+        elif event.status == "copying":
+            emit(PullEvent(ident, "Downloading", event.done, event.total))
+        elif event.status == "copied":
+            emit(PullEvent(ident, "Verifying Checksum", event.total, event.total))
+            emit(PullEvent(ident, "Download complete"))
+            emit(PullEvent(ident, "Pull complete"))
+
+    return on_event
 
 
-def read_image(
-    src: Location, *, store: Store | None, platform: Platform | None, client: RegistryClient | None
-) -> tuple[Image, str | None]:
-    """The image at ``src`` (for ``platform`` where it is an index) and the name it carries, if any."""
-    if src.kind == "store":
-        assert store is not None and src.ref is not None
-        image = store.image(src.ref.familiar())
-        return image, src.ref.with_default_tag().familiar() if src.ref.digest is None else None
-    if src.kind == "docker":
-        from dockyard.transport import remote
+def push_events(emit: EventSink) -> BlobEvents:
+    """Docker's push messages for the blob events of a copy into a registry (layers by diff_id)."""
 
-        assert client is not None and src.ref is not None
-        target = remote.resolve(client, src.ref)
-        return remote.image_for(client, target, platform), None
-    assert src.path is not None
-    if src.kind == "docker-archive":
-        from dockyard.transport import docker_archive
+    def on_event(event: BlobEvent) -> None:
+        if event.diff_id is None:
+            return
+        ident = short_id(event.diff_id)
+        if event.status == "reused":
+            emit(PullEvent(ident, "Preparing"))
+            emit(PullEvent(ident, event.detail))
+        elif event.status == "queued":
+            emit(PullEvent(ident, "Preparing"))
+        elif event.status == "copying":
+            emit(PullEvent(ident, "Pushing", event.done, event.total))
+        elif event.status == "copied":
+            emit(PullEvent(ident, "Pushed"))
 
-        entries = docker_archive.read(src.path)
-        if src.name and src.name.startswith("@"):
-            try:
-                entry = entries[int(src.name[1:])]
-            except (ValueError, IndexError):
-                raise InvalidArchive(f"{src}: no image number {src.name[1:]} ({len(entries)} images)") from None
-        elif src.ref is not None:
-            wanted = src.ref.with_default_tag()
-            found = [e for e in entries if any(refs.parse(t) == wanted for t in e.repo_tags)]
-            if not found:
-                raise InvalidArchive(f"{src}: no image named {wanted.familiar()}")
-            entry = found[0]
-        elif len(entries) == 1:
-            entry = entries[0]
-        else:
-            raise InvalidArchive(f"{src}: holds {len(entries)} images: say which (:NAME or :@N)")
-        return entry.image, (entry.repo_tags[0] if entry.repo_tags else None)
-    from dockyard.transport import oci_layout
-
-    layout = oci_layout.read(src.path, platform=platform)
-    if src.name:
-        chosen = [e for e in layout if src.name in (e.ref_name, e.name)]
-        if not chosen:
-            raise InvalidArchive(f"{src}: no image with ref name {src.name!r}")
-    elif len(layout) == 1:
-        chosen = layout
-    else:
-        raise InvalidArchive(f"{src}: holds {len(layout)} images: say which (:REF)")
-    return chosen[0].image, chosen[0].name
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def write_image(
-    image: Image,
-    dst: Location,
-    name: str | None,
-    *,
-    store: Store | None,
-    client: RegistryClient | None,
-    emit: EventSink,
-    sources: dict[str, list[str]] | None = None,
-) -> Digest:
-    """Write ``image`` at ``dst``; the manifest digest it has there."""
-    if dst.kind == "store":
-        assert store is not None and dst.ref is not None
-        if dst.ref.digest is not None:
-            raise InvalidReference(f"cannot name a stored image by digest: {dst.ref.familiar()}")
-        store.ingest(image, [dst.ref.with_default_tag()], max_concurrent=3)
-        return image.manifest().digest
-    if dst.kind == "docker":
-        from dockyard.push import upload_image
-
-        assert client is not None and dst.ref is not None
-        reference: str | Digest = dst.ref.digest if dst.ref.digest is not None else (dst.ref.tag or "latest")
-        return upload_image(client, dst.ref.path, image, reference, emit=emit, sources=sources)
-    assert dst.path is not None
-    names = [n for n in [dst.name or name] if n]
-    if dst.kind == "docker-archive":
-        from dockyard.transport import docker_archive
-
-        tags = [refs.parse(n).with_default_tag().familiar() for n in names]
-        with replaced_atomically(dst.path) as tmp:
-            docker_archive.write([(image, tags)], tmp)
-        return image.manifest().digest
-    from dockyard.transport import oci_layout
-
-    # oci:DIR:REF names the image by REF alone, verbatim, as skopeo does
-    layout_names: list[str | oci_layout.RefName] = [oci_layout.RefName(dst.name)] if dst.name else list(names)
-    if dst.kind == "oci-archive":
-        with replaced_atomically(dst.path) as tmp:
-            oci_layout.write([(image, layout_names)], tmp, as_tar=True)
-    else:
-        oci_layout.write([(image, layout_names)], dst.path, as_tar=False)
-    return image.manifest().digest
-
-
-# --------------------------------------------------------------------------- the engine
+    return on_event
 
 
 def copy(
@@ -197,143 +322,149 @@ def copy(
     store: Store | None = None,
     platform: Platform | None = None,
     all_platforms: bool = False,
+    include_foreign: bool = False,
     on_event: EventSink | None = None,
     insecure: tuple[str, ...] = (),
 ) -> CopyResult:
-    """Copy one image (or, with ``all_platforms``, a whole registry index) from ``source`` to ``destination``."""
-    from dockyard.transport import remote
-
+    """Copy one image (or, with ``all_platforms``, a whole index) from ``source`` to ``destination``."""
     src = source if isinstance(source, Location) else parse_location(source)
     dst = destination if isinstance(destination, Location) else parse_location(destination)
-    if "store" in (src.kind, dst.kind) and store is None:
-        raise InvalidInput("copying to or from the local store needs a store")
-    if dst.kind == "docker" and dst.ref is not None and dst.ref.tag is None and dst.ref.digest is None:
-        dst = Location("docker", ref=dst.ref.with_default_tag())
     emit = locked_emitter(on_event)
-    clients: dict[str, RegistryClient] = {}
-
-    def client_of(loc: Location) -> RegistryClient | None:
-        if loc.kind != "docker" or loc.ref is None:
-            return None
-        if loc.ref.domain not in clients:
-            clients[loc.ref.domain] = remote.client_for(loc.ref.domain, insecure=insecure)
-        return clients[loc.ref.domain]
-
+    ctx = Context(store, tuple(insecure))
     try:
-        src_client, dst_client = client_of(src), client_of(dst)
-        same_registry = (
-            src.kind == dst.kind == "docker"
-            and src.ref is not None
-            and dst.ref is not None
-            and src.ref.domain == dst.ref.domain
-        )
-        if all_platforms:
-            if src.kind != "docker" or dst.kind != "docker":
-                raise InvalidInput("--all copies a registry index to a registry: both must be docker://")
-            assert src_client is not None and dst_client is not None and src.ref is not None and dst.ref is not None
-            return _copy_index(src, dst, src_client, dst_client, same_registry, emit)
-        if src.kind == "docker" and dst.kind == "store":
-            assert src_client is not None
-            return _registry_to_store(src, dst, src_client, store, platform, emit)
-        image, name = read_image(src, store=store, platform=platform, client=src_client)
-        sources = _same_registry_sources(image, src) if same_registry else None
-        digest = write_image(image, dst, name, store=store, client=dst_client, emit=emit, sources=sources)
-        return CopyResult(src, dst, digest, 1)
+        if "store" in (src.kind, dst.kind):
+            ctx.need_store()
+        if dst.kind == "store" and dst.ref is not None and dst.ref.digest is not None:
+            raise InvalidReference(f"cannot name a stored image by digest: {dst.ref.familiar()}")
+        if src.kind == "store" and dst.kind == "docker":
+            from dockyard.store.source import StoreSource
+
+            assert src.ref is not None
+            # a registry wants compressed layers: plain tars (loaded docker-archives) go up gzip-compressed
+            opened: Source = StoreSource(ctx.need_store(), src.ref.familiar(), compression="gzip")
+        else:
+            opened = PLACES[src.kind].open_source(src, ctx)
+        try:
+            return _copy_to(opened, src, dst, ctx, platform, all_platforms, include_foreign, emit)
+        finally:
+            opened.close()
     finally:
-        for c in clients.values():
-            c.close()
+        ctx.close()
 
 
-def _registry_to_store(
+def _source_name(src: Location, opened: Source) -> str | None:
+    """The name a source gives its image, carried to destinations that keep names (archives, layouts)."""
+    if src.kind == "store" and src.ref is not None and src.ref.digest is None:
+        return src.ref.with_default_tag().familiar()
+    entry = getattr(opened, "entry", None)
+    if entry is not None and entry.repo_tags:
+        return str(entry.repo_tags[0])
+    which = getattr(opened, "which", None)
+    if isinstance(which, Descriptor):
+        return which.annotations.get("io.containerd.image.name") or None
+    return None
+
+
+def _copy_to(
+    opened: Source,
     src: Location,
     dst: Location,
-    client: RegistryClient,
-    store: Store | None,
+    ctx: Context,
     platform: Platform | None,
+    all_platforms: bool,
+    include_foreign: bool,
     emit: EventSink,
 ) -> CopyResult:
-    """As ``pull`` records it: the digest copied is a repository digest of the stored image (the index
-    digest for a multi-platform source, whose bytes are kept too)."""
-    from dockyard.pull import store_pulled
-    from dockyard.transport import remote
+    where = str(src)
+    name = _source_name(src, opened)
+    notes = getattr(opened, "notes", [])
+    if all_platforms and src.kind == "store":
+        missing: list[str] = getattr(opened, "missing_platforms", list)()
+        if missing:
+            raise ImageNotFound(f"{src}: the store does not hold every platform of the index: {', '.join(missing)}")
+    if dst.kind == "store":
+        return _copy_to_store(opened, src, dst, ctx, platform, all_platforms, emit)
+    if dst.kind == "docker-archive":
+        from dockyard.transport.docker_archive import DockerArchiveDestination
 
-    assert src.ref is not None and dst.ref is not None and store is not None
-    if dst.ref.digest is not None:
-        raise InvalidReference(f"cannot name a stored image by digest: {dst.ref.familiar()}")
-    target = remote.resolve(client, src.ref)
-    image = remote.image_for(client, target, platform)
-    store_pulled(store, src.ref, target, image, name=dst.ref.with_default_tag(), emit=emit)
-    return CopyResult(src, dst, image.manifest().digest, 1)
+        if all_platforms:
+            raise InvalidInput("a docker-archive holds single-platform images: --all needs docker:// or oci:")
+        assert dst.path is not None
+        with replaced_atomically(dst.path) as tmp, open(tmp, "wb") as f:
+            archive = DockerArchiveDestination(f)
+            done = transfer(opened, archive, where=where, platform=platform, on_event=pull_events(emit))
+            names = [n for n in [dst.name if dst.ref is not None else None, name] if n][:1]
+            archive.name([n for n in names if not n.startswith("@")])
+            archive.commit()
+        return CopyResult(src, dst, done.digest, done.images, tuple(notes))
+    dest, reference = PLACES[dst.kind].open_destination(dst, ctx, name)
+    try:
+        if src.kind == "docker" and dst.kind == "docker" and isinstance(dest, Mounts):
+            assert src.ref is not None and dst.ref is not None
+            if src.ref.domain == dst.ref.domain:
+                dest.mount_from_anywhere(src.ref.path)
+        events = push_events(emit) if dst.kind == "docker" else pull_events(emit)
+        done = transfer(
+            opened,
+            dest,
+            where=where,
+            platform=platform,
+            all_platforms=all_platforms,
+            include_foreign=include_foreign,
+            reference=reference,
+            on_event=events,
+        )
+        if isinstance(dest, Named):
+            from dockyard.transport.oci_layout import RefName
+
+            if dst.name:
+                dest.name([RefName(dst.name)])  # type: ignore[list-item]
+            else:
+                dest.name([name] if name else [])
+        dest.commit()
+    finally:
+        dest.close()
+    return CopyResult(src, dst, done.digest, done.images, tuple(notes))
 
 
-def _same_registry_sources(image: Image, src: Location) -> dict[str, list[str]]:
-    assert src.ref is not None
-    blobs = [str(layer.descriptor().digest) for layer in image.layers()]
-    return {b: [src.ref.path] for b in blobs}
-
-
-def _copy_index(
+def _copy_to_store(
+    opened: Source,
     src: Location,
     dst: Location,
-    src_client: RegistryClient,
-    dst_client: RegistryClient,
-    same_registry: bool,
+    ctx: Context,
+    platform: Platform | None,
+    all_platforms: bool,
     emit: EventSink,
 ) -> CopyResult:
-    """Every child of a registry index (or the one manifest), then the index itself, unchanged."""
-    from dockyard.oci.index import Index
-    from dockyard.oci.manifest import Manifest
-    from dockyard.oci.platform import Platform as _Platform
-    from dockyard.transport import remote
+    """As ``pull`` records it: the name, and the digest copied as a repository digest of the stored image when the
+    source is a registry (the index digest for a multi-platform source, whose bytes are kept too)."""
+    from dockyard.store.ingest import StoreDestination
 
-    assert src.ref is not None and dst.ref is not None
-    target = remote.resolve(src_client, src.ref)
-    index = target.index
-    reference: str | Digest = dst.ref.digest if dst.ref.digest is not None else (dst.ref.tag or "latest")
-    if index is None:
-        image = remote.image_for(src_client, target)
-        sources = _same_registry_sources(image, src) if same_registry else None
-        from dockyard.push import upload_image
-
-        digest = upload_image(dst_client, dst.ref.path, image, reference, emit=emit, sources=sources)
-        return CopyResult(src, dst, digest, 1)
-    from dockyard.push import upload_image
-
-    copied = 0
-    for desc in index.manifests:
-        got = src_client.get_manifest(src.ref.path, desc.digest)
-        parsed = remote.parse_target(src.ref.with_digest(desc.digest), got.data, got.media_type, got.digest).parsed
-        if isinstance(parsed, Index):
-            raise InvalidInput(f"{src}: nested indexes are not copied with --all")
-        assert isinstance(parsed, Manifest)
-        child_target = remote.Target(src.ref.with_digest(desc.digest), got.data, got.media_type, got.digest, parsed)
-        if parsed.config.media_type not in mediatype.CONFIG_TYPES:
-            _copy_artifact(src_client, dst_client, src, dst, parsed, got.data, got.media_type)
-            continue
-        image = remote.image_for(src_client, child_target, desc.platform or _Platform.host())
-        sources = _same_registry_sources(image, src) if same_registry else None
-        upload_image(dst_client, dst.ref.path, image, desc.digest, emit=emit, sources=sources)
-        copied += 1
-    digest = dst_client.put_manifest(dst.ref.path, reference, target.raw, target.media_type)
-    return CopyResult(src, dst, digest, copied)
+    store = ctx.need_store()
+    assert dst.ref is not None
+    top = opened.top()
+    repo_digests = []
+    if src.kind == "docker" and src.ref is not None:
+        repo_digests.append(src.ref.untagged().with_digest(top.digest))
+    with StoreDestination(store, [dst.ref.with_default_tag()], repo_digests=repo_digests) as dest:
+        done = transfer(
+            opened, dest, where=str(src), platform=platform, all_platforms=all_platforms, on_event=pull_events(emit)
+        )
+        dest.commit()
+    return CopyResult(src, dst, done.digest, done.images, tuple(getattr(opened, "notes", [])))
 
 
-def _copy_artifact(
-    src_client: RegistryClient,
-    dst_client: RegistryClient,
-    src: Location,
-    dst: Location,
-    manifest: Manifest,
-    raw: bytes,
-    media_type: str,
-) -> None:
-    """A non-image child of an index (attestations, signatures): its blobs and manifest, as they are."""
-    from dockyard.transport import remote
-
-    assert src.ref is not None and dst.ref is not None
-    for desc in [manifest.config, *manifest.layers]:
-        remote.copy_blob(src_client, src.ref.path, desc, dst_client, dst.ref.path)
-    dst_client.put_manifest(dst.ref.path, manifest.digest, raw, media_type)
-
-
-__all__ = ["CopyResult", "Location", "copy", "parse_location", "read_image", "write_image"]
+__all__ = [
+    "PLACES",
+    "Context",
+    "CopyResult",
+    "Location",
+    "Named",
+    "Place",
+    "Transferred",
+    "copy",
+    "parse_location",
+    "pull_events",
+    "push_events",
+    "transfer",
+]

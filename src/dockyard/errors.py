@@ -20,7 +20,11 @@
     └── RegistryError                             a registry answered with an error (codes + status)
         ├── RegistryAuthError                     401/403: no, wrong or insufficient credentials
         ├── RegistryNotFound (NotFound)           404: MANIFEST_UNKNOWN, BLOB_UNKNOWN, NAME_UNKNOWN ...
+        ├── RegistryRejected                      4xx: DIGEST_INVALID, MANIFEST_INVALID, SIZE_INVALID ...
+        ├── RegistryUnsupported                   405 UNSUPPORTED: e.g. deletes are disabled
         └── RegistryUnavailable                   5xx, 429 or unreachable, after the retries
+
+Which registry error code means which class is one table, :mod:`dockyard.oci.errcodes`.
 
 Every error carries a one-line message meant for the user.
 """
@@ -152,6 +156,14 @@ class RegistryNotFound(RegistryError, NotFound):
     """The registry has no such repository, manifest, tag, blob or upload (404)."""
 
 
+class RegistryRejected(RegistryError):
+    """The registry refused what was sent as invalid: a digest, size, manifest, name, tag, range or parameter."""
+
+
+class RegistryUnsupported(RegistryError):
+    """The registry does not support the operation (``UNSUPPORTED``: deletes disabled, a missing endpoint)."""
+
+
 class RegistryUnavailable(RegistryError):
     """The registry is unreachable, failing (5xx) or rate limiting (429), and retrying did not help."""
 
@@ -174,7 +186,9 @@ __all__ = [
     "RegistryAuthError",
     "RegistryError",
     "RegistryNotFound",
+    "RegistryRejected",
     "RegistryUnavailable",
+    "RegistryUnsupported",
     "SizeMismatch",
     "StoreError",
     "UnsafeLayer",

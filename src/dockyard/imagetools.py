@@ -514,7 +514,7 @@ def create(
                 if _same_repo(s.ref, target):
                     continue
                 progress(f"copying {s.digest} from {s.ref} to {target}")
-                copy_chain(clients.get(s.ref.domain), s.ref, s.descriptor(), s.raw, dst, target)
+                _copy_source(clients.get(s.ref.domain), s, dst, target)
             progress(f"pushing {desc.digest} to {target}")
             tagged = target if target.digest is not None and target.tag is None else target.with_default_tag()
             where: str | Digest = tagged.tag if tagged.tag is not None else desc.digest
@@ -522,39 +522,25 @@ def create(
     return CreateResult(raw, desc, tuple(targets))
 
 
-def copy_chain(
-    src: RegistryClient,
-    src_ref: Reference,
-    desc: Descriptor,
-    raw: bytes | None,
-    dst: RegistryClient,
-    dst_ref: Reference,
-    depth: int = 0,
-) -> None:
-    """Copy a manifest or index, with everything it refers to, from ``src_ref``'s repository to ``dst_ref``'s
-    (by digest, untagged). Blobs already there are skipped; within one registry they are mounted, else
-    streamed from one registry to the other without landing on disk."""
-    from dockyard.transport import remote
+def _copy_source(src: RegistryClient, source: Source, dst: RegistryClient, target: Reference) -> None:
+    """One source of ``create``, with everything it refers to, into the target's repository by digest (the copy
+    engine: blobs already there skipped, mounted within one registry, else streamed registry to registry)."""
+    from dockyard.copy import transfer
+    from dockyard.transport.remote import RegistryDestination, RegistrySource
 
-    if depth > _MAX_DEPTH:
-        raise InvalidManifest(f"{src_ref.familiar()}: indexes nested too deeply")
-    if dst.head_manifest(dst_ref.path, desc.digest) is not None:
+    assert source.ref is not None and source.digest is not None
+    if dst.head_manifest(target.path, source.digest) is not None:
         return
-    if raw is None:
-        got = src.get_manifest(src_ref.path, desc.digest)
-        raw, media_type = got.data, got.media_type
-    else:
-        media_type = desc.media_type
-    parsed = parse_any(raw, media_type or None)
-    if isinstance(parsed, Index):
-        for child in parsed.manifests:
-            copy_chain(src, src_ref, child, None, dst, dst_ref, depth + 1)
-    else:
-        for blob in (parsed.config, *parsed.layers):
-            if blob.urls and ("nondistributable" in blob.media_type or "foreign" in blob.media_type):
-                continue  # a foreign layer stays where its URLs say
-            remote.copy_blob(src, src_ref.path, blob, dst, dst_ref.path)
-    dst.put_manifest(dst_ref.path, desc.digest, raw, media_type or parsed.media_type)
+    dest = RegistryDestination(dst, target.path)
+    if src.host == dst.host:
+        dest.mount_from_anywhere(source.ref.path)
+    transfer(
+        RegistrySource(src, source.ref.untagged().with_digest(source.digest)),
+        dest,
+        where=source.text,
+        all_platforms=True,
+        reference=str(source.digest),
+    )
 
 
 __all__ = [
@@ -563,7 +549,6 @@ __all__ = [
     "Inspected",
     "Source",
     "combine",
-    "copy_chain",
     "create",
     "fetch",
     "go_image",

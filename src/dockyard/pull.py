@@ -1,33 +1,31 @@
 """``pull``: an image from a registry into the local store, verified, with Docker's progress events.
 
-Every layer is checked twice while it streams in (the compressed bytes against the manifest's digest and size,
-the uncompressed tar against the config's diff_id); a mismatch anywhere aborts the pull and the store keeps
-nothing of it. The reference's digest is recorded as a repository digest (``RepoDigests``): for a multi-arch
-tag that is the index digest, while the image ID stays the config digest.
+The copy engine moves it: every layer is checked while it streams in (the compressed bytes against the
+manifest's digest and size, the uncompressed tar against the config's diff_id); a mismatch anywhere aborts the
+pull and the store keeps nothing of it. The manifest (and the index, for a multi-platform tag) is kept byte for
+byte; the reference's digest is recorded as a repository digest (``RepoDigests``): for a multi-arch tag that is
+the index digest, while the image ID stays the config digest.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
+from dockyard.copy import pull_events, transfer
 from dockyard.errors import InvalidReference
 from dockyard.events import EventSink, PullEvent, locked_emitter, short_id
-from dockyard.image.base import Layer, StaticImage
+from dockyard.image.transfer import BlobEvent
 from dockyard.layers.limits import Limits
-from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest
 from dockyard.oci.platform import Platform
 from dockyard.oci.reference import Reference
-from dockyard.store.ingest import LayerProgress
+from dockyard.store.ingest import StoreDestination
 from dockyard.store.store import Store
 from dockyard.transport import remote
 
 if TYPE_CHECKING:
     from dockyard.transport.registry.client import RegistryClient
-
-#: How often (bytes) a layer's download reports progress.
-_PROGRESS_STEP = 256 << 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,54 +34,6 @@ class PullResult:
     digest: Digest  # the digest the reference resolved to (the index's for a multi-arch tag)
     image_id: Digest
     updated: bool  # False: the store already had exactly this ("Image is up to date")
-
-
-class _CountingReader:
-    """Wraps a layer stream: reports ``Downloading`` progress, then ``Verifying Checksum`` at its end."""
-
-    def __init__(self, raw: BinaryIO, desc: Descriptor, emit: EventSink) -> None:
-        self._raw = raw
-        self._desc = desc
-        self._emit = emit
-        self._id = short_id(desc.digest)
-        self._done = 0
-        self._next = 0
-        self._ended = False
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._raw.read(n)
-        self._done += len(data)
-        if data and self._done >= self._next:
-            self._next = self._done + _PROGRESS_STEP
-            self._emit(PullEvent(self._id, "Downloading", self._done, self._desc.size))
-        if not data and not self._ended:
-            self._ended = True
-            self._emit(PullEvent(self._id, "Verifying Checksum", self._done, self._desc.size))
-        return data
-
-    def close(self) -> None:
-        self._raw.close()
-
-    def __enter__(self) -> _CountingReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-@dataclass(frozen=True, slots=True)
-class _ProgressLayer:
-    layer: Layer
-    emit: EventSink
-
-    def descriptor(self) -> Descriptor:
-        return self.layer.descriptor()
-
-    def diff_id(self) -> Digest:
-        return self.layer.diff_id()
-
-    def open(self) -> BinaryIO:
-        return _CountingReader(self.layer.open(), self.layer.descriptor(), self.emit)  # type: ignore[return-value]
 
 
 def pull(
@@ -105,66 +55,36 @@ def pull(
     own_client = client is None
     client = client or remote.client_for(ref.domain, insecure=insecure)
     try:
-        target = remote.resolve(client, ref)
-        image = remote.image_for(client, target, platform)
-        return store_pulled(
-            store,
-            ref,
-            target,
-            image,
-            name=ref if ref.tag is not None else None,
-            emit=emit,
-            max_concurrent=max_concurrent,
-            limits=limits,
-        )
+        source = remote.RegistrySource(client, ref, verify=False)  # the store verifies in its one pass
+        top = source.top()
+        name = ref if ref.tag is not None else None
+        before = store.tag_state(name) if name is not None else None
+        copied: list[Digest] = []
+        events = pull_events(emit)
+
+        def on_blob(event: BlobEvent) -> None:
+            if event.status == "copied" and event.diff_id is not None:
+                copied.append(event.digest)
+            events(event)
+
+        digest_ref = ref.untagged().with_digest(top.digest)
+        known = store.has_repo_digest(digest_ref)
+        with StoreDestination(store, [name] if name else [], repo_digests=[digest_ref], limits=limits) as dest:
+            done = transfer(
+                source,
+                dest,
+                where=ref.familiar(),
+                platform=platform,
+                max_concurrent=max_concurrent,
+                on_event=on_blob,
+            )
+            result = dest.commit()
+        after = store.tag_state(name) if name is not None else None
+        updated = bool(copied) or before != after or not known
+        return PullResult(ref, done.index_digest or top.digest, result.image_id, updated)
     finally:
         if own_client:
             client.close()
-
-
-def store_pulled(
-    store: Store,
-    ref: Reference,
-    target: remote.Target,
-    image: remote.RemoteImage,
-    *,
-    name: Reference | None,
-    emit: EventSink,
-    max_concurrent: int = 3,
-    limits: Limits | None = None,
-) -> PullResult:
-    """Copy ``image`` (what ``ref`` resolved to as ``target``) into the store under the tag ``name``, with
-    ``ref``'s repository and the resolved digest as a repository digest and the index bytes kept."""
-    config = image.config()
-    image_id = config.digest
-    repo_digest = ref.untagged().with_digest(target.digest)
-    up_to_date = (
-        store.meta.image(str(image_id)) is not None
-        and store.meta.digest_target(repo_digest.repository, str(target.digest)) == str(image_id)
-        and (name is None or store.meta.tag_target(name.repository, name.tag or "latest") == str(image_id))
-    )
-    for layer, diff_id in zip(image.layers(), config.diff_ids, strict=True):
-        known = store.meta.layer(str(diff_id))
-        present = known is not None and store.blobs.exists(Digest.parse(known.blob_digest))
-        emit(PullEvent(short_id(layer.descriptor().digest), "Already exists" if present else "Pulling fs layer"))
-
-    def on_layer(event: LayerProgress) -> None:
-        if event.status == "Loaded":
-            emit(PullEvent(short_id(event.digest), "Download complete"))
-            emit(PullEvent(short_id(event.digest), "Pull complete"))
-
-    extra = [target.raw] if target.index is not None else []
-    watched = StaticImage(image.manifest(), config, tuple(_ProgressLayer(layer, emit) for layer in image.layers()))
-    result = store.ingest(
-        watched,
-        [name] if name is not None else [],
-        repo_digests=[repo_digest],
-        extra_blobs=extra,
-        limits=limits,
-        on_layer=on_layer,
-        max_concurrent=max_concurrent,
-    )
-    return PullResult(ref, target.digest, result.image_id, not up_to_date)
 
 
 def tags_to_pull(client: RegistryClient, ref: Reference) -> list[Reference]:
@@ -174,4 +94,4 @@ def tags_to_pull(client: RegistryClient, ref: Reference) -> list[Reference]:
     return [ref.with_tag(t) for t in sorted(client.tags(ref.path))]
 
 
-__all__ = ["PullEvent", "PullResult", "pull", "short_id", "store_pulled", "tags_to_pull"]
+__all__ = ["PullEvent", "PullResult", "pull", "short_id", "tags_to_pull"]

@@ -366,9 +366,9 @@ def digest_of(client: RegistryClient, ref: Reference, platform: Platform | None 
 
 
 def _not_found(client: RegistryClient, ref: Reference) -> DockyardError:
-    from dockyard.errors import RegistryNotFound
+    from dockyard.oci import errcodes
 
-    return RegistryNotFound(client.host, status=404, errors=(("MANIFEST_UNKNOWN", "manifest unknown"),), what=str(ref))
+    return errcodes.MANIFEST_UNKNOWN.exception(client.host, what=str(ref))
 
 
 def list_tags(client: RegistryClient, repo: str) -> list[str]:

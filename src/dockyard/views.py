@@ -77,8 +77,10 @@ def image_rows(
     reference: str | None = None,
     filters: Iterable[str] = (),
     digests: bool = False,
+    all_images: bool = False,
 ) -> list[ImageRow]:
-    """The rows ``docker images`` prints, newest first, with Docker's filters applied."""
+    """The rows ``docker images`` prints, newest first, with Docker's filters applied. The other platforms of an
+    index a tag names are shown (as ``<none>``) only with ``all_images`` (``-a``)."""
     summaries = store.summaries()
     dangling: bool | None = None
     patterns: list[str] = []
@@ -120,7 +122,7 @@ def image_rows(
         digs = [d for d in s.digests if not patterns or any(refs.familiar_match(p, d) for p in patterns)]
         if not tags and not digs:
             # Docker's daemon: an image without references is dangling; with a reference filter it is skipped
-            if patterns or dangling is False:
+            if patterns or dangling is False or (s.held and (dangling is True or not all_images)):
                 continue
             rows.append(ImageRow("<none>", "<none>", "<none>", s))
             continue
@@ -202,7 +204,7 @@ def inspect(store: Store, text: str) -> dict[str, Any]:
     if data.get("os.version"):
         doc["OsVersion"] = data["os.version"]
     doc["Size"] = image.row.size
-    doc["GraphDriver"] = {"Data": {"Blobs": str(store.paths.blobs)}, "Name": "dockyard"}
+    doc["GraphDriver"] = {"Data": {"Blobs": str(store.blobs_dir)}, "Name": "dockyard"}
     doc["RootFS"] = {"Type": "layers", "Layers": [str(d) for d in config.diff_ids]}
     doc["Metadata"] = {"LastTagTime": "0001-01-01T00:00:00Z"}
     doc["Descriptor"] = image.manifest().descriptor().to_json()
@@ -234,7 +236,7 @@ def history(store: Store, text: str) -> list[HistoryRow]:
     layers = image.layers()
     sizes = []
     for layer in layers:
-        row = store.meta.layer(str(layer.diff_id()))
+        row = store.layer(str(layer.diff_id()))
         sizes.append(row.content_size if row else 0)
     out: list[HistoryRow] = []
     counter = 0

@@ -48,6 +48,8 @@ def cmd_load(args: argparse.Namespace) -> int:
                 _out(f"Loaded image: {name.familiar()}\n")
         else:
             _out(f"Loaded image ID: {item.result.image_id}\n")
+        if item.hint:
+            _err(item.hint)
     return 0
 
 
@@ -90,7 +92,9 @@ def cmd_images(args: argparse.Namespace) -> int:
     from dockyard import views
 
     with _store(args) as store:
-        rows = views.image_rows(store, reference=args.reference, filters=args.filter or [], digests=args.digests)
+        rows = views.image_rows(
+            store, reference=args.reference, filters=args.filter or [], digests=args.digests, all_images=args.all
+        )
     trunc = not args.no_trunc
     if args.quiet:  # one ID per row, repeated for each of an image's rows, as Docker prints them
         for r in rows:
@@ -276,7 +280,7 @@ def cmd_container_ls(args: argparse.Namespace) -> int:
     from dockyard.cli import render
 
     with _store(args) as store:
-        rows = store.meta.containers()
+        rows = store.containers()
     if args.quiet:
         for r in rows:
             _out(r.id[:12] + "\n")
@@ -377,7 +381,7 @@ def _add_images_args(p: argparse.ArgumentParser) -> None:
         "-a",
         "--all",
         action="store_true",
-        help="show all images (accepted for Docker compatibility: loaded images have no intermediate parents)",
+        help="show all images, also the other platforms of a multi-platform tag (as <none>)",
     )
     p.add_argument("--digests", action="store_true", help="show digests")
     p.add_argument(

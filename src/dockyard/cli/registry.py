@@ -13,6 +13,24 @@ def _insecure(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(getattr(args, "insecure_registry", None) or ())
 
 
+class _FirstLine:
+    """Docker's ``TAG: Pulling from REPO``, shown before the pull's first event: a pull that fails before it
+    starts (registry unreachable, no such tag) prints nothing of itself."""
+
+    def __init__(self, progress: Any, text: str) -> None:
+        self.progress = progress
+        self.text: str | None = text
+
+    def show(self) -> None:
+        if self.text is not None:
+            self.progress.line(self.text)
+            self.text = None
+
+    def __call__(self, event: Any) -> None:
+        self.show()
+        self.progress(event)
+
+
 def cmd_pull(args: argparse.Namespace) -> int:
     from dockyard import pull as pulling
     from dockyard.cli.progress import Progress
@@ -38,15 +56,16 @@ def cmd_pull(args: argparse.Namespace) -> int:
             last: Any = None
             for one in wanted:
                 shown = str(one.digest) if one.digest is not None else one.tag
-                progress.line(f"{shown}: Pulling from {one.path}")
+                header = _FirstLine(progress, f"{shown}: Pulling from {one.path}")
                 last = pulling.pull(
                     store,
                     one,
                     platform=platform,
                     client=client,
                     max_concurrent=args.max_concurrent_downloads,
-                    on_event=progress,
+                    on_event=header,
                 )
+                header.show()
                 updated = updated or last.updated
                 progress.line(f"Digest: {last.digest}")
         finally:
@@ -62,9 +81,11 @@ def cmd_push(args: argparse.Namespace) -> int:
     from dockyard import push as pushing
     from dockyard.cli.progress import Progress
     from dockyard.oci import reference as refs
+    from dockyard.oci.platform import Platform
     from dockyard.transport import remote
 
     ref = refs.parse(args.name)
+    platform = Platform.parse(args.platform) if args.platform else None
     if args.max_concurrent_uploads < 1:
         raise UsageError("--max-concurrent-uploads must be at least 1")
     with open_store(args) as store, Progress(quiet=args.quiet) as progress:
@@ -74,8 +95,16 @@ def cmd_push(args: argparse.Namespace) -> int:
         try:
             for one in wanted:
                 result = pushing.push(
-                    store, one, client=client, on_event=progress, max_concurrent=args.max_concurrent_uploads
+                    store,
+                    one,
+                    platform=platform,
+                    compression=None if args.compression == "none" else args.compression,
+                    client=client,
+                    on_event=progress,
+                    max_concurrent=args.max_concurrent_uploads,
                 )
+                for note in result.notes:
+                    progress.line(note)
                 progress.line(f"{one.tag}: digest: {result.digest} size: {result.size}")
         finally:
             client.close()
@@ -103,6 +132,8 @@ def cmd_copy(args: argparse.Namespace) -> int:
             on_event=progress,
             insecure=_insecure(args),
         )
+        for note in result.notes:
+            progress.line(note)
         progress.line(f"Copied {result.images} image{'s' if result.images != 1 else ''}: {src} -> {dst}")
         progress.line(f"Digest: {result.digest}")
     return 0
@@ -121,6 +152,16 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("push", help="upload an image of the store to a registry")
     p.add_argument("name", metavar="NAME[:TAG]")
     p.add_argument("-a", "--all-tags", action="store_true", help="push all tags of the repository")
+    p.add_argument(
+        "--platform", help="push only this platform of a multi-platform tag (default: the whole index, as kept)"
+    )
+    p.add_argument(
+        "--compression",
+        choices=("gzip", "zstd", "none"),
+        default="gzip",
+        help="how layers kept as plain tars are sent (default gzip, as docker push; zstd needs an OCI manifest, "
+        "which the push then writes; none: as kept)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="suppress verbose output")
     p.add_argument("--max-concurrent-uploads", type=int, default=5, help="layers uploaded at once (default 5)")
     p.set_defaults(func=cmd_push)
@@ -133,7 +174,7 @@ def add_parsers(sub: Any) -> None:
     )
     p.add_argument("source", metavar="SOURCE")
     p.add_argument("destination", metavar="DESTINATION")
-    p.add_argument("--all", action="store_true", help="copy every platform of an index (registry to registry)")
+    p.add_argument("--all", action="store_true", help="copy every platform of an index, byte for byte")
     p.add_argument("--platform", help="platform to take from a multi-platform source (default: this host)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_copy)

@@ -10,10 +10,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol, runtime_checkable
 
+from dockyard.errors import InvalidManifest
+from dockyard.oci import mediatype
 from dockyard.oci.config import ImageConfig
 from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest
+from dockyard.oci.index import Index
 from dockyard.oci.manifest import Manifest
+from dockyard.oci.platform import Platform
 
 Opener = Callable[[], BinaryIO]
 
@@ -34,6 +38,63 @@ class Image(Protocol):
     def manifest(self) -> Manifest: ...
     def config(self) -> ImageConfig: ...
     def layers(self) -> Sequence[Layer]: ...
+
+
+@runtime_checkable
+class ImageIndex(Protocol):
+    """A multi-platform image: an index whose children are images or (nested) indexes."""
+
+    def index(self) -> Index: ...
+    def image(self, desc: Descriptor) -> Image: ...
+    def child_index(self, desc: Descriptor) -> ImageIndex: ...
+
+
+def select_platform(index: ImageIndex, platform: Platform) -> tuple[Image, Descriptor]:
+    """The one platform selection every transport uses.
+
+    First by the children's descriptors (:meth:`~dockyard.oci.index.Index.select`: an exact match in index order,
+    then the older variants of the same architecture -- ``arm/v7`` takes ``arm/v6`` -- never another
+    architecture); a chosen nested index is searched the same way. Children without a platform are then tried
+    by their config's platform (a manifest) or searched (a nested index), for each candidate in the same order.
+    """
+    parsed = index.index()
+    try:
+        desc = parsed.select(platform)
+    except InvalidManifest as exc:
+        unmatched = exc
+    else:
+        if mediatype.is_index(desc.media_type):
+            return select_platform(index.child_index(desc), platform)
+        return index.image(desc), desc
+    for candidate in platform.fallbacks():
+        for desc in parsed.manifests:
+            if desc.platform is not None:
+                continue
+            if mediatype.is_index(desc.media_type):
+                try:
+                    return select_platform(index.child_index(desc), candidate)
+                except InvalidManifest:
+                    continue
+            if not mediatype.is_manifest(desc.media_type):
+                continue
+            try:
+                image = index.image(desc)
+            except InvalidManifest:
+                continue  # not a container image (an attestation, a signature): never chosen
+            config = image.config()
+            if config.os and config.architecture and candidate.matches(config.platform):
+                return image, desc
+    raise unmatched
+
+
+def check_platform(config: ImageConfig, platform: Platform, where: str) -> None:
+    """A single-platform image asked for with ``--platform`` must be that platform (or an older variant of it)."""
+    actual = config.platform
+    if not any(candidate.matches(actual) for candidate in platform.fallbacks()):
+        raise InvalidManifest(
+            f"image with reference {where} was found but does not match the specified "
+            f"platform: wanted {platform}, actual: {actual}"
+        )
 
 
 @runtime_checkable

@@ -6,6 +6,15 @@ ids, fractional ``mtime``, ``SCHILY.xattr.*``, global headers) are understood.
 GNU sparse files are refused. Meta headers (PAX records, GNU long names) are capped
 so a hostile header cannot make the reader buffer gigabytes.
 
+It is the one tar reader of dockyard: ``load``/``pull`` (SIZE and the tar check of
+:mod:`~dockyard.layers.digesting`), ``system check``, ``unpack``, ``export``, the analyzer walker and the
+outer tar of docker-archives and OCI layouts all read with it, so they accept the same streams. Its end
+rules are Go's archive/tar's (Docker, podman, umoci): the stream may end without the end-of-archive
+blocks, after a single zero block, or inside the padding after a member's complete data (umoci 0.4.7's
+``insert`` writes that); it may not end inside a header, inside a zero block, or before a member's data
+is complete, and a header after a single zero block is refused. On a seekable file member data is skipped
+by seeking (to the last byte, which is then read, so truncation is still found).
+
 :func:`open_layer` opens a layer blob (plain, gzip or zstd), bounds its expansion by
 :class:`~dockyard.layers.limits.Limits`, and hands back a :class:`TarReader`.
 """
@@ -54,6 +63,8 @@ _KINDS: Final = {
 #: Types whose header's size field does not announce data (as Go's archive/tar reads them).
 _HEADER_ONLY: Final = frozenset({HARDLINK, SYMLINK, CHAR, BLOCKDEV, DIR, FIFO})
 _ZERO_BLOCK: Final = bytes(BLOCK)
+#: Extended headers, whose data is read into memory: PAX (local, global), GNU long name and long link.
+_META: Final = {b"x": "PAX", b"X": "PAX", b"g": "PAX global", b"L": "GNU long name", b"K": "GNU long link"}
 
 
 @dataclass(slots=True)
@@ -158,6 +169,12 @@ class TarReader:
         self._stream = stream
         self._buf = b""
         self._pos = 0
+        self._read_total = 0  # bytes taken from the stream (or sought over)
+        # A seekable file (the outer tar of an archive) skips data by seeking, as Go's archive/tar does.
+        seekable = getattr(stream, "seekable", None)
+        self._seek: Callable[[int, int], int] | None = None
+        if seekable is not None and seekable():
+            self._seek = stream.seek  # type: ignore[attr-defined]
         self._remaining = 0  # data bytes of the current member not read yet
         self._padding = 0  # padding after them
         self._max_meta = max_meta_size
@@ -165,6 +182,15 @@ class TarReader:
         self._global_size = 0
 
     # -- buffer ------------------------------------------------------------------------------
+
+    def _raw_read(self, n: int) -> bytes:
+        b = self._stream.read(n)
+        self._read_total += len(b)
+        return b
+
+    def offset(self) -> int:
+        """Where in the stream the reader stands: during a member, the offset of its unread data."""
+        return self._read_total - self._available()
 
     def _available(self) -> int:
         return len(self._buf) - self._pos
@@ -176,7 +202,7 @@ class TarReader:
         parts = [self._buf[self._pos :]]
         have = len(parts[0])
         while have < n:
-            b = self._stream.read(max(CHUNK, n - have))
+            b = self._raw_read(max(CHUNK, n - have))
             if not b:
                 break
             parts.append(b)
@@ -203,8 +229,13 @@ class TarReader:
             return
         n -= avail
         self._buf, self._pos = b"", 0
+        if self._seek is not None and n > 1:
+            # Seek to the last byte and read it: a stream that ends earlier is still found truncated.
+            self._seek(n - 1, 1)
+            self._read_total += n - 1
+            n = 1
         while n > 0:
-            b = self._stream.read(min(n, CHUNK))
+            b = self._raw_read(min(n, CHUNK))
             if not b:
                 raise InvalidInput("invalid tar: the stream ends in the middle of an entry (truncated layer?)")
             n -= len(b)
@@ -222,7 +253,7 @@ class TarReader:
             b = self._buf[self._pos : self._pos + n]
             self._pos += n
         else:
-            b = self._stream.read(n)
+            b = self._raw_read(n)
             if not b:
                 raise InvalidInput("invalid tar: the stream ends in the middle of an entry (truncated layer?)")
         self._remaining -= len(b)
@@ -233,26 +264,47 @@ class TarReader:
         while b := self.read(n):
             yield b
 
-    def _finish_member(self) -> None:
-        self._skip(self._remaining + self._padding)
-        self._remaining = self._padding = 0
+    def _finish_member(self) -> bool:
+        """Skip the rest of the current member's data (which must be there) and its padding (which may
+        be cut short by the end of the stream, as Go's archive/tar allows: False then, the archive ends)."""
+        self._skip(self._remaining)
+        self._remaining = 0
+        pad, self._padding = self._padding, 0
+        return self._skip_upto(pad) == pad
+
+    def _skip_upto(self, n: int) -> int:
+        """Skip up to ``n`` bytes; fewer only at the end of the stream. How many were skipped."""
+        avail = self._available()
+        if n <= avail:
+            self._pos += n
+            return n
+        done = avail
+        self._buf, self._pos = b"", 0
+        while done < n:
+            b = self._raw_read(min(n - done, CHUNK))
+            if not b:
+                break
+            done += len(b)
+        return done
 
     # -- headers -------------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[TarHeader]:
         while True:
-            self._finish_member()
+            if not self._finish_member():
+                return
             h = self._next()
             if h is None:
                 return
             yield h
 
-    def _meta(self, size: int, what: str) -> bytes:
+    def _meta(self, size: int, what: str) -> bytes | None:
+        """An extended header's data; None when the stream ends inside its padding (the archive ends)."""
         if size > self._max_meta:
             raise UnsafeLayer(f"tar {what} header of {size} bytes is larger than the {self._max_meta} allowed")
         data = self._take(size)
-        self._skip(-size % BLOCK)
-        return data
+        pad = -size % BLOCK
+        return data if self._skip_upto(pad) == pad else None
 
     def _next(self) -> TarHeader | None:
         local: dict[str, bytes] = {}
@@ -263,6 +315,10 @@ class TarReader:
                 return None  # EOF without the end-of-archive blocks: accepted, as GNU tar and Go do
             block = self._take(BLOCK)
             if block == _ZERO_BLOCK:
+                # As Go: a second zero block, or the end of the stream, ends the archive; a partial
+                # block is a truncated header, and a header after a lone zero block is refused.
+                if self._fill(BLOCK) and self._take(BLOCK) != _ZERO_BLOCK:
+                    raise InvalidInput("invalid tar header: a header follows a single zero block")
                 return None
             chksum = _num(block[148:156], "checksum")
             unsigned = sum(block) - sum(block[148:156]) + 8 * 0x20
@@ -274,11 +330,13 @@ class TarReader:
             size = _num(block[124:136], "size")
             if size < 0:
                 raise InvalidInput("invalid tar header: negative size")
+            data = self._meta(size, _META[typeflag]) if typeflag in _META else b""
+            if data is None:
+                return None  # Go reads an extended header cut off in its padding as the end of the archive
             if typeflag in (b"x", b"X"):
-                local.update(_parse_pax(self._meta(size, "PAX")))
+                local.update(_parse_pax(data))
                 continue
             if typeflag == b"g":
-                data = self._meta(size, "PAX global")
                 self._global_size += size
                 if self._global_size > self._max_meta:
                     raise UnsafeLayer("tar PAX global headers are larger than allowed")
@@ -289,10 +347,10 @@ class TarReader:
                         self._global.pop(k, None)
                 continue
             if typeflag == b"L":
-                longname = _nts(self._meta(size, "GNU long name"))
+                longname = _nts(data)
                 continue
             if typeflag == b"K":
-                longlink = _nts(self._meta(size, "GNU long link"))
+                longlink = _nts(data)
                 continue
             if typeflag == b"S":
                 raise InvalidInput("unsupported tar entry: GNU sparse files are not supported in layers")

@@ -18,17 +18,21 @@ Semantics (the same as :mod:`dockyard.layers.unpack` applies on disk, which are 
   keep the old content (and ``export`` writes them as a regular file).
 
 Memory holds one small record per surviving entry, never file contents:
-:func:`export` reads the layers a second time and streams contents through.
+:func:`export` reads the layers a second time and streams contents through, or, with ``one_pass=True``,
+reads each layer once and keeps file contents in a temporary file meanwhile (``bench/bench_export.py``:
+0.81-0.88 of the two-pass time on the Debian image, for temporary disk the size of the layers' file bytes).
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, Final
 
 from dockyard.errors import InvalidInput, UnsafeLayer
+from dockyard.layers.compression import CHUNK
 from dockyard.layers.limits import Limits
 from dockyard.layers.tarpath import MAX_DEPTH, Action, Parts, classify, join
 from dockyard.layers.tarstream import (
@@ -39,6 +43,7 @@ from dockyard.layers.tarstream import (
     SYMLINK,
     LayerOpener,
     TarHeader,
+    TarReader,
     end_of_archive,
     header_bytes,
     open_layer,
@@ -248,7 +253,7 @@ def _remove_lower(parent: _Node, name: str, node: _Node, layer: int) -> None:
             _remove_lower(node, cname, child, layer)
 
 
-def _build(layers: Sequence[LayerOpener], limits: Limits, warn: Warn) -> _Tree:
+def _build(layers: Sequence[LayerOpener], limits: Limits, warn: Warn, spool: _Spool | None = None) -> _Tree:
     tree = _Tree()
     for index, opener in enumerate(layers):
         tree.cleared = set()
@@ -258,6 +263,8 @@ def _build(layers: Sequence[LayerOpener], limits: Limits, warn: Warn) -> _Tree:
                     op = classify(header)
                     if op.action is Action.ADD:
                         tree.add(op.parts, header, op.link, index, ordinal, warn)
+                        if spool is not None and header.kind == FILE and header.size:
+                            spool.keep(index, ordinal, reader)
                     elif op.action is Action.WHITEOUT:
                         tree.whiteout(op.parts, header, index)
                     elif op.action is Action.OPAQUE:
@@ -331,6 +338,32 @@ def flatten(
     return [e for e, _ in _walk(tree)]
 
 
+class _Spool:
+    """File contents kept aside during the single read of each layer, for :func:`export` to copy out later."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self._end = 0
+        self.offsets: dict[tuple[int, int], int] = {}
+
+    def keep(self, layer: int, ordinal: int, reader: TarReader) -> None:
+        self.offsets[(layer, ordinal)] = self._end
+        for chunk in reader.chunks():
+            self._file.write(chunk)
+            self._end += len(chunk)
+
+    def copy(self, layer: int, ordinal: int, size: int, write: Callable[[bytes], None]) -> None:
+        self._file.seek(self.offsets[(layer, ordinal)])
+        left = size
+        while left:
+            chunk = self._file.read(min(left, CHUNK))
+            if not chunk:
+                raise InvalidInput("the export spool is truncated")
+            write(chunk)
+            left -= len(chunk)
+        self._file.seek(self._end)
+
+
 class _TarOut:
     def __init__(self, out: BinaryIO) -> None:
         self._out = out
@@ -367,6 +400,7 @@ def export(
     limits: Limits | None = None,
     *,
     on_warning: Warn | None = None,
+    one_pass: bool = False,
 ) -> None:
     """Write the flattened file system of ``layers`` to ``out`` as one PAX tar (like ``docker export``).
 
@@ -376,6 +410,10 @@ def export(
     no root entry. ``out`` need not be seekable.
     """
     lim = limits if limits is not None else Limits.from_env()
+    if one_pass:
+        with tempfile.TemporaryFile(prefix="dockyard-export-") as f:
+            _export_spooled(layers, _TarOut(out), lim, on_warning or _ignore, _Spool(f))
+        return
     tree = _build(layers, lim, on_warning or _ignore)
     tar = _TarOut(out)
     wanted: dict[int, dict[int, Entry]] = {}
@@ -411,6 +449,30 @@ def export(
                     break
         if want:
             raise InvalidInput(f"layer {index + 1} changed between two reads")
+    for e in hardlinks:
+        tar.header(e)
+    tar.write(end_of_archive(tar.written))
+
+
+def _export_spooled(layers: Sequence[LayerOpener], tar: _TarOut, lim: Limits, warn: Warn, spool: _Spool) -> None:
+    """:func:`export` reading each layer once: file contents go to ``spool`` as they pass, and are copied out
+    from there in the same order (the output is byte for byte the two-pass one)."""
+    tree = _build(layers, lim, warn, spool)
+    files: list[tuple[int, int, Entry]] = []
+    hardlinks: list[Entry] = []
+    for e, inode in _walk(tree):
+        if e.kind == HARDLINK:
+            hardlinks.append(e)
+        elif e.kind == FILE:
+            assert inode is not None
+            files.append((inode.layer, inode.ordinal, e))
+        else:
+            tar.header(e)
+    for layer, ordinal, e in sorted(files, key=lambda t: (t[0], t[1])):
+        tar.header(e)
+        if e.size:
+            spool.copy(layer, ordinal, e.size, tar.write)
+        tar.write(padding(e.size))
     for e in hardlinks:
         tar.header(e)
     tar.write(end_of_archive(tar.written))

@@ -42,6 +42,10 @@ LAYER_TYPES: Final = frozenset(
         DOCKER_LAYER_FOREIGN,
     }
 )
+#: Non-distributable ("foreign") layers: copies leave them where their URLs say unless asked to include them.
+FOREIGN_TYPES: Final = frozenset(
+    {OCI_LAYER_NONDIST, OCI_LAYER_NONDIST_GZIP, OCI_LAYER_NONDIST_ZSTD, DOCKER_LAYER_FOREIGN}
+)
 
 # Layer media type by (manifest flavour, compression name) -- "none", "gzip", "zstd".
 _LAYER_FOR: Final = {

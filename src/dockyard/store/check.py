@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from dockyard.errors import BlobNotFound, DockyardError
 from dockyard.image.validate import check_manifest_config
+from dockyard.layers.digesting import copy_and_digest
 from dockyard.oci.digest import Digest
 from dockyard.store.image import StoreImage
 from dockyard.store.lock import file_lock
@@ -79,6 +80,27 @@ def check(store: Store, *, rehash: bool = True) -> CheckReport:
         return _check(store, rehash=rehash)
 
 
+def _check_blob(store: Store, d: Digest, diff_id: str | None) -> str | None:
+    """What is wrong with blob ``d``, if anything. A layer's blob is read as ``unpack`` reads it (decompressed,
+    walked by the one tar reader) and its diff_id checked too, so that check and unpack cannot disagree."""
+    if diff_id is None:
+        actual = store.blobs.verify(d)
+        return None if actual == d else f"blob {d} is corrupt: its bytes hash to {actual}"
+    try:
+        with store.blobs.open(d) as f:
+            digests = copy_and_digest(f, None, algorithm=d.algorithm, diff_id_algorithm=Digest.parse(diff_id).algorithm)
+    except DockyardError as exc:  # not valid compressed data: corrupt, unless its bytes still hash right
+        actual = store.blobs.verify(d)
+        return f"blob {d} is corrupt: its bytes hash to {actual}" if actual != d else f"layer {diff_id}: {exc}"
+    if digests.digest != d:
+        return f"blob {d} is corrupt: its bytes hash to {digests.digest}"
+    if str(digests.diff_id) != diff_id:
+        return f"layer {diff_id}: its blob {d} decompresses to {digests.diff_id}"
+    if digests.tar_error is not None:
+        return f"layer {diff_id} would not unpack: {digests.tar_error}"
+    return None
+
+
 def _check(store: Store, *, rehash: bool) -> CheckReport:
     problems: list[str] = []
     ok = store.meta.conn.execute("PRAGMA integrity_check").fetchone()[0]
@@ -88,16 +110,17 @@ def _check(store: Store, *, rehash: bool) -> CheckReport:
     present = set(map(str, store.blobs.all()))
     checked = 0
     if rehash:
+        layer_blobs = {row.blob_digest: row.diff_id for row in store.meta.layers()}
         for digest in sorted(present):
             d = Digest.parse(digest)
             try:
-                actual = store.blobs.verify(d)
+                problem = _check_blob(store, d, layer_blobs.get(digest))
             except BlobNotFound:
                 present.discard(digest)
                 continue
             checked += 1
-            if actual != d:
-                problems.append(f"blob {digest} is corrupt: its bytes hash to {actual}")
+            if problem:
+                problems.append(problem)
     for blob, users in sorted(used.items()):
         if blob not in present:
             who = ", ".join(sorted(u[7:19] for u in users))

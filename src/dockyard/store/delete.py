@@ -38,73 +38,89 @@ class DeleteRecord:
 
 def remove(store: Store, text: str, *, force: bool = False) -> list[DeleteRecord]:
     """``docker rmi`` for one argument, with Docker's rules (see docs/rmi in the README)."""
-    records: list[DeleteRecord] = []
     with file_lock(store.paths.gc_lock, exclusive=True):
         with store.meta.write() as db:
             image_id = store.resolve(text)  # inside the transaction: a concurrent retag cannot slip in between
-            short = image_id[7:19]
-            by_id = _is_id_prefix(image_id, text)
-            tag_refs = [
-                refs.parse(f"{r}:{t}")
-                for r, t in db.execute("SELECT repository, tag FROM tags WHERE image_id = ?", (image_id,))
-            ]
-            dig_refs = [
-                refs.parse(f"{r}@{d}")
-                for r, d in db.execute("SELECT repository, digest FROM repo_digests WHERE image_id = ?", (image_id,))
-            ]
-            containers = [
-                ContainerRow(*r)
-                for r in db.execute(
-                    "SELECT id, name, image_id, image_ref, created FROM containers WHERE image_id = ? ORDER BY created",
-                    (image_id,),
-                )
-            ]
-            all_refs = tag_refs + dig_refs
-            if not by_id:
-                ref = refs.parse(text)
-                if ref.digest is None:
-                    ref = ref.with_default_tag()
-                if not force and _is_single_reference(tag_refs, dig_refs) and containers:
-                    raise Conflict(
-                        f'conflict: unable to remove repository reference "{text}" (must force) - '
-                        f"container {containers[0].id[:12]} is using its referenced image {short}"
-                    )
-                _untag(db, ref, image_id)
-                records.append(DeleteRecord("Untagged", ref.familiar()))
-                remaining_tags = [r for r in tag_refs if r != ref]
-                remaining_digs = [r for r in dig_refs if r != ref]
-                if ref.digest is None and not any(r.repository == ref.repository for r in remaining_tags):
-                    for d in [r for r in remaining_digs if r.repository == ref.repository]:
-                        _untag(db, d, image_id)
-                        records.append(DeleteRecord("Untagged", d.familiar()))
-                        remaining_digs.remove(d)
-                if remaining_tags or remaining_digs:
-                    return records
-                if containers:
-                    return records  # kept as a dangling image while containers use it
-            else:
-                if all_refs and not _is_single_reference(tag_refs, dig_refs) and not force:
-                    raise Conflict(
-                        f"conflict: unable to delete {short} (must be forced) - "
-                        "image is referenced in multiple repositories"
-                    )
-                if containers and not force:
-                    raise Conflict(
-                        f"conflict: unable to delete {short} (must be forced) - "
-                        f"image is being used by stopped container {containers[0].id[:12]}"
-                    )
-                for r in tag_refs + dig_refs:
-                    _untag(db, r, image_id)
-                    records.append(DeleteRecord("Untagged", r.familiar()))
-                if containers:
-                    if not all_refs:
-                        raise Conflict(
-                            f"conflict: unable to delete {short} (cannot be forced) - "
-                            f"image is being used by container {containers[0].id[:12]}"
-                        )
-                    return records  # forced: untagged, kept dangling until its containers go
-            records.extend(_delete_image(db, image_id))
+            released = _index_platforms(store, text, image_id)
+            records = _remove(store, db, text, image_id, force)
+            records.extend(_release_index_platforms(store, db, released))
         collect_garbage(store)
+    return records
+
+
+def _index_platforms(store: Store, text: str, image_id: str) -> set[str]:
+    """The images of the index that ``text`` names (none when it names a manifest)."""
+    if _is_id_prefix(image_id, text):
+        return set()
+    digest = store.manifest_digest_of(text, image_id)
+    return set(store.meta.index_images(digest))
+
+
+def _remove(store: Store, db: sqlite3.Connection, text: str, image_id: str, force: bool) -> list[DeleteRecord]:
+    records: list[DeleteRecord] = []
+    short = image_id[7:19]
+    by_id = _is_id_prefix(image_id, text)
+    tag_refs = [
+        refs.parse(f"{r}:{t}")
+        for r, t in db.execute("SELECT repository, tag FROM tags WHERE image_id = ?", (image_id,))
+    ]
+    dig_refs = [
+        refs.parse(f"{r}@{d}")
+        for r, d in db.execute("SELECT repository, digest FROM repo_digests WHERE image_id = ?", (image_id,))
+    ]
+    containers = [
+        ContainerRow(*r)
+        for r in db.execute(
+            "SELECT id, name, image_id, image_ref, created FROM containers WHERE image_id = ? ORDER BY created",
+            (image_id,),
+        )
+    ]
+    all_refs = tag_refs + dig_refs
+    if not by_id:
+        ref = refs.parse(text)
+        if ref.digest is None:
+            ref = ref.with_default_tag()
+        if not force and _is_single_reference(tag_refs, dig_refs) and containers:
+            raise Conflict(
+                f'conflict: unable to remove repository reference "{text}" (must force) - '
+                f"container {containers[0].id[:12]} is using its referenced image {short}"
+            )
+        _untag(db, ref, image_id)
+        records.append(DeleteRecord("Untagged", ref.familiar()))
+        remaining_tags = [r for r in tag_refs if r != ref]
+        remaining_digs = [r for r in dig_refs if r != ref]
+        if ref.digest is None and not any(r.repository == ref.repository for r in remaining_tags):
+            for d in [r for r in remaining_digs if r.repository == ref.repository]:
+                _untag(db, d, image_id)
+                records.append(DeleteRecord("Untagged", d.familiar()))
+                remaining_digs.remove(d)
+        if remaining_tags or remaining_digs:
+            return records
+        if containers:
+            return records  # kept as a dangling image while containers use it
+        if image_id in store.meta.held_by_indexes():
+            return records  # still a platform of an index another name holds
+    else:
+        if all_refs and not _is_single_reference(tag_refs, dig_refs) and not force:
+            raise Conflict(
+                f"conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories"
+            )
+        if containers and not force:
+            raise Conflict(
+                f"conflict: unable to delete {short} (must be forced) - "
+                f"image is being used by stopped container {containers[0].id[:12]}"
+            )
+        for r in tag_refs + dig_refs:
+            _untag(db, r, image_id)
+            records.append(DeleteRecord("Untagged", r.familiar()))
+        if containers:
+            if not all_refs:
+                raise Conflict(
+                    f"conflict: unable to delete {short} (cannot be forced) - "
+                    f"image is being used by container {containers[0].id[:12]}"
+                )
+            return records  # forced: untagged, kept dangling until its containers go
+    records.extend(_delete_image(db, image_id))
     return records
 
 
@@ -142,14 +158,33 @@ def _delete_image(db: sqlite3.Connection, image_id: str) -> list[DeleteRecord]:
     return records
 
 
+def _release_index_platforms(store: Store, db: sqlite3.Connection, released: set[str]) -> list[DeleteRecord]:
+    """After a name went: the other platforms of the indexes it named go too when nothing names them any more
+    (no tag, no repository digest, no other tagged index, no container)."""
+    store.meta.forget_unheld_indexes(db)
+    held = store.meta.held_by_indexes()
+    records: list[DeleteRecord] = []
+    for image_id in sorted(released - held):
+        named = db.execute(
+            "SELECT 1 FROM tags WHERE image_id = ? UNION SELECT 1 FROM repo_digests WHERE image_id = ? "
+            "UNION SELECT 1 FROM containers WHERE image_id = ?",
+            (image_id, image_id, image_id),
+        ).fetchone()
+        if not named and db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone():
+            records.extend(_delete_image(db, image_id))
+    return records
+
+
 def prune(store: Store, *, all_unused: bool = False) -> tuple[list[DeleteRecord], int]:
     """``docker image prune``: dangling images (or, with ``all_unused``, every image no container uses)."""
     records: list[DeleteRecord] = []
     with file_lock(store.paths.gc_lock, exclusive=True):
         with store.meta.write() as db:
             in_use = {r[0] for r in db.execute("SELECT image_id FROM containers")}
+            held = set() if all_unused else store.meta.held_by_indexes()  # platforms of a tagged index
+            store.meta.drop_layer_forms(db, all_forms=True)  # compressed copies made for pushes: made again if needed
             for (image_id,) in db.execute("SELECT id FROM images").fetchall():
-                if image_id in in_use:
+                if image_id in in_use or image_id in held:
                     continue
                 tags = db.execute("SELECT repository, tag FROM tags WHERE image_id = ?", (image_id,)).fetchall()
                 digs = db.execute(

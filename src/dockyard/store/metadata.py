@@ -12,65 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard.errors import StoreError
-
-SCHEMA_VERSION = 2
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS images (
-    id TEXT PRIMARY KEY,               -- image ID: the config digest
-    manifest_digest TEXT NOT NULL,     -- the manifest kept for this image (as received, or synthesised)
-    manifest_type TEXT NOT NULL,
-    created TEXT,                      -- from the config
-    size INTEGER NOT NULL,             -- uncompressed bytes of all layers, as Docker's SIZE
-    architecture TEXT NOT NULL DEFAULT '',
-    os TEXT NOT NULL DEFAULT '',
-    variant TEXT NOT NULL DEFAULT '',
-    added TEXT NOT NULL                -- when it entered this store
-);
-CREATE TABLE IF NOT EXISTS image_layers (
-    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    diff_id TEXT NOT NULL,
-    PRIMARY KEY (image_id, position)
-);
-CREATE INDEX IF NOT EXISTS image_layers_diff ON image_layers(diff_id);
-CREATE TABLE IF NOT EXISTS layers (
-    diff_id TEXT PRIMARY KEY,          -- content hash of the uncompressed tar
-    blob_digest TEXT NOT NULL,         -- the one blob kept for that content
-    media_type TEXT NOT NULL,
-    compressed_size INTEGER NOT NULL,
-    size INTEGER NOT NULL,             -- length of the uncompressed tar
-    content_size INTEGER               -- Docker's SIZE: file bytes + symlink targets (NULL: unknown, use size)
-);
-CREATE TABLE IF NOT EXISTS tags (
-    repository TEXT NOT NULL,          -- normalised: docker.io/library/alpine
-    tag TEXT NOT NULL,
-    image_id TEXT NOT NULL REFERENCES images(id),
-    PRIMARY KEY (repository, tag)
-);
-CREATE INDEX IF NOT EXISTS tags_image ON tags(image_id);
-CREATE TABLE IF NOT EXISTS repo_digests (
-    repository TEXT NOT NULL,
-    digest TEXT NOT NULL,              -- the manifest (or index) digest that was pulled
-    image_id TEXT NOT NULL REFERENCES images(id),
-    PRIMARY KEY (repository, digest)
-);
-CREATE INDEX IF NOT EXISTS repo_digests_image ON repo_digests(image_id);
-CREATE TABLE IF NOT EXISTS extra_blobs (  -- blobs an image keeps besides its own (e.g. the index it was pulled by)
-    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
-    digest TEXT NOT NULL,
-    PRIMARY KEY (image_id, digest)
-);
-CREATE TABLE IF NOT EXISTS containers (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    image_id TEXT NOT NULL REFERENCES images(id),
-    image_ref TEXT NOT NULL,
-    created TEXT NOT NULL
-);
-"""
+from dockyard.errors import Conflict, ContainerNotFound, ImageNotFound, StoreError
+from dockyard.store.schema import SCHEMA_VERSION, migrate
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +40,37 @@ class LayerRow:
 
 
 @dataclass(frozen=True, slots=True)
+class IndexRecord:
+    """An index (or manifest list) kept by digest, with its children: (digest, media type, platform text)."""
+
+    digest: str
+    media_type: str
+    children: tuple[tuple[str, str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NewImage:
+    """What an ingest records for one image: its manifest as received, config facts and layer order."""
+
+    image_id: str
+    manifest_digest: str
+    manifest_type: str
+    created: str | None
+    architecture: str
+    os: str
+    variant: str
+    diff_ids: tuple[str, ...]
+    added: str
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerRow:
     id: str
     name: str
     image_id: str
     image_ref: str
     created: str
+    command: str = ""
 
 
 class Metadata:
@@ -125,14 +93,7 @@ class Metadata:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version < SCHEMA_VERSION:
             with self.write():
-                version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-                if version == 0:
-                    for stmt in _SCHEMA.split(";"):
-                        if stmt.strip():
-                            self.conn.execute(stmt)
-                elif version == 1:
-                    self.conn.execute("ALTER TABLE layers ADD COLUMN content_size INTEGER")
-                self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                migrate(self.conn, self.conn.execute("PRAGMA user_version").fetchone()[0])
         elif version > SCHEMA_VERSION:
             raise StoreError(f"store database {path} has schema {version}; this dockyard knows {SCHEMA_VERSION}")
 
@@ -241,15 +202,46 @@ class Metadata:
         return [r[0] for r in self.conn.execute("SELECT digest FROM extra_blobs WHERE image_id = ?", (image_id,))]
 
     def containers(self) -> list[ContainerRow]:
-        rows = self.conn.execute("SELECT id, name, image_id, image_ref, created FROM containers ORDER BY created")
+        rows = self.conn.execute(
+            "SELECT id, name, image_id, image_ref, created, command FROM containers ORDER BY created"
+        )
         return [ContainerRow(*r) for r in rows]
 
     def containers_of(self, image_id: str) -> list[ContainerRow]:
         rows = self.conn.execute(
-            "SELECT id, name, image_id, image_ref, created FROM containers WHERE image_id = ? ORDER BY created",
+            "SELECT id, name, image_id, image_ref, created, command FROM containers WHERE image_id = ? "
+            "ORDER BY created",
             (image_id,),
         )
         return [ContainerRow(*r) for r in rows]
+
+    def add_container(self, row: ContainerRow) -> None:
+        """Record a container of an image; the image must still exist and the name be free."""
+        with self.write() as db:
+            if not db.execute("SELECT 1 FROM images WHERE id = ?", (row.image_id,)).fetchone():
+                raise ImageNotFound(f"No such image: {row.image_ref}")  # removed since it was resolved
+            if db.execute("SELECT 1 FROM containers WHERE name = ?", (row.name,)).fetchone():
+                raise Conflict(f'conflict: the container name "/{row.name}" is already in use')
+            db.execute(
+                "INSERT INTO containers (id, name, image_id, image_ref, created, command) VALUES (?, ?, ?, ?, ?, ?)",
+                (row.id, row.name, row.image_id, row.image_ref, row.created, row.command),
+            )
+
+    def remove_container(self, text: str) -> ContainerRow:
+        """Remove the container named ``text`` (or whose ID starts with it); the row removed."""
+        name = text.lstrip("/")
+        with self.write() as db:
+            every = db.execute("SELECT id, name, image_id, image_ref, created, command FROM containers")
+            rows = [row for row in (ContainerRow(*r) for r in every) if row.name == name or row.id.startswith(text)]
+            exact = [r for r in rows if r.name == name or r.id == text]
+            if exact:
+                rows = exact[:1]
+            if not rows:
+                raise ContainerNotFound(f"No such container: {text}")
+            if len(rows) > 1:
+                raise ContainerNotFound(f"container ID prefix {text!r} is ambiguous")
+            db.execute("DELETE FROM containers WHERE id = ?", (rows[0].id,))
+        return rows[0]
 
     def referenced_blobs(self) -> dict[str, set[str]]:
         """Every blob reachable from an image, with the images that reach it: derived, never stored."""
@@ -263,4 +255,258 @@ class Metadata:
             used.setdefault(blob, set()).add(image_id)
         for image_id, blob in self.conn.execute("SELECT image_id, digest FROM extra_blobs"):
             used.setdefault(blob, set()).add(image_id)
+        for image_id, blob in self.conn.execute(
+            "SELECT il.image_id, f.blob_digest FROM image_layers il JOIN layer_forms f ON f.diff_id = il.diff_id"
+        ):
+            used.setdefault(blob, set()).add(image_id)
+        for blob, image_id in self.conn.execute("SELECT digest, image_id FROM manifests WHERE image_id IS NOT NULL"):
+            used.setdefault(blob, set()).add(image_id)
+        for blob, image_id in self.conn.execute(
+            "SELECT t.manifest_digest, t.image_id FROM tags t JOIN manifests m ON m.digest = t.manifest_digest "
+            "WHERE m.image_id IS NULL UNION SELECT r.digest, r.image_id FROM repo_digests r "
+            "JOIN manifests m ON m.digest = r.digest WHERE m.image_id IS NULL"
+        ):
+            used.setdefault(blob, set()).add(image_id)
         return used
+
+    # --- manifests and indexes ---------------------------------------------------------------------------
+
+    def manifest(self, digest: str) -> tuple[str, str | None] | None:
+        """(media type, image ID or None for an index) of a kept manifest."""
+        r = self.conn.execute("SELECT media_type, image_id FROM manifests WHERE digest = ?", (digest,)).fetchone()
+        return (r[0], r[1]) if r else None
+
+    def manifests_of(self, image_id: str) -> list[tuple[str, str]]:
+        """(digest, media type) of every manifest kept for ``image_id``, the first received first."""
+        return list(
+            self.conn.execute("SELECT digest, media_type FROM manifests WHERE image_id = ? ORDER BY rowid", (image_id,))
+        )
+
+    def index_children(self, digest: str) -> list[tuple[str, str, str]]:
+        """(child digest, media type, platform text) of a kept index, in its order."""
+        return list(
+            self.conn.execute(
+                "SELECT child_digest, media_type, platform FROM index_children WHERE index_digest = ? "
+                "ORDER BY position",
+                (digest,),
+            )
+        )
+
+    def tag_manifest(self, repository: str, tag: str) -> str | None:
+        """The manifest or index digest a tag was pulled, loaded or created with."""
+        r = self.conn.execute(
+            "SELECT COALESCE(t.manifest_digest, i.manifest_digest) FROM tags t JOIN images i ON i.id = t.image_id "
+            "WHERE t.repository = ? AND t.tag = ?",
+            (repository, tag),
+        ).fetchone()
+        return r[0] if r else None
+
+    def held_by_indexes(self) -> set[str]:
+        """Images that a tagged (or digest-referenced) index holds as one of its platforms: not dangling."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT m.image_id FROM index_children c JOIN manifests m ON m.digest = c.child_digest "
+            "WHERE m.image_id IS NOT NULL AND (c.index_digest IN (SELECT manifest_digest FROM tags) "
+            "OR c.index_digest IN (SELECT digest FROM repo_digests))"
+        )
+        return {r[0] for r in rows}
+
+    def index_images(self, index_digest: str) -> list[str]:
+        """The images present for the children of an index, in its order."""
+        rows = self.conn.execute(
+            "SELECT m.image_id FROM index_children c JOIN manifests m ON m.digest = c.child_digest "
+            "WHERE c.index_digest = ? AND m.image_id IS NOT NULL ORDER BY c.position",
+            (index_digest,),
+        )
+        return [r[0] for r in rows]
+
+    # --- writes ------------------------------------------------------------------------------------------
+
+    def record(
+        self,
+        images: list[NewImage],
+        *,
+        layers: list[LayerRow],
+        tags: list[tuple[str, str]],
+        repo_digests: list[tuple[str, str]],
+        index: IndexRecord | None,
+        preferred: list[str],
+        added: str,
+    ) -> tuple[str, list[tuple[str, str, str]]]:
+        """Record what an ingest brought, in one transaction: its layers (a diff_id already recorded keeps the
+        blob it has: one copy per diff_id, the first writer's), its images and their manifests, the index they came
+        with, and their names.
+
+        A name points at the index when there is one (else at the last image's manifest) and, in Docker's view, at
+        the image shown for it: among the index's platforms present, the first of ``preferred`` (this host's
+        platforms), else the first in index order. Returns the image shown and the tags that moved: (repository,
+        tag, previous image ID).
+        """
+        moved: list[tuple[str, str, str]] = []
+        with self.write() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO layers (diff_id, blob_digest, media_type, compressed_size, size, content_size) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(r.diff_id, r.blob_digest, r.media_type, r.compressed_size, r.size, r.content_size) for r in layers],
+            )
+            for image in images:
+                self._record_image(db, image)
+            target, shown = images[-1].manifest_digest, images[-1].image_id
+            if index is not None:
+                db.execute(
+                    "INSERT OR IGNORE INTO manifests (digest, media_type, image_id) VALUES (?, ?, NULL)",
+                    (index.digest, index.media_type),
+                )
+                db.executemany(
+                    "INSERT OR IGNORE INTO index_children (index_digest, position, child_digest, media_type, "
+                    "platform) VALUES (?, ?, ?, ?, ?)",
+                    [(index.digest, i, c, m, p) for i, (c, m, p) in enumerate(index.children)],
+                )
+                target, shown = index.digest, self._shown_image(db, index.digest, preferred) or shown
+            for repository, tag in tags:
+                old = db.execute(
+                    "SELECT image_id FROM tags WHERE repository = ? AND tag = ?", (repository, tag)
+                ).fetchone()
+                if old and old[0] != shown:
+                    moved.append((repository, tag, old[0]))
+                db.execute(
+                    "INSERT OR REPLACE INTO tags (repository, tag, image_id, manifest_digest) VALUES (?, ?, ?, ?)",
+                    (repository, tag, shown, target),
+                )
+            for repository, digest in repo_digests:
+                db.execute(
+                    "INSERT OR REPLACE INTO repo_digests (repository, digest, image_id) VALUES (?, ?, ?)",
+                    (repository, digest, shown),
+                )
+        return shown, moved
+
+    @staticmethod
+    def _record_image(db: sqlite3.Connection, image: NewImage) -> None:
+        sizes = []
+        for diff_id in image.diff_ids:
+            row = db.execute("SELECT COALESCE(content_size, size) FROM layers WHERE diff_id = ?", (diff_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"layer {diff_id} vanished during ingest; retry")
+            sizes.append(row[0])
+        if not db.execute("SELECT 1 FROM images WHERE id = ?", (image.image_id,)).fetchone():
+            db.execute(
+                "INSERT INTO images (id, manifest_digest, manifest_type, created, size, architecture, os, "
+                "variant, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    image.image_id,
+                    image.manifest_digest,
+                    image.manifest_type,
+                    image.created,
+                    sum(sizes),
+                    image.architecture,
+                    image.os,
+                    image.variant,
+                    image.added,
+                ),
+            )
+            db.executemany(
+                "INSERT INTO image_layers (image_id, position, diff_id) VALUES (?, ?, ?)",
+                [(image.image_id, i, d) for i, d in enumerate(image.diff_ids)],
+            )
+        db.execute(
+            "INSERT OR IGNORE INTO manifests (digest, media_type, image_id) VALUES (?, ?, ?)",
+            (image.manifest_digest, image.manifest_type, image.image_id),
+        )
+
+    @staticmethod
+    def _shown_image(db: sqlite3.Connection, index_digest: str, preferred: list[str]) -> str | None:
+        present = list(
+            db.execute(
+                "SELECT c.platform, m.image_id FROM index_children c JOIN manifests m ON m.digest = c.child_digest "
+                "WHERE c.index_digest = ? AND m.image_id IS NOT NULL ORDER BY c.position",
+                (index_digest,),
+            )
+        )
+        for platform in preferred:
+            for child_platform, image_id in present:
+                if child_platform == platform:
+                    return str(image_id)
+        return str(present[0][1]) if present else None
+
+    def register_index(self, index: IndexRecord) -> None:
+        """Keep an index (bytes already stored) and its children's list; no names change."""
+        with self.write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO manifests (digest, media_type, image_id) VALUES (?, ?, NULL)",
+                (index.digest, index.media_type),
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO index_children (index_digest, position, child_digest, media_type, platform) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(index.digest, i, c, m, p) for i, (c, m, p) in enumerate(index.children)],
+            )
+
+    def unregistered_extra_blobs(self) -> list[str]:
+        """Blobs kept before schema 3 beside images (index bytes) that are not registered as manifests yet."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT DISTINCT digest FROM extra_blobs WHERE digest NOT IN (SELECT digest FROM manifests)"
+            )
+        ]
+
+    def set_tag(self, repository: str, tag: str, image_id: str, manifest_digest: str | None) -> bool:
+        """Point a tag at an image (and the manifest or index it names); False when the image is gone."""
+        with self.write() as db:
+            if not db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone():
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO tags (repository, tag, image_id, manifest_digest) VALUES (?, ?, ?, ?)",
+                (repository, tag, image_id, manifest_digest),
+            )
+        return True
+
+    def add_repo_digest(self, repository: str, digest: str, image_id: str) -> bool:
+        """Record ``repository@digest`` as a name of ``image_id``; False when the image is gone."""
+        with self.write() as db:
+            if not db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone():
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO repo_digests (repository, digest, image_id) VALUES (?, ?, ?)",
+                (repository, digest, image_id),
+            )
+        return True
+
+    def keep_manifest(self, digest: str, media_type: str, image_id: str) -> None:
+        """Remember another manifest of an image (e.g. the one a push wrote)."""
+        with self.write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO manifests (digest, media_type, image_id) SELECT ?, ?, id FROM images "
+                "WHERE id = ?",
+                (digest, media_type, image_id),
+            )
+
+    def layer_forms(self, diff_id: str) -> list[tuple[str, str, int]]:
+        """(blob digest, media type, size) of the other forms kept of a layer (compressed copies for pushes)."""
+        return list(
+            self.conn.execute(
+                "SELECT blob_digest, media_type, size FROM layer_forms WHERE diff_id = ? ORDER BY media_type",
+                (diff_id,),
+            )
+        )
+
+    def add_layer_form(self, diff_id: str, blob_digest: str, media_type: str, size: int) -> None:
+        with self.write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO layer_forms (diff_id, blob_digest, media_type, size) VALUES (?, ?, ?, ?)",
+                (diff_id, blob_digest, media_type, size),
+            )
+
+    def drop_layer_forms(self, db: sqlite3.Connection, *, all_forms: bool) -> None:
+        """Forget layer forms: those of layers no image uses, or (``all_forms``: ``image prune``) every one."""
+        if all_forms:
+            db.execute("DELETE FROM layer_forms")
+        else:
+            db.execute("DELETE FROM layer_forms WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)")
+
+    def forget_unheld_indexes(self, db: sqlite3.Connection) -> None:
+        """Drop indexes no tag or repository digest names any more (inside the caller's transaction)."""
+        db.execute(
+            "DELETE FROM manifests WHERE image_id IS NULL "
+            "AND digest NOT IN (SELECT manifest_digest FROM tags WHERE manifest_digest IS NOT NULL) "
+            "AND digest NOT IN (SELECT digest FROM repo_digests)"
+        )

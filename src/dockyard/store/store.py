@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dockyard.errors import Conflict, ContainerNotFound, ImageNotFound, InvalidReference, StoreError
+from dockyard.errors import ContainerNotFound, DockyardError, ImageNotFound, InvalidReference, StoreError
 from dockyard.oci import reference as refs
 from dockyard.oci.digest import Digest
 from dockyard.oci.timefmt import parse_time
 from dockyard.store.blobs import BlobStore
-from dockyard.store.metadata import ContainerRow, ImageRow, Metadata
+from dockyard.store.metadata import ContainerRow, ImageRow, IndexRecord, LayerRow, Metadata
 from dockyard.store.paths import StorePaths, default_root
 
 if TYPE_CHECKING:
     from dockyard.image.base import Image
     from dockyard.layers.limits import Limits
+    from dockyard.oci.index import Index
     from dockyard.store.check import CheckReport, DiskUsage
     from dockyard.store.delete import DeleteRecord
     from dockyard.store.image import StoreImage
@@ -42,11 +44,13 @@ class ImageSummary:
     digests: tuple[refs.Reference, ...]
     containers: int
     row: ImageRow = field(repr=False)
+    held: bool = False  # a platform of an index a tag names (shown under that tag only when it is this host's)
 
     @property
     def dangling(self) -> bool:
-        """Docker's meaning: no tag (an image known only by ``repo@digest`` is dangling too)."""
-        return not self.tags
+        """Docker's meaning: no tag (an image known only by ``repo@digest`` is dangling too); an index's other
+        platforms are held by its tag, not dangling."""
+        return not self.tags and not self.held
 
 
 class Store:
@@ -60,6 +64,27 @@ class Store:
             raise StoreError(f"cannot create store at {self.paths.root}: {exc.strerror}") from None
         self.blobs = BlobStore(self.paths)
         self.meta = Metadata(self.paths.db)
+        self._register_old_indexes()
+
+    def _register_old_indexes(self) -> None:
+        """Stores written before schema 3 kept index bytes as ``extra_blobs``: register them as indexes."""
+        from dockyard.oci.index import Index
+
+        for digest in self.meta.unregistered_extra_blobs():
+            try:
+                index = Index.parse(self.blobs.read(Digest.parse(digest)))
+            except DockyardError:
+                continue  # not an index, or gone: left as it is (still kept with its image)
+            self.meta.register_index(
+                IndexRecord(
+                    digest,
+                    index.media_type,
+                    tuple(
+                        (str(d.digest), d.media_type, str(d.platform.normalized()) if d.platform else "")
+                        for d in index.manifests
+                    ),
+                )
+            )
 
     def close(self) -> None:
         self.meta.close()
@@ -78,7 +103,7 @@ class Store:
         names: Iterable[refs.Reference] = (),
         *,
         repo_digests: Iterable[refs.Reference] = (),
-        extra_blobs: Sequence[bytes] = (),
+        index: Index | None = None,
         limits: Limits | None = None,
         on_layer: Callable[[LayerProgress], None] | None = None,
         max_concurrent: int = 1,
@@ -91,7 +116,7 @@ class Store:
             image,
             names,
             repo_digests=repo_digests,
-            extra_blobs=extra_blobs,
+            index=index,
             limits=limits,
             on_layer=on_layer,
             max_concurrent=max_concurrent,
@@ -165,6 +190,7 @@ class Store:
         used: dict[str, int] = {}
         for c in self.meta.containers():
             used[c.image_id] = used.get(c.image_id, 0) + 1
+        held = self.meta.held_by_indexes()
         out = []
         for row in self.meta.images():
             out.append(
@@ -176,6 +202,7 @@ class Store:
                     digests=tuple(digests.get(row.id, [])),
                     containers=used.get(row.id, 0),
                     row=row,
+                    held=row.id in held,
                 )
             )
         out.sort(key=lambda s: (s.created or datetime.min.replace(tzinfo=UTC), s.row.added), reverse=True)
@@ -184,33 +211,129 @@ class Store:
     # --- tag / rmi / prune --------------------------------------------------------------------------------
 
     def tag(self, source: str, target: str) -> refs.Reference:
+        """``docker tag``: the new tag names what ``source`` names (the same manifest or index when it is a tag)."""
         image_id = self.resolve(source)
+        manifest = self.manifest_digest_of(source, image_id)
         ref = refs.parse(target)
         if ref.digest is not None:
             raise InvalidReference(f"refusing to create a tag with a digest reference: {target}")
         refs.check_taggable(ref)
         ref = ref.with_default_tag()
-        with self.meta.write() as db:
-            if not db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone():
-                raise ImageNotFound(f"No such image: {source}")
-            db.execute(
-                "INSERT OR REPLACE INTO tags (repository, tag, image_id) VALUES (?, ?, ?)",
-                (ref.repository, ref.tag, image_id),
-            )
+        if not self.meta.set_tag(ref.repository, ref.tag or "latest", image_id, manifest):
+            raise ImageNotFound(f"No such image: {source}")
         return ref
+
+    def manifest_digest_of(self, text: str, image_id: str) -> str:
+        """The manifest or index that ``text`` (resolved to ``image_id``) names: a tag's own, a ``repo@digest``'s
+        digest when it is kept, else the image's first manifest."""
+        try:
+            ref: refs.Reference | None = refs.parse(text.strip())
+        except InvalidReference:
+            ref = None
+        if ref is not None and ref.digest is not None and self.meta.manifest(str(ref.digest)) is not None:
+            return str(ref.digest)
+        if ref is not None and ref.digest is None:
+            tagged = ref.with_default_tag()
+            if self.meta.tag_target(tagged.repository, tagged.tag or "latest") == image_id:
+                found = self.meta.tag_manifest(tagged.repository, tagged.tag or "latest")
+                if found is not None:
+                    return found
+        row = self.meta.image(image_id)
+        if row is None:
+            raise ImageNotFound(f"No such image: {text}")
+        return row.manifest_digest
+
+    def tag_state(self, ref: refs.Reference) -> tuple[str, str | None] | None:
+        """(image ID, manifest or index digest) a tag points at, or None."""
+        tagged = ref.with_default_tag()
+        image_id = self.meta.tag_target(tagged.repository, tagged.tag or "latest")
+        if image_id is None:
+            return None
+        return image_id, self.meta.tag_manifest(tagged.repository, tagged.tag or "latest")
+
+    def layer_form(self, diff_id: str, compression: str) -> tuple[Digest, int, str]:
+        """The layer ``diff_id`` compressed with ``compression`` (``gzip`` or ``zstd``): (blob digest, size, media
+        type of an OCI layer). Made once, deterministically (gzip without time or name, fixed levels), kept beside
+        the plain form until ``image prune``, so a second push uploads nothing and gives the same digests."""
+        from dockyard.layers.compression import Compression, compress
+        from dockyard.oci import mediatype
+        from dockyard.oci.digest import DigestHasher
+        from dockyard.store.lock import file_lock
+
+        wanted = mediatype.layer_type(mediatype.OCI_MANIFEST, compression)
+        for blob, media_type, size in self.meta.layer_forms(diff_id):
+            if media_type == wanted and self.blobs.exists(Digest.parse(blob)):
+                return Digest.parse(blob), size, media_type
+        row = self.meta.layer(diff_id)
+        if row is None:
+            raise ImageNotFound(f"layer {diff_id} is not stored")
+        with file_lock(self.paths.gc_lock, exclusive=False):
+            self.paths.tmp.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.paths.tmp, prefix="compress-") as tmp:
+                hasher = DigestHasher()
+
+                class _Hashing:
+                    def write(self, data: bytes) -> int:
+                        hasher.update(data)
+                        return tmp.write(data)
+
+                with self.blobs.open(Digest.parse(row.blob_digest)) as plain:
+                    compress(plain, _Hashing(), Compression(compression))  # type: ignore[arg-type]
+                digest = hasher.digest()
+                size = tmp.tell()
+                tmp.seek(0)
+                self.blobs.put_stream(tmp, digest, size, f"layer {diff_id} ({compression})")
+            self.meta.add_layer_form(diff_id, str(digest), wanted, size)
+        return digest, size, wanted
+
+    def tags(self) -> list[tuple[str, str, str]]:
+        """(repository, tag, image ID) of every tag."""
+        return self.meta.tags()
+
+    def repo_digests(self) -> list[tuple[str, str, str]]:
+        """(repository, digest, image ID) of every repository digest."""
+        return self.meta.repo_digests()
+
+    def containers(self) -> list[ContainerRow]:
+        return self.meta.containers()
+
+    def layer(self, diff_id: str) -> LayerRow | None:
+        """How the layer ``diff_id`` is kept (its blob, media type, sizes), or None."""
+        return self.meta.layer(diff_id)
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.paths.blobs
+
+    def is_index(self, digest: str) -> bool:
+        """Whether ``digest`` is an index (or manifest list) the store keeps."""
+        row = self.meta.manifest(digest)
+        return row is not None and row[1] is None
+
+    def has_repo_digest(self, ref: refs.Reference) -> bool:
+        return ref.digest is not None and self.meta.digest_target(ref.repository, str(ref.digest)) is not None
+
+    def mount_sources(self, domain: str) -> dict[str, list[str]]:
+        """Blob digest -> repositories of registry ``domain`` known to hold it (from the store's repository
+        digests: the repositories images were pulled from or pushed to)."""
+        repos_of_image: dict[str, list[str]] = {}
+        for repository, _digest, image_id in self.meta.repo_digests():
+            ref = refs.parse(repository)
+            if ref.domain == domain:
+                repos_of_image.setdefault(image_id, []).append(ref.path)
+        out: dict[str, list[str]] = {}
+        for blob, users in self.meta.referenced_blobs().items():
+            for image_id in users:
+                for repo in repos_of_image.get(image_id, []):
+                    if repo not in out.setdefault(blob, []):
+                        out[blob].append(repo)
+        return out
 
     def add_repo_digest(self, ref: refs.Reference, image_id: str) -> bool:
         """Record ``repo@digest`` as a name of ``image_id`` (after a push); False if the image is gone meanwhile."""
         if ref.digest is None:
             raise InvalidReference(f"not a digest reference: {ref}")
-        with self.meta.write() as db:
-            if not db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone():
-                return False
-            db.execute(
-                "INSERT OR REPLACE INTO repo_digests (repository, digest, image_id) VALUES (?, ?, ?)",
-                (ref.repository, str(ref.digest), image_id),
-            )
-        return True
+        return self.meta.add_repo_digest(ref.repository, str(ref.digest), image_id)
 
     def remove(self, text: str, *, force: bool = False) -> list[DeleteRecord]:
         """``docker rmi`` for one argument, with Docker's rules (see :mod:`dockyard.store.delete`)."""
@@ -227,39 +350,22 @@ class Store:
     # --- containers ---------------------------------------------------------------------------------------
 
     def container_create(self, image: str, name: str | None = None) -> ContainerRow:
+        """A container record of an image (what keeps it in use), with the image's command for ``container ls``."""
         image_id = self.resolve(image)
-        cid = secrets.token_hex(32)
         cname = name or _random_name()
         if name is not None and not _valid_container_name(name):
             raise InvalidReference(f"invalid container name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
-        row = ContainerRow(cid, cname, image_id, image, _now())
-        with self.meta.write() as db:
-            if not db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone():
-                raise ImageNotFound(f"No such image: {image}")  # removed since it was resolved
-            if db.execute("SELECT 1 FROM containers WHERE name = ?", (cname,)).fetchone():
-                raise Conflict(f'conflict: the container name "/{cname}" is already in use')
-            db.execute(
-                "INSERT INTO containers (id, name, image_id, image_ref, created) VALUES (?, ?, ?, ?, ?)",
-                (row.id, row.name, row.image_id, row.image_ref, row.created),
-            )
+        config = self.image_by_id(image_id).config().container_config
+        words = [*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])]
+        command = " ".join(str(w) for w in words)
+        row = ContainerRow(secrets.token_hex(32), cname, image_id, image, _now(), command)
+        self.meta.add_container(row)
         return row
 
     def container_remove(self, text: str) -> ContainerRow:
-        name = text.lstrip("/")
-        if not name:
+        if not text.lstrip("/"):
             raise ContainerNotFound("No such container: (empty name)")
-        with self.meta.write() as db:
-            every = db.execute("SELECT id, name, image_id, image_ref, created FROM containers")
-            rows = [row for row in (ContainerRow(*r) for r in every) if row.name == name or row.id.startswith(text)]
-            exact = [r for r in rows if r.name == name or r.id == text]
-            if exact:
-                rows = exact[:1]
-            if not rows:
-                raise ContainerNotFound(f"No such container: {text}")
-            if len(rows) > 1:
-                raise ContainerNotFound(f"container ID prefix {text!r} is ambiguous")
-            db.execute("DELETE FROM containers WHERE id = ?", (rows[0].id,))
-        return rows[0]
+        return self.meta.remove_container(text)
 
     # --- system -------------------------------------------------------------------------------------------
 

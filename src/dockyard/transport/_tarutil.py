@@ -32,7 +32,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, BinaryIO, Final, Protocol, cast
 
-from dockyard.errors import InvalidArchive, SizeMismatch
+from dockyard.errors import DockyardError, InvalidArchive, SizeMismatch
+from dockyard.layers.tarstream import FILE, HARDLINK, SYMLINK, TarHeader, TarReader
 
 _CHUNK: Final = 1 << 20
 _MAX_LINKS: Final = 16
@@ -213,26 +214,40 @@ class _Window(io.RawIOBase):
         super().close()
 
 
+@dataclass(frozen=True, slots=True)
+class _Indexed:
+    """A member of an indexed tar: its header and where its data starts in the file."""
+
+    header: TarHeader
+    offset: int
+
+
 class TarSource(ArchiveSource):
-    """A tar file (seekable, uncompressed), indexed once."""
+    """A tar file (seekable, uncompressed), indexed once with the reader every layer is read with
+    (:class:`~dockyard.layers.tarstream.TarReader`: Go's archive/tar rules, data skipped by seeking)."""
 
     def __init__(self, file: IO[bytes], label: str) -> None:
         self.label = label
         self._file = file
-        self._members: dict[str, tarfile.TarInfo] = {}
+        self._members: dict[str, _Indexed] = {}
         try:
+            if file.seek(0, io.SEEK_END) == 0:
+                raise InvalidArchive(f"{label}: the file is empty, not a tar archive")
             file.seek(0)
-            with tarfile.open(fileobj=file, mode="r:") as tar:
-                for info in tar:
-                    key = _member_key(info.name)
-                    if key is not None:
-                        self._members[key] = info  # a later entry of the same name wins, as on extraction
-        except tarfile.TarError as exc:
+            reader = TarReader(file)
+            for h in reader:
+                key = _member_key(h.name)
+                if key is not None:
+                    # a later entry of the same name wins, as on extraction
+                    self._members[key] = _Indexed(h, reader.offset())
+        except InvalidArchive:
             file.close()
+            raise
+        except DockyardError as exc:
+            file.close()
+            if "ends in the middle" in str(exc):
+                raise InvalidArchive(f"{label}: the tar archive is truncated") from None
             raise InvalidArchive(f"{label}: not a tar archive ({exc})") from None
-        except EOFError:
-            file.close()
-            raise InvalidArchive(f"{label}: the tar archive is truncated") from None
 
     def close(self) -> None:
         """Close the file now (streams already open keep working until the file is closed)."""
@@ -241,16 +256,16 @@ class TarSource(ArchiveSource):
     def names(self) -> list[str]:
         return sorted(self._members)
 
-    def _resolve(self, name: str) -> tuple[str, tarfile.TarInfo] | None:
+    def _resolve(self, name: str) -> tuple[str, _Indexed] | None:
         current = name
         info = self._members.get(current)
         hops = 0
-        while info is not None and (info.issym() or info.islnk()):
+        while info is not None and info.header.kind in (SYMLINK, HARDLINK):
             hops += 1
             if hops > _MAX_LINKS:
                 raise InvalidArchive(f"{self.label}: too many levels of links at {name}")
-            target = info.linkname
-            if info.issym():
+            target = info.header.linkname
+            if info.header.kind == SYMLINK:
                 if target.startswith("/"):
                     raise InvalidArchive(f"{self.label}: {current} is a symlink to an absolute path")
                 joined = posixpath.normpath(posixpath.join(posixpath.dirname(current), target))
@@ -264,25 +279,24 @@ class TarSource(ArchiveSource):
             return None
         return current, info
 
-    def member(self, name: str) -> Member | None:
+    def _regular(self, name: str) -> _Indexed | None:
         found = self._resolve(name)
         if found is None:
             return None
         _, info = found
-        if not info.isreg():
+        if info.header.kind != FILE:
             raise InvalidArchive(f"{self.label}: {name} is not a regular file")
-        return Member(name, info.size)
+        return info
+
+    def member(self, name: str) -> Member | None:
+        info = self._regular(name)
+        return None if info is None else Member(name, info.header.size)
 
     def open(self, name: str) -> BinaryIO:
-        found = self._resolve(name)
-        if found is None:
+        info = self._regular(name)
+        if info is None:
             raise InvalidArchive(f"{self.label}: {name} is missing from the archive")
-        _, info = found
-        if not info.isreg():
-            raise InvalidArchive(f"{self.label}: {name} is not a regular file")
-        if info.sparse is not None:
-            raise InvalidArchive(f"{self.label}: {name} is a sparse tar member, which is not supported")
-        raw = _Window(self, self._file.fileno(), info.offset_data, info.size, f"{self.label}: {name}")
+        raw = _Window(self, self._file.fileno(), info.offset, info.header.size, f"{self.label}: {name}")
         return io.BufferedReader(raw, _CHUNK)
 
 

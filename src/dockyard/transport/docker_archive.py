@@ -21,22 +21,26 @@ import json
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 from dockyard.errors import DigestMismatch, InvalidArchive, InvalidManifest, InvalidReference
-from dockyard.image.base import BlobLayer, Image, Layer, SizedLayer, StaticImage
+from dockyard.image.base import BlobLayer, Image, Layer, StaticImage
 from dockyard.image.synth import synthesize_manifest
+from dockyard.image.transfer import RawManifest, put_image
 from dockyard.image.validate import check_manifest_config
 from dockyard.oci import _json, mediatype
 from dockyard.oci import reference as refs
 from dockyard.oci.config import ImageConfig
 from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest, DigestHasher
+from dockyard.oci.manifest import Manifest
 from dockyard.oci.platform import Platform
 from dockyard.transport._tarutil import (
+    MAX_JSON_SIZE,
     SNIFF_LEN,
     ArchiveSource,
     HashingReader,
@@ -46,6 +50,7 @@ from dockyard.transport._tarutil import (
     safe_name,
     sniff_compression,
 )
+from dockyard.transport.base import BytesSource
 
 MANIFEST_FILE: Final = "manifest.json"
 REPOSITORIES_FILE: Final = "repositories"
@@ -196,20 +201,102 @@ def _compression_of(head: bytes) -> str:
 # --------------------------------------------------------------------------- writing
 
 
+class DockerArchiveSource:
+    """One image of a docker-archive as a :class:`~dockyard.transport.base.Source` (a synthesised manifest: the
+    format keeps none). ``which``: ``@N`` (the N-th image), a name from ``RepoTags``, or None for the only one."""
+
+    def __init__(self, path: Path, which: str | None = None) -> None:
+        entries = read(path)
+        label = os.fspath(path)
+        if which and which.startswith("@"):
+            try:
+                entry = entries[int(which[1:])]
+            except (ValueError, IndexError):
+                raise InvalidArchive(f"{label}: no image number {which[1:]} ({len(entries)} images)") from None
+        elif which:
+            wanted = refs.parse(which).with_default_tag()
+            found = [e for e in entries if any(refs.parse(t) == wanted for t in e.repo_tags)]
+            if not found:
+                raise InvalidArchive(f"{label}: no image named {wanted.familiar()}")
+            entry = found[0]
+        elif len(entries) == 1:
+            entry = entries[0]
+        else:
+            raise InvalidArchive(f"{label}: holds {len(entries)} images: say which (:NAME or :@N)")
+        self.entry = entry
+        self._source = BytesSource(entry.image)
+
+    def top(self) -> RawManifest:
+        return self._source.top()
+
+    def child(self, desc: Descriptor) -> RawManifest:
+        return self._source.child(desc)
+
+    def open_blob(self, desc: Descriptor) -> BinaryIO:
+        return self._source.open_blob(desc)
+
+    def close(self) -> None:
+        return None
+
+
 @dataclass(slots=True)
 class _Planned:
-    image: Image
     config: ImageConfig
     refs: list[refs.Reference] = field(default_factory=list)
 
 
-def _plan(images: Sequence[tuple[Image, list[str]]]) -> list[_Planned]:
-    """One entry per distinct image (by ID), with its names normalised, deduplicated, in order."""
-    by_id: dict[Digest, _Planned] = {}
-    for image, names in images:
-        config = image.config()
-        check_manifest_config(image.manifest(), config)
-        planned = by_id.setdefault(config.digest, _Planned(image, config))
+class DockerArchiveDestination:
+    """A docker-archive (Docker >= 25 layout, uncompressed layers) as a
+    :class:`~dockyard.transport.base.Destination`, streamed to ``out``: layers are decompressed and written as
+    ``blobs/<alg>/<diff_id hex>`` in the order they come (verified against their diff_id on the way), configs as
+    they are; :meth:`commit` adds the manifests, ``index.json``, ``manifest.json`` and ``repositories``. The
+    format keeps no manifest: what :meth:`put_manifest` returns is the OCI manifest written for ``index.json``.
+    Blobs are written one at a time (``max_concurrent`` 1), so the output is deterministic.
+    """
+
+    max_concurrent = 1
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._tar = TarWriter(out)
+        self._tar.__enter__()
+        self._lock = threading.Lock()
+        self._sizes: dict[Digest, int] = {}  # diff_id -> size of the layer tar written
+        self._configs: dict[Digest, bytes] = {}
+        self._plan: list[_Planned] = []
+        self._tar.add_dir("blobs")
+        self._tar.add_dir("blobs/sha256")
+        self._failed = False
+
+    def reuse_blob(self, desc: Descriptor, diff_id: Digest | None) -> str | None:
+        if diff_id is not None:
+            return "Already exists" if diff_id in self._sizes else None
+        return "Already exists" if desc.digest in self._configs else None
+
+    def put_blob(self, desc: Descriptor, stream: BinaryIO, diff_id: Digest | None) -> None:
+        with self._lock:
+            try:
+                if diff_id is None:
+                    data = stream.read(MAX_JSON_SIZE + 1)
+                    desc.digest.verify(data, f"config {desc.digest}")
+                    self._configs[desc.digest] = data
+                    self._tar.add_bytes(_blob_path(desc.digest), data)
+                    return
+                self._sizes[diff_id] = _write_layer(self._tar, desc, stream, diff_id)
+            except BaseException:
+                self._failed = True
+                raise
+
+    def put_manifest(self, raw: RawManifest, *, reference: str | None = None) -> Digest:
+        manifest = Manifest.parse(raw.data, raw.media_type)
+        config = ImageConfig.parse(self._configs[manifest.config.digest])
+        check_manifest_config(manifest, config)
+        self._plan.append(_Planned(config))
+        descs = [Descriptor(mediatype.OCI_LAYER, d, self._sizes[d]) for d in config.diff_ids]
+        return synthesize_manifest(config, descs, mediatype.OCI_MANIFEST).digest
+
+    def name(self, names: Sequence[str]) -> None:
+        """Give the last image put its tags (``RepoTags``), normalised and deduplicated."""
+        planned = self._plan[-1]
         for name in names:
             ref = refs.parse(name)
             if ref.digest is not None:
@@ -217,67 +304,23 @@ def _plan(images: Sequence[tuple[Image, list[str]]]) -> list[_Planned]:
             ref = ref.with_default_tag()
             if all(str(ref) != str(r) for r in planned.refs):
                 planned.refs.append(ref)
-    return list(by_id.values())
 
-
-def write(images: Sequence[tuple[Image, list[str]]], out: BinaryIO | Path) -> None:
-    """Write ``images`` with their tags as a docker-archive (Docker >= 25 layout, uncompressed layers).
-
-    ``out`` is a path (created or truncated; removed again on failure) or a binary stream, which
-    need not be seekable.
-    Every blob is written once; the output is deterministic.
-    """
-    plan = _plan(images)
-    if isinstance(out, str | os.PathLike):
-        path = Path(out)
-        try:
-            with open(path, "wb") as f:
-                _write(plan, f)
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
-    else:
-        _write(plan, out)
-
-
-def _blob_path(digest: Digest) -> str:
-    return f"blobs/{digest.algorithm}/{digest.hex}"
-
-
-def _write(plan: list[_Planned], out: BinaryIO) -> None:
-    # Blobs by digest: configs (bytes) and layers (to be uncompressed), each once.
-    configs: dict[Digest, bytes] = {}
-    layers: dict[Digest, Layer] = {}
-    for p in plan:
-        configs[p.config.digest] = p.config.raw
-        image_layers = list(p.image.layers())
-        if len(image_layers) != len(p.config.diff_ids):
-            raise InvalidManifest(
-                f"image {p.config.digest.short} has {len(image_layers)} layers but {len(p.config.diff_ids)} diff_ids"
-            )
-        for layer, diff_id in zip(image_layers, p.config.diff_ids, strict=True):
-            if layer.diff_id() != diff_id:
-                raise InvalidManifest(
-                    f"image {p.config.digest.short}: layer {layer.descriptor().digest} has diff_id "
-                    f"{layer.diff_id()} but the config says {diff_id}"
-                )
-            layers.setdefault(diff_id, layer)
-    sizes: dict[Digest, int] = {}
-    manifests: dict[Digest, bytes] = {}
-    with TarWriter(out) as tar:
-        tar.add_dir("blobs")
-        for algorithm in sorted({d.algorithm for d in (*configs, *layers)} | {"sha256"}):
-            tar.add_dir(f"blobs/{algorithm}")
-        for digest in sorted({*configs, *layers}):
-            if digest in layers:
-                sizes[digest] = _write_layer(tar, layers[digest], digest)
-            else:
-                tar.add_bytes(_blob_path(digest), configs[digest])
+    def commit(self) -> None:
+        tar = self._tar
+        manifests: dict[Digest, bytes] = {}
         manifest_json: list[dict[str, Any]] = []
         index_descs: list[Descriptor] = []
         repositories: dict[str, dict[str, str]] = {}
-        for p in plan:
-            descs = [Descriptor(mediatype.OCI_LAYER, d, sizes[d]) for d in p.config.diff_ids]
+        merged: dict[Digest, _Planned] = {}
+        for p in self._plan:  # one entry per distinct image (by ID), names merged in order
+            if p.config.digest in merged:
+                for ref in p.refs:
+                    if all(str(ref) != str(r) for r in merged[p.config.digest].refs):
+                        merged[p.config.digest].refs.append(ref)
+            else:
+                merged[p.config.digest] = p
+        for p in merged.values():
+            descs = [Descriptor(mediatype.OCI_LAYER, d, self._sizes[d]) for d in p.config.diff_ids]
             manifest = synthesize_manifest(p.config, descs, mediatype.OCI_MANIFEST)
             manifests.setdefault(manifest.digest, manifest.raw)
             platform = _platform_of(p.config)
@@ -297,18 +340,66 @@ def _write(plan: list[_Planned], out: BinaryIO) -> None:
                 }
             )
         for digest in sorted(manifests):
-            tar.add_bytes(_blob_path(digest), manifests[digest])
-        index = {
-            "schemaVersion": 2,
-            "mediaType": mediatype.OCI_INDEX,
-            "manifests": [d.to_json() for d in index_descs],
-        }
+            if digest not in self._configs:
+                tar.add_bytes(_blob_path(digest), manifests[digest])
+        index = {"schemaVersion": 2, "mediaType": mediatype.OCI_INDEX, "manifests": [d.to_json() for d in index_descs]}
         tar.add_bytes(INDEX_FILE, _json.dumps(index))
         tar.add_bytes(MANIFEST_FILE, _json.dumps(manifest_json) + b"\n")
         tar.add_bytes(OCI_LAYOUT_FILE, OCI_LAYOUT_CONTENT)
         if repositories:
             ordered = {k: dict(sorted(v.items())) for k, v in sorted(repositories.items())}
             tar.add_bytes(REPOSITORIES_FILE, _json.dumps(ordered) + b"\n")
+        tar.__exit__(None, None, None)
+
+    def close(self) -> None:
+        return None
+
+
+def write(images: Sequence[tuple[Image, list[str]]], out: BinaryIO | Path) -> None:
+    """Write ``images`` with their tags as a docker-archive (see :class:`DockerArchiveDestination`).
+
+    ``out`` is a path (created or truncated; removed again on failure) or a binary stream, which
+    need not be seekable. Every blob is written once; the output is deterministic.
+    """
+    if isinstance(out, str | os.PathLike):
+        path = Path(out)
+        try:
+            with open(path, "wb") as f:
+                _write(images, f)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+    else:
+        _write(images, out)
+
+
+def _write(images: Sequence[tuple[Image, list[str]]], out: BinaryIO) -> None:
+    for image, names in images:
+        check_manifest_config(image.manifest(), image.config())
+        for name in names:
+            if refs.parse(name).digest is not None:
+                raise InvalidReference(f"cannot save {name} under a digest reference: a docker-archive needs tags")
+    dest = DockerArchiveDestination(out)
+    for image, names in images:
+        layers = list(image.layers())
+        config = image.config()
+        if len(layers) != len(config.diff_ids):
+            raise InvalidManifest(
+                f"image {config.digest.short} has {len(layers)} layers but {len(config.diff_ids)} diff_ids"
+            )
+        for layer, diff_id in zip(layers, config.diff_ids, strict=True):
+            if layer.diff_id() != diff_id:
+                raise InvalidManifest(
+                    f"image {config.digest.short}: layer {layer.descriptor().digest} has diff_id "
+                    f"{layer.diff_id()} but the config says {diff_id}"
+                )
+        put_image(dest, image, max_concurrent=1)
+        dest.name(names)
+    dest.commit()
+
+
+def _blob_path(digest: Digest) -> str:
+    return f"blobs/{digest.algorithm}/{digest.hex}"
 
 
 def _platform_of(config: ImageConfig) -> Platform | None:
@@ -320,26 +411,19 @@ def _platform_of(config: ImageConfig) -> Platform | None:
         return None
 
 
-def _write_layer(tar: TarWriter, layer: Layer, diff_id: Digest) -> int:
-    """Write ``layer`` uncompressed as ``blobs/<alg>/<diff_id hex>``; its size. Verifies the diff_id."""
+def _write_layer(tar: TarWriter, desc: Descriptor, raw: BinaryIO, diff_id: Digest) -> int:
+    """Write a layer uncompressed as ``blobs/<alg>/<diff_id hex>``; its size. Verifies the diff_id."""
     what = f"layer {diff_id}"
-    desc = layer.descriptor()
     name = _blob_path(diff_id)
     hasher = DigestHasher(diff_id.algorithm)
     with contextlib.ExitStack() as stack:
-        raw = stack.enter_context(layer.open())
         if mediatype.layer_compression(desc.media_type) == "none":
-            stream: BinaryIO = raw
-            size: int | None = desc.size
-        else:
-            from dockyard.layers.compression import open_decompressed
-
-            stream = stack.enter_context(open_decompressed(raw))
-            size = layer.uncompressed_size() if isinstance(layer, SizedLayer) else None
-        if size is not None:
-            tar.add_stream(name, HashingReader(stream, hasher.update), size, what)
+            tar.add_stream(name, HashingReader(raw, hasher.update), desc.size, what)
             _check(hasher, diff_id, what)
-            return size
+            return desc.size
+        from dockyard.layers.compression import open_decompressed
+
+        stream = stack.enter_context(open_decompressed(raw))
         spool = stack.enter_context(tempfile.TemporaryFile(prefix="dockyard-layer-"))
         while chunk := stream.read(_CHUNK):
             hasher.update(chunk)
@@ -357,4 +441,4 @@ def _check(hasher: DigestHasher, expected: Digest, what: str) -> None:
         raise DigestMismatch(str(expected), str(actual), what)
 
 
-__all__ = ["ArchiveEntry", "read", "write"]
+__all__ = ["ArchiveEntry", "DockerArchiveDestination", "DockerArchiveSource", "read", "write"]

@@ -12,15 +12,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from dockyard.errors import InvalidManifest, InvalidReference, SizeMismatch
-from dockyard.image.base import BlobLayer, Layer, Opener
-from dockyard.oci import mediatype
-from dockyard.oci.config import ImageConfig
+from dockyard.errors import InvalidManifest, InvalidReference
+from dockyard.image.transfer import RawManifest
 from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest
 from dockyard.oci.index import Index, parse_any
 from dockyard.oci.manifest import Manifest
-from dockyard.oci.platform import Platform
 from dockyard.oci.reference import Reference
 
 if TYPE_CHECKING:
@@ -104,53 +101,86 @@ def parse_target(ref: Reference, data: bytes, media_type: str, digest: Digest) -
     return Target(ref, data, kind, digest, parsed)
 
 
-class RemoteImage:
-    """One single-platform image in a registry; layers are read when opened."""
+class RegistrySource:
+    """A repository of a registry as a :class:`~dockyard.transport.base.Source`: ``ref`` names the top (a tag or a
+    digest; ``latest`` when neither). Blobs are verified as they stream unless the reader does it itself
+    (``verify=False``: the store checks digest, size and diff_id in its one pass)."""
 
-    def __init__(self, client: RegistryClient, repo: str, manifest: Manifest, config: ImageConfig) -> None:
+    def __init__(self, client: RegistryClient, ref: Reference, *, verify: bool = True) -> None:
+        self.client = client
+        self.ref = ref
+        self.verify = verify
+        self._top: RawManifest | None = None
+
+    def top(self) -> RawManifest:
+        if self._top is None:
+            ident = self.ref.with_default_tag().identifier
+            assert ident is not None
+            got = self.client.get_manifest(self.ref.path, self.ref.digest if self.ref.digest is not None else ident)
+            self._top = RawManifest(got.data, got.media_type)
+            self.top_digest = got.digest
+        return self._top
+
+    def child(self, desc: Descriptor) -> RawManifest:
+        got = self.client.get_manifest(self.ref.path, desc.digest)
+        return RawManifest(got.data, got.media_type or desc.media_type)
+
+    def open_blob(self, desc: Descriptor) -> BinaryIO:
+        return cast(BinaryIO, self.client.open_blob(self.ref.path, desc.digest, verify=self.verify, size=desc.size))
+
+    def close(self) -> None:
+        return None
+
+
+#: Blobs larger than this go up in PATCH chunks of :data:`CHUNK_SIZE`; smaller ones stream in one PUT (as Docker
+#: and skopeo send a layer in one request). Measured: one streamed request beats 32 MiB chunks by 11 % on a
+#: 178 MB layer (each chunk waits for the registry's answer), so chunks are kept for very large blobs only.
+CHUNKED_ABOVE = 1 << 30
+CHUNK_SIZE = 64 << 20
+
+
+class RegistryDestination:
+    """A repository of a registry as a :class:`~dockyard.transport.base.Destination`: a blob the repository has is
+    skipped, one another repository of the registry holds is mounted, the rest uploaded; manifests go up by
+    digest, the top one under ``reference`` (a tag, or its digest)."""
+
+    def __init__(self, client: RegistryClient, repo: str, *, mount_sources: dict[str, list[str]] | None = None) -> None:
         self.client = client
         self.repo = repo
-        self._manifest = manifest
-        self._config = config
-        self._layers = tuple(
-            BlobLayer(desc, diff_id, self._opener(desc))
-            for desc, diff_id in zip(manifest.layers, config.diff_ids, strict=True)
-        )
+        self._sources: dict[str, list[str]] = {k: list(v) for k, v in (mount_sources or {}).items()}
+        self._everywhere: list[str] = []
 
-    def _opener(self, desc: Descriptor) -> Opener:
-        def open_blob() -> BinaryIO:
-            # the store verifies the digest and size while it copies: no second hash here
-            return cast(BinaryIO, self.client.open_blob(self.repo, desc.digest, verify=False, size=desc.size))
+    def add_mount_source(self, repository: str, digests: Sequence[Digest]) -> None:
+        for digest in digests:
+            known = self._sources.setdefault(str(digest), [])
+            if repository not in known:
+                known.append(repository)
 
-        return open_blob
+    def mount_from_anywhere(self, repository: str) -> None:
+        """Try a mount from ``repository`` for every blob (the registry answers whether it holds it)."""
+        self._everywhere.append(repository)
 
-    def manifest(self) -> Manifest:
-        return self._manifest
+    def reuse_blob(self, desc: Descriptor, diff_id: Digest | None) -> str | None:
+        if self.client.blob_exists(self.repo, desc.digest) is not None:
+            return "Layer already exists"
+        for source in [*self._sources.get(str(desc.digest), []), *self._everywhere]:
+            if source != self.repo and self.client.mount_blob(self.repo, desc.digest, source):
+                return f"Mounted from {source}"
+        return None
 
-    def config(self) -> ImageConfig:
-        return self._config
+    def put_blob(self, desc: Descriptor, stream: BinaryIO, diff_id: Digest | None) -> None:
+        chunk = CHUNK_SIZE if desc.size > CHUNKED_ABOVE else None
+        self.client.upload_blob(self.repo, desc.digest, stream, desc.size, chunk)
 
-    def layers(self) -> Sequence[Layer]:
-        return self._layers
+    def put_manifest(self, raw: RawManifest, *, reference: str | None = None) -> Digest:
+        where: str | Digest = reference if reference is not None else raw.digest
+        return self.client.put_manifest(self.repo, where, raw.data, raw.media_type)
 
+    def commit(self) -> None:
+        return None
 
-def manifest_for(client: RegistryClient, target: Target, platform: Platform) -> Manifest:
-    """The image manifest ``target`` means for ``platform`` (itself, or the index's child for it)."""
-    parsed: Index | Manifest = target.parsed
-    depth = 0
-    while isinstance(parsed, Index):
-        depth += 1
-        if depth > _MAX_INDEX_DEPTH:
-            raise InvalidManifest(f"{target.ref.familiar()}: indexes nested too deeply")
-        try:
-            desc = parsed.select(platform)
-        except InvalidManifest as exc:
-            raise InvalidManifest(f"{target.ref.familiar()}: {exc}") from None
-        got = client.get_manifest(target.ref.path, desc.digest)
-        if len(got.data) != desc.size:
-            raise SizeMismatch(desc.size, len(got.data), f"manifest {desc.digest}")
-        parsed = parse_any(got.data, desc.media_type)
-    return parsed
+    def close(self) -> None:
+        return None
 
 
 def config_object(client: RegistryClient, repo: str, manifest: Manifest) -> dict[str, Any]:
@@ -167,53 +197,15 @@ def config_object(client: RegistryClient, repo: str, manifest: Manifest) -> dict
     return obj
 
 
-def copy_blob(src: RegistryClient, src_repo: str, blob: Descriptor, dst: RegistryClient, dst_repo: str) -> None:
-    """One blob into ``dst_repo``: nothing if it is there, a cross-repository mount within a registry, else a
-    stream from the source registry straight into the upload (cut off past the descriptor's size)."""
-    if dst.blob_exists(dst_repo, blob.digest) is not None:
-        return
-    if src.host == dst.host and dst.mount_blob(dst_repo, blob.digest, src_repo):
-        return
-    with src.open_blob(src_repo, blob.digest, size=blob.size) as stream:
-        dst.upload_blob(dst_repo, blob.digest, cast(BinaryIO, stream), blob.size)
-
-
-def image_for(client: RegistryClient, target: Target, platform: Platform | None = None) -> RemoteImage:
-    """The image ``target`` names for ``platform`` (the host's by default), with its config fetched and verified."""
-    manifest = manifest_for(client, target, platform or Platform.host())
-    if manifest.config.media_type not in mediatype.CONFIG_TYPES:
-        raise InvalidManifest(
-            f"{target.ref.familiar()} is not a container image (config type {manifest.config.media_type})"
-        )
-    raw = client.read_blob(target.ref.path, manifest.config.digest, manifest.config.size)
-    if len(raw) != manifest.config.size:
-        raise SizeMismatch(manifest.config.size, len(raw), f"config {manifest.config.digest}")
-    config = ImageConfig.parse(raw)
-    if platform is not None and target.index is None:
-        # asked for a platform, got a single-platform image: it must be that platform (never a silent fallback)
-        actual = config.platform
-        if not any(candidate.matches(actual) for candidate in platform.fallbacks()):
-            raise InvalidManifest(
-                f"image with reference {target.ref.familiar()} was found but does not match the specified "
-                f"platform: wanted {platform}, actual: {actual}"
-            )
-    if len(config.diff_ids) != len(manifest.layers):
-        raise InvalidManifest(
-            f"{target.ref.familiar()}: the manifest lists {len(manifest.layers)} layers "
-            f"but the config {len(config.diff_ids)} diff_ids"
-        )
-    return RemoteImage(client, target.ref.path, manifest, config)
-
-
 __all__ = [
-    "RemoteImage",
+    "CHUNKED_ABOVE",
+    "CHUNK_SIZE",
+    "RegistryDestination",
+    "RegistrySource",
     "Target",
     "client_for",
     "config_object",
-    "copy_blob",
-    "image_for",
     "insecure_registries",
-    "manifest_for",
     "parse_target",
     "resolve",
 ]

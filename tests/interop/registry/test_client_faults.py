@@ -10,11 +10,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
-from registry_util import ALICE, Fault, FaultProxy, RecordingServer, Sample, free_port
+from registry_util import ALICE, Fault, FaultProxy, RecordingServer, Registry, Sample, free_port
 
 from dockyard.errors import DigestMismatch, InvalidManifest, RegistryError, RegistryUnavailable
 from dockyard.oci.digest import Digest
@@ -100,14 +102,109 @@ def test_reset_connection_is_retried(proxied: RegistryClient, faults: FaultProxy
     assert len(faults.requests("sample/app/manifests/v1")) == 2
 
 
-def test_unreachable_registry(fast_retry: RetryPolicy) -> None:
+class CountingTransport(httpx.HTTPTransport):
+    """httpx's own transport, counting the requests sent and the connections refused; ``on_refused(n)`` is
+    called at the n-th refusal (before the error goes on to the client)."""
+
+    def __init__(self, on_refused: Callable[[int], None] | None = None) -> None:
+        super().__init__()
+        self.sent = 0
+        self.refused = 0
+        self.on_refused = on_refused
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent += 1
+        try:
+            return super().handle_request(request)
+        except httpx.ConnectError:
+            self.refused += 1
+            if self.on_refused is not None:
+                self.on_refused(self.refused)
+            raise
+
+
+def test_unreachable_registry_fails_at_once(fast_retry: RetryPolicy) -> None:
     host = f"127.0.0.1:{free_port()}"
-    with RegistryClient(host, retry=fast_retry) as client, pytest.raises(RegistryUnavailable) as info:
-        client.ping()
-    message = str(info.value)
-    assert message.startswith(f"registry {host} is unreachable (ConnectError: ")
-    assert message.endswith(" for /v2/")
-    assert "\n" not in message
+    transport = CountingTransport()
+    with RegistryClient(host, retry=fast_retry, transport=transport) as client:
+        with pytest.raises(RegistryUnavailable) as info:
+            client.ping()
+        assert transport.sent == 1  # no retry before the registry ever answered (it was 4)
+        with pytest.raises(RegistryUnavailable) as manifest:
+            client.get_manifest("foo", "latest")
+        assert transport.sent == 2
+    assert str(info.value) == f"registry {host} is unreachable (GET http://{host}/v2/: connection refused) for /v2/"
+    assert str(manifest.value) == (
+        f"registry {host} is unreachable (GET http://{host}/v2/foo/manifests/latest: connection refused) for foo:latest"
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (
+            httpx.ConnectError("[Errno -2] Name or service not known"),
+            "host name lookup failed: name or service not known",
+        ),
+        (httpx.ConnectTimeout("timed out"), "connection timed out"),
+    ],
+)
+def test_unknown_host_or_connect_timeout_fails_at_once(fast_retry: RetryPolicy, error: Exception, said: str) -> None:
+    # Neither can be made here (no DNS server may be asked, loopback connects at once): httpx's own errors for them.
+    calls: list[str] = []
+
+    def failing(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        raise error
+
+    transport = httpx.MockTransport(failing)
+    with (
+        RegistryClient("nowhere.invalid", retry=fast_retry, transport=transport) as client,
+        pytest.raises(RegistryUnavailable) as info,
+    ):
+        client.get_manifest("library/foo", "1")
+    assert calls == ["https://nowhere.invalid/v2/library/foo/manifests/1"]
+    assert str(info.value) == (
+        f"registry nowhere.invalid is unreachable (GET https://nowhere.invalid/v2/library/foo/manifests/1: {said})"
+        " for library/foo:1"
+    )
+
+
+def test_refused_reconnect_during_a_download_is_retried_and_resumed(
+    registry: Registry, fast_retry: RetryPolicy, big_blob: tuple[bytes, Digest]
+) -> None:
+    data, digest = big_blob
+    with RegistryClient(registry.host, retry=fast_retry) as direct:
+        if direct.blob_exists("faults/blob", digest) is None:
+            direct.upload_blob("faults/blob", digest, data)
+    proxy = FaultProxy(registry.host)
+    proxy.start()
+
+    def back_again(refusals: int) -> None:
+        if refusals == 2:  # the proxy comes back on the same port after two refused reconnects
+            proxy.server = type(proxy.server)(("127.0.0.1", proxy.port), proxy.handler)
+            proxy.server.owner = proxy  # type: ignore[attr-defined]
+            proxy.thread = threading.Thread(target=proxy.server.serve_forever, daemon=True)
+            proxy.start()
+
+    transport = CountingTransport(on_refused=back_again)
+    proxy.add(Fault(r"^GET /v2/faults/blob/blobs/", "drop", drop_after=300_000))
+    try:
+        with (
+            RegistryClient(proxy.host, retry=fast_retry, transport=transport) as client,
+            client.open_blob("faults/blob", digest) as stream,
+        ):
+            first = stream.read(len(data))
+            assert len(first) == 300_000
+            proxy.stop()  # the connection dropped, and now nothing listens: reconnects are refused
+            rest = stream.read()
+            assert first + rest == data
+            assert stream.resumes == 1
+        assert transport.refused == 2
+        gets = proxy.requests(r"^GET /v2/faults/blob/blobs/")
+        assert [g.headers.get("range") for g in gets] == [None, "bytes=300000-"]
+    finally:
+        proxy.stop()
 
 
 def test_upload_put_retried_after_503(proxied: RegistryClient, faults: FaultProxy) -> None:

@@ -25,6 +25,7 @@ from registry_util import (
 from dockyard.image.base import Image
 from dockyard.oci import mediatype
 from dockyard.oci.index import Index
+from dockyard.oci.platform import Platform
 from dockyard.transport.registry.client import RegistryClient
 
 pytestmark = pytest.mark.interop
@@ -162,8 +163,17 @@ def test_create_from_two_repositories_then_pull_each_platform(cli: Any, registry
         assert skopeo_raw(f"docker://{registry.host}/tools/combined@{image.manifest().digest}") == image.manifest().raw
     for platform, image in (("linux/amd64", amd), ("linux/arm64", arm)):
         cli("pull", "--platform", platform, target)
-        inspected = json.loads(cli("inspect", target).stdout)[0]
+        inspected = json.loads(cli("inspect", str(image.config().digest)).stdout)[0]
         assert inspected["Id"] == str(image.config().digest)
+        assert inspected["Architecture"] == platform.split("/")[1]
+    # the tag names the index; its IMAGE ID is this host's platform when present (amd64 here), else the first
+    host = cli("inspect", "--format", "{{.Architecture}}", target).stdout.strip()
+    here = Platform.host().architecture
+    assert host == (here if here in ("amd64", "arm64") else "amd64")
+    # both platforms present: the tag pushes as the index itself, same digest
+    cli("tag", target, f"{registry.host}/tools/again:multi")
+    cli("push", f"{registry.host}/tools/again:multi")
+    assert skopeo_raw(f"docker://{registry.host}/tools/again:multi") == raw
     assert "store OK" in cli("system", "check").stdout
 
 

@@ -213,3 +213,16 @@ def test_pull_all_tags(cli: Any, registry: Registry) -> None:
     assert sorted(listed) == sorted(f"{t} {images[t].config().digest.short}" for t in images)
     res = cli("pull", "-a", f"{repo}:a", check=False)
     assert res.returncode == 1 and "tag can't be used with --all-tags" in res.stderr
+
+
+def test_pull_from_an_unreachable_registry_fails_at_once_and_prints_nothing_of_the_pull(cli: Any) -> None:
+    from registry_util import free_port
+
+    host = f"127.0.0.1:{free_port()}"
+    result = cli("pull", f"{host}/foo", check=False)
+    assert result.returncode == 1
+    assert result.stdout == "Using default tag: latest\n"  # Docker prints this too; no "latest: Pulling from foo"
+    assert result.stderr.splitlines() == [
+        f"Error: registry {host} is unreachable (GET http://{host}/v2/foo/manifests/latest: connection refused)"
+        " for foo:latest"
+    ]

@@ -16,7 +16,7 @@ from dockyard.image import sample as samples
 from dockyard.image.build import build_image, file
 from dockyard.oci import reference as refs
 from dockyard.store.store import Store
-from dockyard.transport import docker_archive
+from dockyard.transport import docker_archive, remote
 from dockyard.transport.registry.client import RegistryClient
 
 pytestmark = pytest.mark.interop
@@ -109,8 +109,8 @@ def test_push_with_token_auth(loaded: Any, token_registry: Registry, token_serve
 
 
 def test_large_blobs_go_up_in_chunks(dockyard_root: Path, faults: FaultProxy, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pushing, "CHUNKED_ABOVE", 100_000)
-    monkeypatch.setattr(pushing, "CHUNK_SIZE", 64 << 10)
+    monkeypatch.setattr(remote, "CHUNKED_ABOVE", 100_000)
+    monkeypatch.setattr(remote, "CHUNK_SIZE", 64 << 10)
     image = build_image([[file("big.bin", os.urandom(400_000))]])
     with Store(dockyard_root) as store:
         store.ingest(image, [refs.parse(f"{faults.host}/chunked/img:v1")])

@@ -116,3 +116,24 @@ def test_save_names_follow_docker_and_oci_names(cli: Any, tmp_path: Path) -> Non
     # and dockyard loads its own OCI output back under the same name
     cli("rmi", "-f", image_id)
     assert cli("load", "-i", str(oci)).stdout == "Loaded image: sample:1\n"
+
+
+def test_bare_ref_name_loads_untagged_with_a_hint(cli: Any, tmp_path: Path) -> None:
+    """A ref.name that is only a tag (``1.0``) names nothing without --name: no invented ``1.0:latest``."""
+    layout = tmp_path / "multi"
+    ids = _multiarch_layout(layout, None)
+    res = cli("load", "-i", str(layout), "--platform", "linux/amd64")
+    assert res.stdout == f"Loaded image ID: {ids['linux/amd64']}\n"
+    hint = [line for line in res.stderr.splitlines() if "--name" in line]
+    assert len(hint) == 1 and "'1.0'" in hint[0]
+    assert cli("images", "--format", "{{.Repository}}:{{.Tag}}").stdout == "<none>:<none>\n"
+
+
+def test_full_reference_ref_name_names_the_image(cli: Any, tmp_path: Path) -> None:
+    layout = tmp_path / "multi"
+    _multiarch_layout(layout, None)
+    index = json.loads((layout / "index.json").read_text())
+    index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] = "example.com/named:2"
+    (layout / "index.json").write_text(json.dumps(index))
+    res = cli("load", "-i", str(layout), "--platform", "linux/amd64")
+    assert res.stdout == "Loaded image: example.com/named:2\n"

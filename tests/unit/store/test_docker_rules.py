@@ -145,7 +145,7 @@ def test_store_from_schema_1_is_migrated(store: Store, dockyard_root: Path) -> N
     store.meta.conn.execute("PRAGMA user_version = 1")
     store.close()
     with Store(dockyard_root) as again:
-        assert again.meta.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert again.meta.conn.execute("PRAGMA user_version").fetchone()[0] == 3
         assert again.summaries()[0].size == size
         assert all(row.content_size == row.size for row in again.meta.layers())  # unknown: the tar length
         assert again.check().ok

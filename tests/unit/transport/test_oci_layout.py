@@ -412,3 +412,21 @@ def test_non_layer_in_layers(tmp_path: Path) -> None:
     _set_index(layout, [{"mediaType": m.media_type, "digest": str(d), "size": odd.size}])
     with pytest.raises(InvalidManifest, match=r"layers\[1\] has media type 'application/json', not a layer"):
         oci_layout.read(layout)
+
+
+def test_arm_v7_takes_the_v6_child(tmp_path: Path) -> None:
+    """The one platform rule (as a registry pull does): linux/arm/v7 runs linux/arm/v6, never another architecture."""
+    v6 = build_image([L1], platform=Platform("linux", "arm", "v6"))
+    amd = build_image([L2], platform=Platform("linux", "amd64"))
+    layout = _layout(tmp_path, [v6.image, amd.image])
+    children = [
+        Descriptor(i.manifest().media_type, i.manifest().digest, i.manifest().size, platform=i.config().platform)
+        for i in (amd.image, v6.image)
+    ]
+    index = Index.build(children)
+    d = _put(layout, index.raw)
+    _set_index(layout, [{"mediaType": mediatype.OCI_INDEX, "digest": str(d), "size": index.size}])
+    (e,) = oci_layout.read(layout, platform=Platform.parse("linux/arm/v7"))
+    assert e.image.manifest().digest == v6.image.manifest().digest
+    with pytest.raises(InvalidManifest, match="linux/arm/v6"):
+        oci_layout.read(layout, platform=Platform.parse("linux/arm64"))

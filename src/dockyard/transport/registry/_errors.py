@@ -1,11 +1,15 @@
-"""Turn a registry's error answer into the matching :class:`~dockyard.errors.RegistryError`."""
+"""Turn a registry's error answer into the matching :class:`~dockyard.errors.RegistryError`.
+
+Which code and status mean which exception is :mod:`dockyard.oci.errcodes`' table, not this module's.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING
 
-from dockyard.errors import RegistryAuthError, RegistryError, RegistryNotFound, RegistryUnavailable
+from dockyard.errors import RegistryError, RegistryUnavailable
 
 if TYPE_CHECKING:
     import httpx
@@ -32,16 +36,6 @@ def error_pairs(body: bytes) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def error_class(status: int) -> type[RegistryError]:
-    if status in (401, 403):
-        return RegistryAuthError
-    if status == 404:
-        return RegistryNotFound
-    if status == 429 or status >= 500:
-        return RegistryUnavailable
-    return RegistryError
-
-
 def from_response(host: str, response: httpx.Response, what: str) -> RegistryError:
     """The error for ``response`` (its body must have been read)."""
     status = response.status_code
@@ -51,9 +45,33 @@ def from_response(host: str, response: httpx.Response, what: str) -> RegistryErr
         body = b""
     pairs = error_pairs(body)
     reason = "" if pairs else f"answered {response.reason_phrase or 'with an error'}"
-    return error_class(status)(host, status=status, errors=pairs, what=what, reason=reason)
+    from dockyard.oci import errcodes  # only an error needs the table (~1 ms to import)
+
+    cls = errcodes.error_class(status, (code for code, _ in pairs))
+    return cls(host, status=status, errors=pairs, what=what, reason=reason)
 
 
-def unreachable(host: str, exc: Exception, what: str) -> RegistryUnavailable:
-    detail = " ".join(str(exc).split()) or type(exc).__name__
-    return RegistryUnavailable(host, what=what, reason=f"is unreachable ({type(exc).__name__}: {detail})")
+_ERRNO = re.compile(r"^\[Errno (-?\d+)\] (.*)$")
+
+
+def describe(exc: Exception) -> str:
+    """A short account of a transport error: ``connection refused``, ``host name lookup failed: ...``."""
+    import httpx
+
+    detail = " ".join(str(exc).split())
+    match = _ERRNO.match(detail)
+    if match is not None:
+        number, text = int(match.group(1)), match.group(2)
+        text = text[:1].lower() + text[1:]
+        if number < 0:  # getaddrinfo's EAI_* codes: the name does not resolve
+            return f"host name lookup failed: {text}"
+        return text
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connection timed out"
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+def unreachable(host: str, exc: Exception, what: str, request: str = "") -> RegistryUnavailable:
+    """The error for a registry that could not be reached; ``request`` (``GET URL``) names what was sent."""
+    said = f"{request}: {describe(exc)}" if request else describe(exc)
+    return RegistryUnavailable(host, what=what, reason=f"is unreachable ({said})")

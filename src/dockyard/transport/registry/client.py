@@ -17,7 +17,6 @@ type comes back as its linux/amd64 child -- so :data:`DEFAULT_ACCEPT` names all 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import BinaryIO, Final, NamedTuple, Self
@@ -53,7 +52,6 @@ MAX_PAGES: Final = 10_000
 """Larger manifests are refused, as containerd does."""
 
 _GENERIC_TYPES: Final = frozenset({"", "application/json", "text/plain", "application/octet-stream"})
-_LINK_NEXT = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
 
 
 class ManifestResponse(NamedTuple):
@@ -347,8 +345,8 @@ class RegistryClient:
             if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
                 raise InvalidManifest(f"registry {self.host} sent a {key} list for {what} that is not a list of names")
             yield from items
-            match = _LINK_NEXT.search(response.headers.get("link", ""))
-            next_url = response.url.join(match.group(1)) if match else None
+            link = response.links.get("next", {}).get("url")
+            next_url = response.url.join(link) if link else None
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ import base64
 import binascii
 import json
 import os
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -252,6 +251,8 @@ def helper_get(helper: str, server_url: str) -> Credentials | None:
 
 def _run_helper(helper: str, action: str, stdin: str, *, missing_ok: bool = False) -> str | None:
     """Run ``docker-credential-<helper> <action>``; its stdout, or ``None`` for "not found" when ``missing_ok``."""
+    import subprocess  # only a credential helper needs it: not imported by every pull
+
     program = HELPER_PREFIX + helper
     try:
         proc = subprocess.run(
