@@ -57,10 +57,4 @@ def test_sigterm_during_a_pull(registry: Registry, tmp_path: Path) -> None:
         report = store.check()
         assert report.ok, report.problems
         assert store.summaries() == []
-        # A layer that was complete and recorded may stay, whole and verified, for the next pull to reuse: a signal
-        # that lands between ingest's layer record and its bookkeeping (store/ingest.py) leaves it. Never a partial
-        # blob, and never anything else.
-        small = [layer.descriptor().digest for layer in image.layers() if layer.descriptor().size < 1 << 20]
-        assert set(report.unreferenced_blobs) <= set(small), report.unreferenced_blobs
-        for digest in report.unreferenced_blobs:
-            assert store.blobs.verify(digest) == digest
+        assert not report.unreferenced_blobs, report.unreferenced_blobs  # a finished layer is taken back too
