@@ -13,6 +13,8 @@ real third-party tools, never with dockyard):
 Building them needs root and debootstrap/umoci/skopeo (``make deps``); without them
 the tests that use them are skipped, except under ``CI`` where that is a failure.
 
+``pytest --update-golden`` rewrites the golden files of CLI output under ``tests/golden/`` (``golden_util``).
+
 Per test:
 
 * ``dockyard_root``  Path: a fresh, empty directory for a dockyard store
@@ -41,6 +43,15 @@ from fixtures_util import (
 )
 
 __all__ = ["CLI", "require_tool"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="write the golden files under tests/golden/ from the current output instead of comparing with them",
+    )
 
 
 @pytest.fixture(scope="session")

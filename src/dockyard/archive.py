@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import lzma
+import os
 import shutil
 import tarfile
 import tempfile
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from dockyard.atomicfile import replaced_atomically
-from dockyard.errors import InvalidArchive, InvalidReference
+from dockyard.errors import DockyardError, InvalidArchive, InvalidReference
 from dockyard.image.base import Image
 from dockyard.image.transfer import BlobEvent
 from dockyard.layers.limits import Limits
@@ -47,21 +48,51 @@ def detect_format(path: Path) -> str:
         raise InvalidArchive(f"{path}: neither a docker-archive (manifest.json) nor an OCI layout (oci-layout)")
     if not path.exists():
         raise InvalidArchive(f"{path}: no such file or directory")
+    if path.is_file() and path.stat().st_size == 0:
+        raise InvalidArchive(f"{path}: the file is empty")
+    from dockyard.transport import _tarutil
+
+    with open(path, "rb") as f:
+        kind = _tarutil.sniff_compression(f.read(_tarutil.SNIFF_LEN))
+    size = path.stat().st_size if kind == "none" else -1  # -1: a compressed stream, of unknown length
+    last: tarfile.TarInfo | None = None
     try:
         with tarfile.open(path) as tar:
             names = set()
             for member in tar:
+                last = member
                 names.add(member.name.lstrip("./").lstrip("/"))
                 if "manifest.json" in names:
                     return "docker"
             if "oci-layout" in names:
                 return "oci"
-    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as exc:
+            if kind == "none":  # a partial last header is truncation
+                with open(path, "rb") as raw:
+                    cut = _tarutil.truncation(tar, last, size, raw)
+                if cut is not None:
+                    raise InvalidArchive(f"{path}: {cut}")
+    except EOFError:  # a compressed stream that ends early
+        raise InvalidArchive(f"{path}: {_inside(last, size)}") from None
+    except (tarfile.TarError, zlib.error, lzma.LZMAError, OSError) as exc:
         if isinstance(exc, OSError) and exc.errno is not None:
             raise  # a real I/O error (permission, disk): reported as such
+        if str(exc) == "unexpected end of data":
+            raise InvalidArchive(f"{path}: {_inside(last, size)}") from None
+        if kind in ("gzip", "bzip2", "xz"):  # what tarfile reads (a zstd archive is refused below, as before)
+            raise InvalidArchive(f"{path}: truncated or corrupt {kind}-compressed archive") from None
         detail = "" if isinstance(exc, tarfile.TarError) else f" ({str(exc).splitlines()[0] if str(exc) else exc!r})"
         raise InvalidArchive(f"{path}: not a tar archive (nor a gzip, bzip2 or xz compressed one){detail}") from None
     raise InvalidArchive(f"{path}: neither a docker-archive (manifest.json) nor an OCI layout (oci-layout)")
+
+
+def _inside(last: tarfile.TarInfo | None, size: int) -> str:
+    """Where a tar of ``size`` bytes (-1: a compressed one, of unknown size) that ``tarfile`` read up to ``last``
+    ends too early."""
+    from dockyard.transport import _tarutil
+
+    if last is None:
+        return _tarutil.truncated_inside(None, 0, 0, size)
+    return _tarutil.truncated_inside(last.name, last.offset_data, last.size, size)
 
 
 def load(
@@ -167,7 +198,11 @@ def load_stream(store: Store, stream: BinaryIO, **options: Any) -> list[Loaded]:
         spool.flush()
         if spool.tell() == 0:
             raise InvalidArchive("requested load from stdin, but stdin is empty")
-        return load(store, Path(spool.name), **options)
+        try:
+            return load(store, Path(spool.name), **options)
+        except DockyardError as exc:  # name what the user gave (stdin, "-"), not the spool file
+            exc.args = tuple(a.replace(spool.name, "-") if isinstance(a, str) else a for a in exc.args)
+            raise
 
 
 def _parse_name(text: str) -> refs.Reference:
@@ -182,14 +217,26 @@ def save(store: Store, names: Sequence[str], out: Path, *, fmt: str = "docker") 
     if fmt not in FORMATS:
         raise InvalidArchive(f"unknown format {fmt!r} (want docker or oci)")
     plan = save_plan(store, names)
-    with replaced_atomically(out) as tmp:
-        if fmt == "docker":
-            from dockyard.transport import docker_archive
+    try:
+        with replaced_atomically(out) as tmp:
+            if fmt == "docker":
+                from dockyard.transport import docker_archive
 
-            with open(tmp, "wb") as f:
-                docker_archive.write(plan, f)
-        else:
-            _save_oci(store, plan, tmp)
+                with open(tmp, "wb") as f:
+                    docker_archive.write(plan, f)
+            else:
+                _save_oci(store, plan, tmp)
+    except OSError as exc:
+        raise output_error(exc, out) from None
+
+
+def output_error(exc: OSError, out: Path) -> OSError:
+    """An error writing the output file named by the path the user gave, not by the temporary file beside it
+    (``.x.tar.kxy_s8z0.dockyard-tmp``) that becomes it; errors about other files are left as they are."""
+    name = os.fspath(exc.filename) if exc.filename is not None else None
+    if name is not None and not Path(name).name.startswith(f".{out.name}."):
+        return exc
+    return OSError(exc.errno, exc.strerror or str(exc), os.fspath(out))
 
 
 def _save_oci(store: Store, plan: list[tuple[Image, list[str]]], out: Path) -> None:

@@ -77,6 +77,8 @@ def push(
     finally:
         if own_client:
             client.close()
+    if source.notes and platform is None and not store.is_index(source.digest):
+        store.keep_manifest(source.top(), source.image_id)  # the bytes pushed, so repo@digest names them here too
     store.add_repo_digest(ref.untagged().with_digest(done.digest), source.image_id)
     return PushResult(ref, done.digest, done.size, tuple(source.notes))
 

@@ -8,9 +8,10 @@ is what ``json.Marshal`` does to a ``json.Marshaler``'s bytes, :func:`go_marshal
 * ``login``: ``GET /v2/`` with the credentials, then Docker's ``config.json`` entry (through its
   credential helper when one is configured), as ``docker login`` does client-side.
 * ``manifest inspect``: docker/cli ``cli/command/manifest/inspect.go``: a manifest is the
-  registry's bytes re-indented with tabs (``json.Indent``); an index is rebuilt as a Docker
-  manifest list from its children (distribution 2.8's ``manifestlist.FromDescriptors``,
-  ``json.MarshalIndent`` with three spaces); ``-v`` prints ``types.ImageManifest`` objects.
+  registry's bytes re-indented with tabs (``json.Indent``); an index is rebuilt from its children
+  (distribution 2.8's ``manifestlist.FromDescriptors``: an OCI index when the first child is an OCI
+  manifest, a Docker manifest list otherwise; ``json.MarshalIndent`` with three spaces); ``-v`` prints
+  ``types.ImageManifest`` objects, each under ``OCIManifest`` or ``SchemaV2Manifest`` by its own type.
 * ``digest`` / ``tags`` / ``catalog`` / ``delete``: crane's ``digest``, ``ls``, ``catalog``, ``delete``.
 """
 
@@ -301,6 +302,15 @@ def _image_manifest_json(ref_text: str, manifest: Manifest, platform: dict[str, 
     return head[:-1].encode() + b',"' + key.encode() + b'":' + go_compact(manifest.raw) + b"}"
 
 
+def list_media_type(children: Iterable[Manifest]) -> str:
+    """The media type distribution's ``manifestlist.FromDescriptors`` gives a list rebuilt from ``children``:
+    the OCI index type when the first child is an OCI manifest, the Docker manifest list type otherwise."""
+    first = next(iter(children), None)
+    if first is not None and first.media_type == mediatype.OCI_MANIFEST:
+        return mediatype.OCI_INDEX
+    return mediatype.DOCKER_MANIFEST_LIST
+
+
 def _child(client: RegistryClient, repo: str, desc: Descriptor) -> Manifest:
     got = client.get_manifest(repo, desc.digest)
     parsed = parse_any(got.data, got.media_type)
@@ -332,7 +342,8 @@ def manifest_inspect(client: RegistryClient, ref: Reference, *, verbose: bool = 
             }
             for desc, child in children
         ]
-        listing = {"schemaVersion": 2, "mediaType": mediatype.DOCKER_MANIFEST_LIST, "manifests": entries}
+        kind = list_media_type(child for _, child in children)
+        listing = {"schemaVersion": 2, "mediaType": kind, "manifests": entries}
         return (go_marshal(listing, "   ") + "\n").encode()
     items = []
     for desc, child in children:
@@ -424,6 +435,7 @@ __all__ = [
     "go_marshal",
     "go_platform",
     "go_time",
+    "list_media_type",
     "list_tags",
     "login",
     "logout",

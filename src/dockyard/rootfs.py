@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from dockyard.errors import DockyardError, InvalidInput
 from dockyard.layers import union
@@ -47,16 +48,48 @@ def unpack(
         raise
 
 
+def report_json(report: _unpack.UnpackReport) -> dict[str, Any]:
+    """An :class:`UnpackReport` as ``unpack --format json`` prints it (Docker-style capitalised keys)."""
+    return {
+        "Layers": report.layers,
+        "Entries": report.entries,
+        "Files": report.files,
+        "Directories": report.dirs,
+        "Symlinks": report.symlinks,
+        "Hardlinks": report.hardlinks,
+        "Devices": report.devices,
+        "SkippedDevices": report.skipped_devices,
+        "Whiteouts": report.whiteouts,
+        "Bytes": report.bytes,
+        "Warnings": list(report.warnings),
+    }
+
+
+def export_stream(store: Store, text: str, out: BinaryIO, *, limits: Limits | None = None) -> None:
+    """Write the image's flattened root filesystem as one tar to a stream (``export`` without ``-o``); the
+    image is looked up first, so a wrong name writes nothing."""
+    image = store.image(text)
+    openers = [layer.open for layer in image.layers()]
+    union.export(openers, out, limits or Limits.from_env())
+
+
 def export(store: Store, text: str, out: Path, *, limits: Limits | None = None) -> None:
     """Write the image's flattened root filesystem as one tar; the file appears only when complete."""
     image = store.image(text)
     openers = [layer.open for layer in image.layers()]
-    out = out.resolve()
-    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+    given, out = out, out.resolve()
+    from dockyard.archive import output_error
+
+    try:
+        fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+    except OSError as exc:
+        raise output_error(exc, given) from None
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as f:
             union.export(openers, f, limits or Limits.from_env())
         tmp.replace(out)
+    except OSError as exc:
+        raise output_error(exc, given) from None
     finally:
         tmp.unlink(missing_ok=True)

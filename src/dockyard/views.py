@@ -5,16 +5,21 @@ Pure functions over the store; the CLI renders what they return.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dockyard.errors import InvalidInput
+from dockyard.errors import DockyardError, InvalidInput
 from dockyard.oci import reference as refs
 from dockyard.oci.timefmt import parse_time
 from dockyard.store.store import ImageSummary, Store
-from dockyard.units import go_time, human_size, since
+from dockyard.units import ellipsis, go_time, human_size, since
+
+if TYPE_CHECKING:
+    from dockyard.store.check import DiskUsage
+    from dockyard.store.metadata import ContainerRow
 
 # Docker's container.Config keys, in Docker's order, with their zero values.
 _CONTAINER_CONFIG_KEYS: tuple[tuple[str, Any], ...] = (
@@ -45,6 +50,12 @@ _CONTAINER_CONFIG_KEYS: tuple[tuple[str, Any], ...] = (
 _OMIT_WHEN_NULL = {"ExposedPorts", "Healthcheck", "ArgsEscaped", "StopSignal", "StopTimeout", "Shell"}
 
 
+def clock() -> datetime:
+    """The time relative times (``2 years ago``) are counted from: the clock. The one seam for tests that need
+    those columns to stay the same from one year to the next (the golden files)."""
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class ImageRow:
     """One row of ``dockyard images``: an image under one repository:tag (or <none>)."""
@@ -59,7 +70,7 @@ class ImageRow:
         return {
             "Containers": "N/A" if not s.containers else str(s.containers),
             "CreatedAt": go_time(s.created),
-            "CreatedSince": since(s.created, now),
+            "CreatedSince": since(s.created, now or clock()),
             "Digest": self.digest,
             "ID": s.id.short if trunc else str(s.id),
             "Repository": self.repository,
@@ -69,6 +80,16 @@ class ImageRow:
             "UniqueSize": "N/A",
             "VirtualSize": human_size(s.size, 4),
         }
+
+
+_DIGEST_FIELD = re.compile(r"\{\{(?:(?!\}\}).)*?\.Digest\b", re.S)  # .Digest inside an action
+
+
+def format_shows_digest(fmt: str | None) -> bool:
+    """Whether an ``images --format`` template refers to ``.Digest`` (then the digest rows are shown, as with
+    ``--digests``): a superset of docker/cli's test, the literal text ``{{.Digest}}``, which misses
+    ``{{ .Digest }}``, ``{{.Digest | json}}`` and the like."""
+    return bool(fmt) and fmt != "json" and _DIGEST_FIELD.search(fmt or "") is not None
 
 
 def image_rows(
@@ -256,3 +277,105 @@ def history(store: Store, text: str) -> list[HistoryRow]:
             image.row.id, top.created, top.created_by, top.size, top.comment, tuple(t.familiar() for t in tags)
         )
     return out
+
+
+# --- containers ----------------------------------------------------------------------------------------------
+
+
+def _truncate_id(text: str) -> str:
+    """Docker's ``stringid.TruncateID``: what follows the algorithm, cut to 12 characters."""
+    return text.partition(":")[2][:12] if ":" in text else text[:12]
+
+
+def container_image(store: Store, row: ContainerRow, *, trunc: bool = True) -> str:
+    """The IMAGE column of ``docker ps``: the name the container was created with while it still names that
+    image (the daemon's rule), else the image ID; truncated as docker/cli does (a short ID, a tag kept, a
+    digest dropped)."""
+    image = row.image_ref
+    if image != row.image_id:
+        try:
+            resolved: str | None = store.resolve(image)
+        except DockyardError:
+            resolved = None
+        if resolved != row.image_id:
+            image = row.image_id
+    if not trunc:
+        return image
+    if _truncate_id(row.image_id) == _truncate_id(image):
+        return _truncate_id(image)
+    try:
+        ref = refs.parse(image)
+    except InvalidInput:
+        return image
+    return ref.untagged().familiar() if ref.tag is None else ref.untagged().with_tag(ref.tag).familiar()
+
+
+def _command(command: str, trunc: bool) -> str:
+    """docker/cli's COMMAND: ``strconv.Quote`` of the command, cut to 20 columns unless ``--no-trunc``."""
+    import json
+
+    quoted = json.dumps(command, ensure_ascii=False)
+    return ellipsis(quoted, 20) if trunc else quoted
+
+
+def container_docs(store: Store, *, trunc: bool = True, now: datetime | None = None) -> list[dict[str, str]]:
+    """``docker ps -a`` rows, newest first, with docker/cli's field names (``--format json``)."""
+    docs = []
+    for row in reversed(store.containers()):
+        created = parse_time(row.created)
+        docs.append(
+            {
+                "Command": _command(row.command, trunc),
+                "CreatedAt": go_time(created),
+                "ID": row.id[:12] if trunc else row.id,
+                "Image": container_image(store, row, trunc=trunc),
+                "Labels": "",
+                "LocalVolumes": "0",
+                "Mounts": "",
+                "Names": row.name,
+                "Networks": "",
+                "Ports": "",
+                "RunningFor": since(created, now or clock()),
+                "Size": "0B",
+                "State": "created",
+                "Status": "Created",
+            }
+        )
+    return docs
+
+
+# --- system df -----------------------------------------------------------------------------------------------
+
+
+def _with_percent(part: int, total: int) -> str:
+    return f"{human_size(part)} ({part * 100 // total}%)" if total > 0 else human_size(part)
+
+
+def disk_usage_docs(du: DiskUsage) -> list[dict[str, str]]:
+    """``docker system df``'s rows (Images, Containers) as its formatter names their fields."""
+    return [
+        {
+            "Active": str(du.active),
+            "Reclaimable": _with_percent(du.reclaimable, du.size),
+            "Size": human_size(du.size),
+            "TotalCount": str(du.images),
+            "Type": "Images",
+        },
+        {"Active": "0", "Reclaimable": "0B", "Size": "0B", "TotalCount": str(du.containers), "Type": "Containers"},
+    ]
+
+
+def disk_usage_image_docs(du: DiskUsage, *, trunc: bool = True, now: datetime | None = None) -> list[dict[str, str]]:
+    """``docker system df -v``'s images: one row an image, under its first tag (docker/cli shows only that)."""
+    docs = []
+    for usage in du.per_image:
+        s = usage.summary
+        first = s.tags[0] if s.tags else None
+        repo = first.familiar_name() if first is not None else "<none>"
+        tag = (first.tag or "latest") if first is not None else "<none>"
+        doc = ImageRow(repo, tag, "<none>", s).as_json(trunc=trunc, now=now)
+        doc["SharedSize"] = human_size(usage.shared_size)
+        doc["UniqueSize"] = human_size(usage.unique_size)
+        doc["Containers"] = str(usage.containers)
+        docs.append(doc)
+    return docs

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sqlite3
 import sys
@@ -91,9 +92,10 @@ _IMAGES_HEADERS = {
 def cmd_images(args: argparse.Namespace) -> int:
     from dockyard import views
 
+    digests = args.digests or views.format_shows_digest(args.format)
     with _store(args) as store:
         rows = views.image_rows(
-            store, reference=args.reference, filters=args.filter or [], digests=args.digests, all_images=args.all
+            store, reference=args.reference, filters=args.filter or [], digests=digests, all_images=args.all
         )
     trunc = not args.no_trunc
     if args.quiet:  # one ID per row, repeated for each of an image's rows, as Docker prints them
@@ -104,11 +106,14 @@ def cmd_images(args: argparse.Namespace) -> int:
     return _emit([r.as_json(trunc=trunc) for r in rows], args.format, _IMAGES_HEADERS, cols)
 
 
+_JSON_DOT = re.compile(r"\{\{-?\s*json\s+\.\s*-?\}\}")
+
+
 def _emit(docs: Sequence[dict[str, str]], fmt: str | None, headers: dict[str, str], cols: list[str]) -> int:
     """Docker's three outputs: ``--format json`` (a JSON object a line), a Go template, or the default table."""
     from dockyard.cli import render
 
-    if fmt == "json":
+    if fmt == "json" or (fmt and _JSON_DOT.fullmatch(fmt)):  # docker/cli: "json" is "{{json .}}"
         for d in docs:
             _out(render.go_json(d) + "\n")
         return 0
@@ -151,7 +156,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         for d in docs:
             _out(tpl.render(d) + "\n")
     else:
-        _out(json.dumps(docs, indent=4, ensure_ascii=False) + "\n")
+        from dockyard.units import go_escape  # json.MarshalIndent escapes <, >, & as Docker prints them
+
+        _out(go_escape(json.dumps(docs, indent=4, ensure_ascii=False)) + "\n")
     for msg in failed:
         _err(f"Error: {msg}")
     return 1 if failed else 0
@@ -174,6 +181,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     with _store(args) as store:
         rows = views.history(store, args.image)
     human = args.human.lower() not in ("false", "0", "no")
+    now = views.clock()
     docs: list[dict[str, str]] = []
     for r in rows:
         ident = r.id
@@ -183,7 +191,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         docs.append(
             {
                 "ID": ident,
-                "CreatedSince": render.history_since(r.created) if human else render.rfc3339(r.created),
+                "CreatedSince": render.history_since(r.created, now) if human else render.rfc3339(r.created),
                 "CreatedAt": render.rfc3339(r.created),
                 "CreatedBy": created_by if args.no_trunc else render.ellipsis(created_by, 45),
                 "Size": render.human_size(r.size) if human else str(r.size),
@@ -246,111 +254,6 @@ def _confirm(prompt: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def cmd_unpack(args: argparse.Namespace) -> int:
-    from dockyard import rootfs
-
-    with _store(args) as store:
-        report = rootfs.unpack(store, args.image, Path(args.dir), devices=args.devices, on_warning=_err)
-    if not args.quiet:
-        _err(f"unpacked {args.image} into {args.dir}: {report}")
-    return 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from dockyard import rootfs
-
-    with _store(args) as store:
-        rootfs.export(store, args.image, Path(args.output))
-    return 0
-
-
-# --- containers ----------------------------------------------------------------------------------------------
-
-
-def cmd_container_create(args: argparse.Namespace) -> int:
-    with _store(args) as store:
-        row = store.container_create(args.image, args.name)
-    _out(row.id + "\n")
-    return 0
-
-
-def cmd_container_ls(args: argparse.Namespace) -> int:
-    from datetime import datetime
-
-    from dockyard.cli import render
-
-    with _store(args) as store:
-        rows = store.containers()
-    if args.quiet:
-        for r in rows:
-            _out(r.id[:12] + "\n")
-        return 0
-    table = [["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]]
-    for r in reversed(rows):
-        created = datetime.fromisoformat(r.created.replace("Z", "+00:00"))
-        table.append([r.id[:12], r.image_ref, '""', render.since(created), "Created", "", r.name])
-    _out(render.table(table))
-    return 0
-
-
-def cmd_container_rm(args: argparse.Namespace) -> int:
-    from dockyard.errors import DockyardError
-
-    status = 0
-    with _store(args) as store:
-        for name in args.containers:
-            try:
-                store.container_remove(name)
-                _out(name + "\n")
-            except DockyardError as exc:
-                _err(f"Error: {exc}")
-                status = 1
-    return status
-
-
-# --- system --------------------------------------------------------------------------------------------------
-
-
-def cmd_system_df(args: argparse.Namespace) -> int:
-    from dockyard.cli import render
-
-    with _store(args) as store:
-        du = store.disk_usage()
-    pct = f" ({du.reclaimable * 100 // du.blob_bytes}%)" if du.blob_bytes else ""
-    table = [
-        ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
-        [
-            "Images",
-            str(du.images),
-            str(du.active),
-            render.human_size(du.blob_bytes),
-            render.human_size(du.reclaimable) + pct,
-        ],
-        ["Containers", str(du.containers), "0", "0B", "0B"],
-    ]
-    _out(render.table(table))
-    if args.verbose:
-        _out(f"\nUncompressed size of all images: {render.human_size(du.total_size)}\n")
-        _out(f"Shared blobs: {render.human_size(du.shared_size)}  Unique blobs: {render.human_size(du.unique_size)}\n")
-    return 0
-
-
-def cmd_system_check(args: argparse.Namespace) -> int:
-    with _store(args) as store:
-        report = store.check(rehash=not args.quick)
-    for p in report.problems:
-        _out(f"ERROR: {p}\n")
-    if report.unreferenced_blobs:
-        _out(f"note: {len(report.unreferenced_blobs)} unreferenced blobs (reclaimable with `dockyard image prune`)\n")
-    if report.temp_files:
-        _out(f"note: {len(report.temp_files)} leftover temporary files from interrupted writes\n")
-    if report.ok:
-        _out(f"store OK: {report.blobs_checked} blobs verified\n")
-        return 0
-    _out(f"store DAMAGED: {len(report.problems)} problems\n")
-    return 1
-
-
 def cmd_version(args: argparse.Namespace) -> int:
     from dockyard import __version__
 
@@ -387,7 +290,9 @@ def _add_images_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-f", "--filter", action="append", help="filter output (dangling=, reference=, before=, since=, label=)"
     )
-    p.add_argument("--format", help="'json', or a Go template such as '{{.Repository}}:{{.Tag}}'")
+    p.add_argument(
+        "--format", help="'json', or a Go template such as '{{.Repository}}:{{.Tag}}' (naming .Digest shows digests)"
+    )
     p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
     p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
     p.set_defaults(func=cmd_images)
@@ -469,20 +374,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tag_args(sub.add_parser("tag", help="create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"))
     _add_rmi_args(sub.add_parser("rmi", help="remove images"))
 
-    p = sub.add_parser("unpack", help="write an image's root filesystem into a directory, safely")
-    p.add_argument("image", metavar="IMAGE")
-    p.add_argument("dir", metavar="DIR")
-    p.add_argument("--devices", action="store_true", help="create device nodes (root only)")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.set_defaults(func=cmd_unpack)
+    from dockyard.cli import registry, remote, rootfs, system
 
-    p = sub.add_parser("export", help="write an image's flattened root filesystem as one tar")
-    p.add_argument("image", metavar="IMAGE")
-    p.add_argument("-o", "--output", required=True)
-    p.set_defaults(func=cmd_export)
-
-    image = sub.add_parser("image", help="manage images")
+    rootfs.add_parsers(sub)
+    image = sub.add_parser("image", help="manage images (Docker's management commands: image ls, image pull, ...)")
     isub = image.add_subparsers(dest="image_command", metavar="COMMAND", parser_class=_Parser, required=True)
+    registry.add_pull_args(isub.add_parser("pull", help="download an image from a registry"))
+    registry.add_push_args(isub.add_parser("push", help="upload an image to a registry"))
     _add_images_args(isub.add_parser("ls", aliases=["list"], help="list images"))
     _add_load_args(isub.add_parser("load", help="load images"))
     _add_save_args(isub.add_parser("save", help="save images"))
@@ -492,31 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rmi_args(isub.add_parser("rm", aliases=["remove"], help="remove images"))
     _add_prune_args(isub.add_parser("prune", help="remove unused images"))
 
-    container = sub.add_parser("container", help="container records (which images are in use)")
-    csub = container.add_subparsers(dest="container_command", metavar="COMMAND", parser_class=_Parser, required=True)
-    p = csub.add_parser("create", help="create a container record for an image")
-    p.add_argument("image", metavar="IMAGE")
-    p.add_argument("--name")
-    p.set_defaults(func=cmd_container_create)
-    p = csub.add_parser("ls", aliases=["list", "ps"], help="list containers")
-    p.add_argument("-a", "--all", action="store_true")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.set_defaults(func=cmd_container_ls)
-    p = csub.add_parser("rm", aliases=["remove"], help="remove containers")
-    p.add_argument("containers", nargs="+", metavar="CONTAINER")
-    p.add_argument("-f", "--force", action="store_true")
-    p.set_defaults(func=cmd_container_rm)
-
-    system = sub.add_parser("system", help="manage the store")
-    ssub = system.add_subparsers(dest="system_command", metavar="COMMAND", parser_class=_Parser, required=True)
-    p = ssub.add_parser("df", help="show disk usage")
-    p.add_argument("-v", "--verbose", action="store_true")
-    p.set_defaults(func=cmd_system_df)
-    p = ssub.add_parser("check", help="verify every blob and reference in the store")
-    p.add_argument("--quick", action="store_true", help="skip re-hashing blobs")
-    p.set_defaults(func=cmd_system_check)
-
-    from dockyard.cli import registry, remote
+    system.add_parsers(sub, _Parser)
 
     registry.add_parsers(sub)
     remote.add_parsers(sub)

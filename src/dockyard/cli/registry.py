@@ -139,9 +139,8 @@ def cmd_copy(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub: Any) -> None:
-    """Add the registry commands to the top-level subparsers."""
-    p = sub.add_parser("pull", help="download an image from a registry into the store")
+def add_pull_args(p: argparse.ArgumentParser) -> None:
+    """``pull``'s arguments (also ``image pull``)."""
     p.add_argument("name", metavar="NAME[:TAG|@DIGEST]")
     p.add_argument("-a", "--all-tags", action="store_true", help="download all tagged images in the repository")
     p.add_argument("--platform", help="os/arch[/variant] to pull from a multi-platform image (default: this host)")
@@ -149,7 +148,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--max-concurrent-downloads", type=int, default=3, help="layers downloaded at once (default 3)")
     p.set_defaults(func=cmd_pull)
 
-    p = sub.add_parser("push", help="upload an image of the store to a registry")
+
+def add_push_args(p: argparse.ArgumentParser) -> None:
+    """``push``'s arguments (also ``image push``)."""
     p.add_argument("name", metavar="NAME[:TAG]")
     p.add_argument("-a", "--all-tags", action="store_true", help="push all tags of the repository")
     p.add_argument(
@@ -165,6 +166,12 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="suppress verbose output")
     p.add_argument("--max-concurrent-uploads", type=int, default=5, help="layers uploaded at once (default 5)")
     p.set_defaults(func=cmd_push)
+
+
+def add_parsers(sub: Any) -> None:
+    """Add the registry commands to the top-level subparsers."""
+    add_pull_args(sub.add_parser("pull", help="download an image from a registry into the store"))
+    add_push_args(sub.add_parser("push", help="upload an image of the store to a registry"))
 
     p = sub.add_parser(
         "copy",

@@ -14,7 +14,7 @@ from dockyard.store.image import StoreImage
 from dockyard.store.lock import file_lock
 
 if TYPE_CHECKING:
-    from dockyard.store.store import Store
+    from dockyard.store.store import ImageSummary, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,43 +30,76 @@ class CheckReport:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageUsage:
+    """One image in ``system df -v``: Docker's SIZE, SHARED SIZE (its layers other images use too) and the
+    number of containers using it. Sizes are Docker's SIZE unit: the bytes of the files the layers unpack to."""
+
+    summary: ImageSummary
+    shared_size: int
+    containers: int
+
+    @property
+    def size(self) -> int:
+        return self.summary.size
+
+    @property
+    def unique_size(self) -> int:
+        return self.size - self.shared_size
+
+
+@dataclass(frozen=True, slots=True)
 class DiskUsage:
+    """``system df``. ``size`` counts each layer once in the unit of ``images``' SIZE (for one image they are
+    equal); ``reclaimable`` is the part of it no image in use by a container holds. ``blob_bytes`` and
+    ``reclaimable_bytes`` are the same on disk: every blob (compressed layers, configs, manifests)."""
+
     images: int
     active: int
-    total_size: int
-    shared_size: int
-    unique_size: int
+    size: int
     reclaimable: int
     blob_bytes: int
+    reclaimable_bytes: int
     containers: int
+    per_image: tuple[ImageUsage, ...]
 
 
 def disk_usage(store: Store) -> DiskUsage:
     summaries = store.summaries()
-    used = store.meta.referenced_blobs()
+    layer_sizes: dict[str, int] = {}
+    image_layers: dict[str, set[str]] = {}
+    for s in summaries:
+        diff_ids = set(store.meta.image_diff_ids(str(s.id)))
+        image_layers[str(s.id)] = diff_ids
+        for diff_id in diff_ids - layer_sizes.keys():
+            row = store.meta.layer(diff_id)
+            layer_sizes[diff_id] = row.content_size if row is not None else 0
+    users: dict[str, int] = {}
+    for diff_ids in image_layers.values():
+        for diff_id in diff_ids:
+            users[diff_id] = users.get(diff_id, 0) + 1
+    active_ids = {str(s.id) for s in summaries if s.containers}
+    held = set().union(*(image_layers[i] for i in active_ids)) if active_ids else set()
+    per_image = tuple(
+        ImageUsage(s, sum(layer_sizes[d] for d in image_layers[str(s.id)] if users[d] > 1), s.containers)
+        for s in summaries
+    )
+    used_blobs = store.meta.referenced_blobs()
     blob_sizes: dict[str, int] = {}
     for d in store.blobs.all():
         try:
             blob_sizes[str(d)] = store.blobs.size(d)
         except BlobNotFound:
             continue
-    in_use = {c.image_id for c in store.meta.containers()}
-    shared = sum(blob_sizes.get(b, 0) for b, users in used.items() if len(users) > 1)
-    total = sum(blob_sizes.values())
-    reclaimable = 0
-    for blob, users in used.items():
-        if not users & in_use:
-            reclaimable += blob_sizes.get(blob, 0)
-    reclaimable += sum(s for b, s in blob_sizes.items() if b not in used)
+    held_blobs = {b for b, who in used_blobs.items() if who & active_ids}
     return DiskUsage(
         images=len(summaries),
-        active=len(in_use),
-        total_size=sum(s.size for s in summaries),
-        shared_size=shared,
-        unique_size=total - shared,
-        reclaimable=reclaimable,
-        blob_bytes=total,
+        active=len(active_ids),
+        size=sum(layer_sizes.values()),
+        reclaimable=sum(size for d, size in layer_sizes.items() if d not in held),
+        blob_bytes=sum(blob_sizes.values()),
+        reclaimable_bytes=sum(size for b, size in blob_sizes.items() if b not in held_blobs),
         containers=len(store.meta.containers()),
+        per_image=per_image,
     )
 
 

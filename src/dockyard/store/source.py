@@ -128,11 +128,11 @@ class StoreSource:
             return raw
         rebuilt = Manifest.build(config, kept, media_type, manifest.annotations or None)
         why = (
-            f"layers kept uncompressed are sent {self.compression}-compressed"
+            f"Layers kept uncompressed are sent {self.compression}-compressed"
             if compressed
-            else "layers are kept in another compression"
+            else "Layers are kept in another compression"
         )
-        self.notes.append(f"{manifest.digest.short}: {why}; the manifest is rewritten as {rebuilt.digest}")
+        self.notes.append(f"{why}: manifest {manifest.digest} is sent as {rebuilt.digest}")
         return RawManifest(rebuilt.raw, rebuilt.media_type)
 
     def _index(self, raw: RawManifest) -> RawManifest:
@@ -151,5 +151,5 @@ class StoreSource:
         if not changed:
             return raw
         rebuilt = Index.build(children, index.media_type, index.annotations or None)
-        self.notes.append(f"{index.digest.short}: an image of it was rewritten; the index is now {rebuilt.digest}")
+        self.notes.append(f"An image of index {index.digest} was rewritten: the index is sent as {rebuilt.digest}")
         return RawManifest(rebuilt.raw, rebuilt.media_type)

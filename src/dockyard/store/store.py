@@ -21,6 +21,7 @@ from dockyard.store.paths import StorePaths, default_root
 
 if TYPE_CHECKING:
     from dockyard.image.base import Image
+    from dockyard.image.transfer import RawManifest
     from dockyard.layers.limits import Limits
     from dockyard.oci.index import Index
     from dockyard.store.check import CheckReport, DiskUsage
@@ -304,6 +305,14 @@ class Store:
     @property
     def blobs_dir(self) -> Path:
         return self.paths.blobs
+
+    def keep_manifest(self, raw: RawManifest, image_id: str) -> None:
+        """Keep another manifest of an image (the one a push wrote after compressing its layers)."""
+        from dockyard.store.lock import file_lock
+
+        with file_lock(self.paths.gc_lock, exclusive=False):
+            self.blobs.put_bytes(raw.data)
+            self.meta.keep_manifest(str(raw.digest), raw.media_type, image_id)
 
     def is_index(self, digest: str) -> bool:
         """Whether ``digest`` is an index (or manifest list) the store keeps."""

@@ -214,6 +214,31 @@ class _Window(io.RawIOBase):
         super().close()
 
 
+def truncated_inside(last: str | None, data_start: int, data_size: int, file_size: int) -> str:
+    """What to say of a tar file of ``file_size`` bytes that ends too early: inside the data of ``last`` (the last
+    entry whose header is whole, its data at ``data_start``), or inside the header (or end blocks) after it."""
+    if last is None:
+        return "truncated: the archive ends inside its first header"
+    if file_size < data_start + data_size:
+        return f"truncated: the archive ends inside {last} ({data_size} bytes expected)"
+    return f"truncated: the archive ends inside the header of the entry after {last}"
+
+
+def truncation(tar: tarfile.TarFile, last: tarfile.TarInfo | None, size: int, file: IO[bytes]) -> str | None:
+    """After Python's ``tarfile`` read ``tar`` to its end: whether the file ends inside a header (a partial
+    512-byte block that is not zeros), which ``tarfile`` takes quietly for the end and Go's archive/tar does not.
+    An archive that ends at an entry boundary without end-of-archive blocks is complete, as Go reads it."""
+    rest = size - tar.offset
+    if not 0 < rest < tarfile.BLOCKSIZE:
+        return None
+    file.seek(tar.offset)
+    if not file.read(rest).strip(b"\0"):
+        return None
+    if last is None:
+        return truncated_inside(None, 0, 0, size)
+    return truncated_inside(last.name, last.offset_data, last.size, size)
+
+
 @dataclass(frozen=True, slots=True)
 class _Indexed:
     """A member of an indexed tar: its header and where its data starts in the file."""
@@ -230,23 +255,29 @@ class TarSource(ArchiveSource):
         self.label = label
         self._file = file
         self._members: dict[str, _Indexed] = {}
+        last: _Indexed | None = None
         try:
             if file.seek(0, io.SEEK_END) == 0:
                 raise InvalidArchive(f"{label}: the file is empty, not a tar archive")
             file.seek(0)
             reader = TarReader(file)
             for h in reader:
+                last = _Indexed(h, reader.offset())
                 key = _member_key(h.name)
                 if key is not None:
                     # a later entry of the same name wins, as on extraction
-                    self._members[key] = _Indexed(h, reader.offset())
+                    self._members[key] = last
         except InvalidArchive:
             file.close()
             raise
         except DockyardError as exc:
+            size = file.seek(0, io.SEEK_END)
             file.close()
             if "ends in the middle" in str(exc):
-                raise InvalidArchive(f"{label}: the tar archive is truncated") from None
+                if last is None:
+                    raise InvalidArchive(f"{label}: {truncated_inside(None, 0, 0, size)}") from None
+                where = truncated_inside(last.header.name, last.offset, last.header.size, size)
+                raise InvalidArchive(f"{label}: {where}") from None
             raise InvalidArchive(f"{label}: not a tar archive ({exc})") from None
 
     def close(self) -> None:
@@ -374,6 +405,9 @@ def _spool(f: IO[bytes], head: bytes, kind: str, label: str, what: str) -> IO[by
     except InvalidArchive:
         tmp.close()
         raise
+    except EOFError:
+        tmp.close()
+        raise InvalidArchive(f"{label}: truncated: the {kind}-compressed {what} ends early") from None
     except OSError as exc:
         tmp.close()
         if kind == "none":

@@ -14,6 +14,7 @@ from registry_util import ALICE, FaultProxy, Registry, Sample, skopeo_copy, skop
 from dockyard import push as pushing
 from dockyard.image import sample as samples
 from dockyard.image.build import build_image, file
+from dockyard.oci import mediatype
 from dockyard.oci import reference as refs
 from dockyard.store.store import Store
 from dockyard.transport import docker_archive, remote
@@ -50,11 +51,16 @@ def test_push_prints_what_docker_prints_and_skopeo_reads_it(loaded: Any, registr
     assert set(_layer_lines(out)) == set(diff_ids)  # Docker names pushed layers by diff_id
     assert all(v == ["Preparing", "Pushed"] for v in _layer_lines(out).values())
     info = skopeo_inspect(f"docker://{repo}:v1")
+    raw = skopeo_inspect(f"docker://{repo}:v1", raw=True)
     doc = json.loads(loaded("inspect", f"{repo}:v1").stdout)[0]
-    stored = doc["Descriptor"]  # the manifest the store keeps for the image
-    assert lines[-1] == f"v1: digest: {info['Digest']} size: {stored['size']}"
-    assert info["Digest"] == stored["digest"]  # the image keeps its digest across the push
+    # a loaded docker-archive keeps plain layers: they go up gzip-compressed (as Docker does), which the push says
+    assert [layer["mediaType"] for layer in raw["layers"]] == [mediatype.DOCKER_LAYER_GZIP] * len(diff_ids)
+    assert f"is sent as {info['Digest']}" in lines[-2]
+    assert lines[-1].startswith(f"v1: digest: {info['Digest']} size: ")
     assert f"{repo}@{info['Digest']}" in doc["RepoDigests"]
+    # the pushed manifest is kept too: the repository digest names those bytes in the store
+    pinned = json.loads(loaded("inspect", f"{repo}@{info['Digest']}").stdout)[0]
+    assert pinned["Id"] == doc["Id"]
     # skopeo copies it out (verifying every blob) into an OCI layout
     skopeo_copy(f"docker://{repo}:v1", f"oci:{tmp_path / 'out'}:v1")
     index = json.loads((tmp_path / "out" / "index.json").read_text())
@@ -76,8 +82,8 @@ def test_push_mounts_blobs_from_another_repository(loaded: Any, registry: Regist
     assert all(seen[i] == ["Preparing", "Mounted from mount/source"] for i in base_ids)
     app_only = [v for k, v in seen.items() if k not in base_ids]
     assert app_only == [["Preparing", "Pushed"]]
-    stored = json.loads(loaded("inspect", f"{second}:v1").stdout)[0]["Descriptor"]
-    assert skopeo_inspect(f"docker://{second}:v1")["Digest"] == stored["digest"]
+    pushed = skopeo_inspect(f"docker://{second}:v1")["Digest"]
+    assert f"{second}@{pushed}" in json.loads(loaded("inspect", f"{second}:v1").stdout)[0]["RepoDigests"]
 
 
 def test_push_all_tags_and_quiet(loaded: Any, registry: Registry) -> None:
@@ -105,7 +111,7 @@ def test_push_with_token_auth(loaded: Any, token_registry: Registry, token_serve
     loaded("tag", "sample/app:1", f"{repo}:v1")
     loaded("push", f"{repo}:v1", env={"DOCKER_CONFIG": str(config)})
     info = skopeo_inspect(f"docker://{repo}:v1", "--creds", ":".join(ALICE))
-    assert info["Digest"] == json.loads(loaded("inspect", f"{repo}:v1").stdout)[0]["Descriptor"]["digest"]
+    assert f"{repo}@{info['Digest']}" in json.loads(loaded("inspect", f"{repo}:v1").stdout)[0]["RepoDigests"]
 
 
 def test_large_blobs_go_up_in_chunks(dockyard_root: Path, faults: FaultProxy, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -160,8 +160,8 @@ def test_manifest_inspect_of_an_index(
     out = cli("manifest", "inspect", name).stdout
     assert out.startswith('{\n   "schemaVersion": 2,\n   "mediaType": ')  # three spaces, as docker/cli
     doc = json.loads(out)
-    # docker/cli rebuilds an index as a Docker manifest list (distribution 2.8's FromDescriptors)
-    assert doc["mediaType"] == mediatype.DOCKER_MANIFEST_LIST
+    # docker/cli rebuilds the list with distribution's FromDescriptors: OCI children make an OCI index
+    assert doc["mediaType"] == mediatype.OCI_INDEX
     assert [list(m) for m in doc["manifests"]] == [["mediaType", "size", "digest", "platform"]] * 2
     assert [(m["digest"], m["size"], m["mediaType"]) for m in doc["manifests"]] == [
         (str(d.digest), d.size, d.media_type) for d in index.manifests
@@ -174,6 +174,49 @@ def test_manifest_inspect_of_an_index(
     assert [v["Ref"] for v in verbose] == [f"{name}@{d.digest}" for d in index.manifests]
     assert [base64.b64decode(v["Raw"]) for v in verbose] == [images[p].manifest().raw for p in images]
     assert verbose[1]["Descriptor"]["platform"] == {"architecture": "arm64", "os": "linux", "variant": "v8"}
+
+
+def _push_list(client: RegistryClient, repo: str, kinds: tuple[str, ...], list_type: str) -> None:
+    from dockyard.oci.descriptor import Descriptor
+    from dockyard.oci.platform import Platform
+
+    descs = []
+    for i, kind in enumerate(kinds):
+        platform = ("linux/amd64", "linux/arm64")[i % 2]
+        image = unique_image(f"{repo}-{i}".replace("/", "-"), platform, manifest_type=kind)
+        d = push_image(client, repo, image)
+        descs.append(Descriptor(d.media_type, d.digest, d.size, platform=Platform.parse(platform)))
+    index = Index.build(descs, list_type)
+    client.put_manifest(repo, "v1", index.raw, index.media_type)
+
+
+@pytest.mark.parametrize(
+    ("repo", "kinds", "list_type"),
+    [
+        ("ops/list-docker", (mediatype.DOCKER_MANIFEST, mediatype.DOCKER_MANIFEST), mediatype.DOCKER_MANIFEST_LIST),
+        ("ops/list-mixed-docker", (mediatype.DOCKER_MANIFEST, mediatype.OCI_MANIFEST), mediatype.OCI_INDEX),
+        ("ops/list-mixed-oci", (mediatype.OCI_MANIFEST, mediatype.DOCKER_MANIFEST), mediatype.DOCKER_MANIFEST_LIST),
+        ("ops/list-oci-in-docker", (mediatype.OCI_MANIFEST, mediatype.OCI_MANIFEST), mediatype.DOCKER_MANIFEST_LIST),
+    ],
+)
+def test_manifest_inspect_list_type_follows_the_first_child(
+    cli: Any, registry: Registry, repo: str, kinds: tuple[str, ...], list_type: str
+) -> None:
+    """distribution's ``manifestlist.FromDescriptors``: the OCI index type iff the first child is an OCI
+    manifest, whatever type the registry's list has; the children as skopeo reads them decide."""
+    with RegistryClient(registry.host) as client:
+        _push_list(client, repo, kinds, list_type)
+    name = f"{registry.host}/{repo}:v1"
+    children = json.loads(skopeo_raw(f"docker://{name}"))["manifests"]
+    first = json.loads(skopeo_raw(f"docker://{registry.host}/{repo}@{children[0]['digest']}"))
+    expected = mediatype.OCI_INDEX if first["mediaType"] == mediatype.OCI_MANIFEST else mediatype.DOCKER_MANIFEST_LIST
+    doc = json.loads(cli("manifest", "inspect", name).stdout)
+    assert doc["mediaType"] == expected
+    assert [m["mediaType"] for m in doc["manifests"]] == [c["mediaType"] for c in children]
+    verbose = json.loads(cli("manifest", "inspect", "-v", name).stdout)
+    keys = ["OCIManifest" if c["mediaType"] == mediatype.OCI_MANIFEST else "SchemaV2Manifest" for c in children]
+    assert [list(v)[-1] for v in verbose] == keys
+    assert [v["Descriptor"]["mediaType"] for v in verbose] == [c["mediaType"] for c in children]
 
 
 def test_manifest_inspect_missing_is_one_line(cli: Any, registry: Registry) -> None:

@@ -43,7 +43,10 @@ def test_digest_only_image_is_dangling_and_pruned(store: Store, cli: Any) -> Non
     store.ingest(app_image(), _r("app:1"))
     summary = next(s for s in store.summaries() if s.id == pulled)
     assert summary.dangling  # no tag: dangling, as Docker's filter and prune see it
-    assert _rows(cli, "--filter", "dangling=true") == [f"ghcr.io/x/base <none> <none> {pulled.short}"]
+    # a template that names .Digest shows the digest rows without --digests, as docker/cli does
+    assert _rows(cli, "--filter", "dangling=true") == [f"ghcr.io/x/base <none> {D1} {pulled.short}"]
+    plain = cli("images", "--format", "{{.Repository}} {{.Tag}} {{.ID}}", "--filter", "dangling=true").stdout
+    assert plain == f"ghcr.io/x/base <none> {pulled.short}\n"
     assert _rows(cli, "--filter", "dangling=true", "--digests") == [f"ghcr.io/x/base <none> {D1} {pulled.short}"]
     out = cli("image", "prune", "-f").stdout
     assert f"untagged: ghcr.io/x/base@{D1}\n" in out and f"deleted: {pulled}\n" in out
@@ -57,11 +60,13 @@ def test_rows_follow_docker_cli_grouping(store: Store, cli: Any) -> None:
     ).image_id
     short = image_id.short
     # without --digests: one row per tag, digest <none>; a repository known only by digest gets one row
-    assert sorted(_rows(cli)) == [
-        f"debian 12 <none> {short}",
-        f"debian bookworm <none> {short}",
-        f"mirror.io/debian <none> <none> {short}",
+    plain = cli("images", "--format", "{{.Repository}} {{.Tag}} {{.ID}} {{.Repository}}").stdout.splitlines()
+    assert sorted(plain) == [
+        f"debian 12 {short} debian",
+        f"debian bookworm {short} debian",
+        f"mirror.io/debian <none> {short} mirror.io/debian",
     ]
+    assert sorted(_rows(cli)) == sorted(_rows(cli, "--digests"))  # a template naming .Digest shows them
     assert sorted(_rows(cli, "--digests")) == [
         f"debian 12 {D1} {short}",
         f"debian bookworm {D1} {short}",
@@ -73,7 +78,8 @@ def test_rows_follow_docker_cli_grouping(store: Store, cli: Any) -> None:
         f"mirror.io/debian <none> {D2} {short}",
     ]
     # a reference filter keeps only the matching references of an image
-    assert _rows(cli, "mirror.io/debian") == [f"mirror.io/debian <none> <none> {short}"]
+    assert _rows(cli, "mirror.io/debian") == [f"mirror.io/debian <none> {d} {short}" for d in (D1, D2)]
+    assert cli("images", "mirror.io/debian").stdout.splitlines()[1].split()[:3] == ["mirror.io/debian", "<none>", short]
     # Go's JSON escapes < and >; keys are sorted
     line = cli("images", "--format", "json", "debian:12").stdout.splitlines()[0]
     assert '"Digest":"\\u003cnone\\u003e"' in line
