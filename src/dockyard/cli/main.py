@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -402,7 +403,42 @@ def _normalise_argv(argv: list[str]) -> list[str]:
     return [("--human=" + a[3:]) if a.startswith("-H=") else a for a in argv]
 
 
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP, raised in the main thread as SIGINT raises KeyboardInterrupt, so every ``finally`` runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+_STOP_SIGNALS = {signal.SIGTERM: "terminated", signal.SIGHUP: "hangup"}
+
+
+def _on_stop_signal(signum: int, frame: object) -> None:
+    for s in _STOP_SIGNALS:  # a second signal while cleaning up ends the process at once
+        signal.signal(s, signal.SIG_DFL)
+    raise _Terminated(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    previous = {}
+    for s in _STOP_SIGNALS:
+        if signal.getsignal(s) is not signal.SIG_IGN:  # under nohup, a hangup stays ignored
+            try:
+                previous[s] = signal.signal(s, _on_stop_signal)
+            except ValueError:  # main() called from another thread (tests): no handlers
+                break
+    try:
+        return _main(argv)
+    except _Terminated as exc:  # also when it arrives before or after the command proper
+        _err(_STOP_SIGNALS[signal.Signals(exc.signum)])
+        return 128 + exc.signum
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args_list = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(args_list)

@@ -179,7 +179,6 @@ def prune(store: Store, *, all_unused: bool = False) -> tuple[list[DeleteRecord]
     """``docker image prune``: dangling images (or, with ``all_unused``, every image no container uses)."""
     records: list[DeleteRecord] = []
     with file_lock(store.paths.gc_lock, exclusive=True):
-        before = sum(store.blobs.size(d) for d in store.blobs.all())
         with store.meta.write() as db:
             in_use = {r[0] for r in db.execute("SELECT image_id FROM containers")}
             held = set() if all_unused else store.meta.held_by_indexes()  # platforms of a tagged index
@@ -200,9 +199,8 @@ def prune(store: Store, *, all_unused: bool = False) -> tuple[list[DeleteRecord]
                     _untag(db, refs.parse(f"{repo}@{dig}"), image_id)
                     records.append(DeleteRecord("Untagged", refs.parse(f"{repo}@{dig}").familiar()))
                 records.extend(_delete_image(db, image_id))
-        collect_garbage(store)
-        after = sum(store.blobs.size(d) for d in store.blobs.all())
-    return records, before - after
+        reclaimed = collect_garbage(store)  # freed blobs, and a dead writer's temp files and old uploads
+    return records, reclaimed
 
 
 def _is_id_prefix(image_id: str, text: str) -> bool:

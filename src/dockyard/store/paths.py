@@ -2,7 +2,8 @@
 
 ROOT/
   blobs/sha256/<hex>     every blob (manifests, configs, layers) once, content-addressed
-  tmp/                   ingest in progress; never read as content
+  tmp/                   ingest in progress; never read as content (emptied by a writer alone in the store)
+  uploads/<id>           resumable blob uploads (BlobStorage.writer), kept across processes until purged
   metadata.db            SQLite (WAL): images, layers, tags, repo digests, containers
   gc.lock                flock: shared while ingesting, exclusive while deleting blobs
 """
@@ -34,6 +35,10 @@ class StorePaths:
     @property
     def tmp(self) -> Path:
         return self.root / "tmp"
+
+    @property
+    def uploads(self) -> Path:
+        return self.root / "uploads"
 
     @property
     def db(self) -> Path:

@@ -1,0 +1,1 @@
+"""Conformance suites: one per protocol, run against every implementation by a fixture in tests/unit/."""
