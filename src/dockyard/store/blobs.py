@@ -247,6 +247,7 @@ class BlobStore:
                 raise DigestMismatch(str(expected_diff_id), str(digests.diff_id), f"{what} (diff_id)")
             if expected_size is not None and digests.size != expected_size:
                 raise SizeMismatch(expected_size, digests.size, what)
+            digests.check_tar()  # a tar that would not unpack is refused here, as unpack and check refuse it
             f.flush()
             os.fsync(f.fileno())
             f.close()
