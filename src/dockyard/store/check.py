@@ -136,9 +136,9 @@ def _check_blob(store: Store, d: Digest, diff_id: str | None) -> str | None:
 
 def _check(store: Store, *, rehash: bool) -> CheckReport:
     problems: list[str] = []
-    ok = store.meta.conn.execute("PRAGMA integrity_check").fetchone()[0]
-    if ok != "ok":
-        problems.append(f"metadata database: {ok}")
+    damage = store.meta.integrity_problem()
+    if damage is not None:
+        problems.append(f"metadata database: {damage}")
     used = store.meta.referenced_blobs()
     present = set(map(str, store.blobs.all()))
     checked = 0
@@ -174,12 +174,8 @@ def _check(store: Store, *, rehash: bool) -> CheckReport:
             continue  # already reported as missing
         except DockyardError as exc:
             problems.append(f"image {row.id[7:19]}: {exc}")
-    for table, column in (("tags", "image_id"), ("repo_digests", "image_id"), ("containers", "image_id")):
-        dangling = store.meta.conn.execute(
-            f"SELECT COUNT(*) FROM {table} WHERE {column} NOT IN (SELECT id FROM images)"
-        ).fetchone()[0]
-        if dangling:
-            problems.append(f"{dangling} {table} rows point to images that do not exist")
+    for table, dangling in store.meta.rows_without_image().items():
+        problems.append(f"{dangling} {table} rows point to images that do not exist")
     unreferenced = sorted(Digest.parse(b) for b in present if b not in used)
     temps = sorted(store.paths.tmp.iterdir()) if store.paths.tmp.exists() else []
     return CheckReport(problems, unreferenced, temps, checked)

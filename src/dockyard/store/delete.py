@@ -20,7 +20,6 @@ from dockyard.oci.config import chain_ids
 from dockyard.oci.digest import Digest
 from dockyard.store.gc import collect_garbage
 from dockyard.store.lock import file_lock
-from dockyard.store.metadata import ContainerRow
 
 if TYPE_CHECKING:
     from dockyard.store.store import Store
@@ -42,7 +41,7 @@ def remove(store: Store, text: str, *, force: bool = False) -> list[DeleteRecord
         with store.meta.write() as db:
             image_id = store.resolve(text)  # inside the transaction: a concurrent retag cannot slip in between
             released = _index_platforms(store, text, image_id)
-            records = _remove(store, db, text, image_id, force)
+            records = _remove(store, text, image_id, force)
             records.extend(_release_index_platforms(store, db, released))
         collect_garbage(store)
     return records
@@ -56,25 +55,13 @@ def _index_platforms(store: Store, text: str, image_id: str) -> set[str]:
     return set(store.meta.index_images(digest))
 
 
-def _remove(store: Store, db: sqlite3.Connection, text: str, image_id: str, force: bool) -> list[DeleteRecord]:
+def _remove(store: Store, text: str, image_id: str, force: bool) -> list[DeleteRecord]:
     records: list[DeleteRecord] = []
     short = image_id[7:19]
     by_id = _is_id_prefix(image_id, text)
-    tag_refs = [
-        refs.parse(f"{r}:{t}")
-        for r, t in db.execute("SELECT repository, tag FROM tags WHERE image_id = ?", (image_id,))
-    ]
-    dig_refs = [
-        refs.parse(f"{r}@{d}")
-        for r, d in db.execute("SELECT repository, digest FROM repo_digests WHERE image_id = ?", (image_id,))
-    ]
-    containers = [
-        ContainerRow(*r)
-        for r in db.execute(
-            "SELECT id, name, image_id, image_ref, created FROM containers WHERE image_id = ? ORDER BY created",
-            (image_id,),
-        )
-    ]
+    tag_refs = [refs.parse(f"{r}:{t}") for r, t in store.meta.tags_of(image_id)]
+    dig_refs = [refs.parse(f"{r}@{d}") for r, d in store.meta.repo_digests_of(image_id)]
+    containers = store.meta.containers_of(image_id)
     all_refs = tag_refs + dig_refs
     if not by_id:
         ref = refs.parse(text)
@@ -85,13 +72,13 @@ def _remove(store: Store, db: sqlite3.Connection, text: str, image_id: str, forc
                 f'conflict: unable to remove repository reference "{text}" (must force) - '
                 f"container {containers[0].id[:12]} is using its referenced image {short}"
             )
-        _untag(db, ref, image_id)
+        _untag(store, ref, image_id)
         records.append(DeleteRecord("Untagged", ref.familiar()))
         remaining_tags = [r for r in tag_refs if r != ref]
         remaining_digs = [r for r in dig_refs if r != ref]
         if ref.digest is None and not any(r.repository == ref.repository for r in remaining_tags):
             for d in [r for r in remaining_digs if r.repository == ref.repository]:
-                _untag(db, d, image_id)
+                _untag(store, d, image_id)
                 records.append(DeleteRecord("Untagged", d.familiar()))
                 remaining_digs.remove(d)
         if remaining_tags or remaining_digs:
@@ -111,7 +98,7 @@ def _remove(store: Store, db: sqlite3.Connection, text: str, image_id: str, forc
                 f"image is being used by stopped container {containers[0].id[:12]}"
             )
         for r in tag_refs + dig_refs:
-            _untag(db, r, image_id)
+            _untag(store, r, image_id)
             records.append(DeleteRecord("Untagged", r.familiar()))
         if containers:
             if not all_refs:
@@ -120,39 +107,25 @@ def _remove(store: Store, db: sqlite3.Connection, text: str, image_id: str, forc
                     f"image is being used by container {containers[0].id[:12]}"
                 )
             return records  # forced: untagged, kept dangling until its containers go
-    records.extend(_delete_image(db, image_id))
+    records.extend(_delete_image(store, image_id))
     return records
 
 
-def _untag(db: sqlite3.Connection, ref: refs.Reference, image_id: str) -> None:
+def _untag(store: Store, ref: refs.Reference, image_id: str) -> None:
     """Remove one reference of ``image_id`` (never the same name if it has meanwhile moved to another image)."""
     if ref.digest is not None:
-        db.execute(
-            "DELETE FROM repo_digests WHERE repository = ? AND digest = ? AND image_id = ?",
-            (ref.repository, str(ref.digest), image_id),
-        )
+        store.meta.remove_repo_digest(ref.repository, str(ref.digest), image_id)
     else:
-        db.execute(
-            "DELETE FROM tags WHERE repository = ? AND tag = ? AND image_id = ?", (ref.repository, ref.tag, image_id)
-        )
+        store.meta.untag(ref.repository, ref.tag or "latest", image_id)
 
 
-def _delete_image(db: sqlite3.Connection, image_id: str) -> list[DeleteRecord]:
-    diff_ids = [
-        Digest.parse(r[0])
-        for r in db.execute("SELECT diff_id FROM image_layers WHERE image_id = ? ORDER BY position", (image_id,))
-    ]
-    mine = chain_ids(diff_ids)
-    db.execute("DELETE FROM extra_blobs WHERE image_id = ?", (image_id,))
-    db.execute("DELETE FROM image_layers WHERE image_id = ?", (image_id,))
-    db.execute("DELETE FROM images WHERE id = ?", (image_id,))
+def _delete_image(store: Store, image_id: str) -> list[DeleteRecord]:
+    """Docker's ``Deleted:`` lines: the image ID, then the chain IDs of its layers no other image shares."""
+    mine = chain_ids([Digest.parse(d) for d in store.meta.image_diff_ids(image_id)])
+    store.meta.delete_image(image_id)
     others: set[Digest] = set()
-    stacks: dict[str, list[Digest]] = {}
-    for other_id, diff in db.execute("SELECT image_id, diff_id FROM image_layers ORDER BY image_id, position"):
-        stacks.setdefault(other_id, []).append(Digest.parse(diff))
-    for stack in stacks.values():
-        others.update(chain_ids(stack))
-    db.execute("DELETE FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)")
+    for stack in store.meta.layer_stacks().values():
+        others.update(chain_ids([Digest.parse(d) for d in stack]))
     records = [DeleteRecord("Deleted", image_id)]
     records.extend(DeleteRecord("Deleted", str(c)) for c in reversed(mine) if c not in others)
     return records
@@ -165,13 +138,8 @@ def _release_index_platforms(store: Store, db: sqlite3.Connection, released: set
     held = store.meta.held_by_indexes()
     records: list[DeleteRecord] = []
     for image_id in sorted(released - held):
-        named = db.execute(
-            "SELECT 1 FROM tags WHERE image_id = ? UNION SELECT 1 FROM repo_digests WHERE image_id = ? "
-            "UNION SELECT 1 FROM containers WHERE image_id = ?",
-            (image_id, image_id, image_id),
-        ).fetchone()
-        if not named and db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone():
-            records.extend(_delete_image(db, image_id))
+        if not store.meta.is_named(image_id) and store.meta.image(image_id) is not None:
+            records.extend(_delete_image(store, image_id))
     return records
 
 
@@ -180,25 +148,21 @@ def prune(store: Store, *, all_unused: bool = False) -> tuple[list[DeleteRecord]
     records: list[DeleteRecord] = []
     with file_lock(store.paths.gc_lock, exclusive=True):
         with store.meta.write() as db:
-            in_use = {r[0] for r in db.execute("SELECT image_id FROM containers")}
+            in_use = {c.image_id for c in store.meta.containers()}
             held = set() if all_unused else store.meta.held_by_indexes()  # platforms of a tagged index
             store.meta.drop_layer_forms(db, all_forms=True)  # compressed copies made for pushes: made again if needed
-            for (image_id,) in db.execute("SELECT id FROM images").fetchall():
+            for row in store.meta.images():
+                image_id = row.id
                 if image_id in in_use or image_id in held:
                     continue
-                tags = db.execute("SELECT repository, tag FROM tags WHERE image_id = ?", (image_id,)).fetchall()
-                digs = db.execute(
-                    "SELECT repository, digest FROM repo_digests WHERE image_id = ?", (image_id,)
-                ).fetchall()
+                tags = [refs.parse(f"{repo}:{tag}") for repo, tag in store.meta.tags_of(image_id)]
+                digs = [refs.parse(f"{repo}@{dig}") for repo, dig in store.meta.repo_digests_of(image_id)]
                 if tags and not all_unused:  # dangling = no tag, as Docker's prune sees it
                     continue
-                for repo, tag in tags:
-                    _untag(db, refs.parse(f"{repo}:{tag}"), image_id)
-                    records.append(DeleteRecord("Untagged", refs.parse(f"{repo}:{tag}").familiar()))
-                for repo, dig in digs:
-                    _untag(db, refs.parse(f"{repo}@{dig}"), image_id)
-                    records.append(DeleteRecord("Untagged", refs.parse(f"{repo}@{dig}").familiar()))
-                records.extend(_delete_image(db, image_id))
+                for ref in tags + digs:
+                    _untag(store, ref, image_id)
+                    records.append(DeleteRecord("Untagged", ref.familiar()))
+                records.extend(_delete_image(store, image_id))
         reclaimed = collect_garbage(store)  # freed blobs, and a dead writer's temp files and old uploads
     return records, reclaimed
 

@@ -58,7 +58,7 @@ def collect_garbage(store: Store) -> int:
 
     Caller holds the exclusive gc lock."""
     with store.meta.write() as db:
-        db.execute("DELETE FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)")
+        store.meta.forget_unused_layers()
         store.meta.forget_unheld_indexes(db)
         store.meta.drop_layer_forms(db, all_forms=False)
     used = store.meta.referenced_blobs()

@@ -503,6 +503,64 @@ class Metadata:
         else:
             db.execute("DELETE FROM layer_forms WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)")
 
+    # --- deletes (inside the caller's write transaction) -------------------------------------------------
+
+    def untag(self, repository: str, tag: str, image_id: str) -> None:
+        """Remove a tag of ``image_id`` (never the same name if it has meanwhile moved to another image)."""
+        self.conn.execute(
+            "DELETE FROM tags WHERE repository = ? AND tag = ? AND image_id = ?", (repository, tag, image_id)
+        )
+
+    def remove_repo_digest(self, repository: str, digest: str, image_id: str) -> None:
+        self.conn.execute(
+            "DELETE FROM repo_digests WHERE repository = ? AND digest = ? AND image_id = ?",
+            (repository, digest, image_id),
+        )
+
+    def is_named(self, image_id: str) -> bool:
+        """Whether a tag, a repository digest or a container names ``image_id``."""
+        row = self.conn.execute(
+            "SELECT 1 FROM tags WHERE image_id = ? UNION SELECT 1 FROM repo_digests WHERE image_id = ? "
+            "UNION SELECT 1 FROM containers WHERE image_id = ?",
+            (image_id, image_id, image_id),
+        ).fetchone()
+        return row is not None
+
+    def layer_stacks(self) -> dict[str, list[str]]:
+        """Every image's diff_ids, in order."""
+        stacks: dict[str, list[str]] = {}
+        for image_id, diff in self.conn.execute(
+            "SELECT image_id, diff_id FROM image_layers ORDER BY image_id, position"
+        ):
+            stacks.setdefault(image_id, []).append(diff)
+        return stacks
+
+    def delete_image(self, image_id: str) -> None:
+        """Remove an image's rows (its manifests go with it) and the layer records no image uses any more."""
+        self.conn.execute("DELETE FROM extra_blobs WHERE image_id = ?", (image_id,))
+        self.conn.execute("DELETE FROM image_layers WHERE image_id = ?", (image_id,))
+        self.conn.execute("DELETE FROM images WHERE id = ?", (image_id,))
+        self.forget_unused_layers()
+
+    def forget_unused_layers(self) -> None:
+        self.conn.execute("DELETE FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)")
+
+    def integrity_problem(self) -> str | None:
+        """SQLite's own check of the database file: None when it is sound."""
+        result = str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
+        return None if result == "ok" else result
+
+    def rows_without_image(self) -> dict[str, int]:
+        """How many tags, repository digests and containers point at images that do not exist."""
+        out = {}
+        for table in ("tags", "repo_digests", "containers"):
+            count = self.conn.execute(
+                f"SELECT COUNT(*) FROM {table} WHERE image_id NOT IN (SELECT id FROM images)"
+            ).fetchone()[0]
+            if count:
+                out[table] = int(count)
+        return out
+
     def forget_unheld_indexes(self, db: sqlite3.Connection) -> None:
         """Drop indexes no tag or repository digest names any more (inside the caller's transaction)."""
         db.execute(
