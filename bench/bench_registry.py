@@ -261,6 +261,48 @@ def bench_push(work: Path, registries: Registries, image: Layout, runs: int) -> 
     return ours, peer
 
 
+def bench_push_loaded(work: Path, registries: Registries, runs: int) -> tuple[float, float | None]:
+    """A loaded docker-archive (plain tar layers) pushed: dockyard compresses them (gzip) as skopeo does from the
+    same archive; each run from a fresh store (so the compressed copy is made again) to a fresh registry."""
+    archive = fixtures_util.ensure_debian_docker_archive()
+    regs: list[registry_util.Registry] = []
+    stores: list[Path] = []
+
+    def start() -> None:
+        regs.append(registries.start())
+        store = fresh(work / f"loaded-{secrets.token_hex(4)}")
+        stores.append(store)
+        dockyard("load", "-q", "-i", str(archive), root=store)
+        dockyard("tag", "debian:bookworm", f"{regs[-1].host}/loaded/debian:v1", root=store)
+
+    def push_ours() -> None:
+        dockyard("push", "-q", f"{regs[-1].host}/loaded/debian:v1", root=stores[-1])
+
+    def stop() -> None:
+        registries.stop(regs.pop())
+        if stores:
+            fixtures_util.remove_tree(stores.pop())
+
+    ours = median_time(push_ours, runs, setup=start, check=stop)
+    peer = None
+    if which("skopeo"):
+
+        def start_peer() -> None:
+            regs.append(registries.start())
+
+        def push_peer() -> None:
+            skopeo(
+                "copy", "-q", "--dest-tls-verify=false", f"docker-archive:{archive}", f"docker://{regs[-1].host}/l/d:v1"
+            )
+
+        def stop_peer() -> None:
+            registries.stop(regs.pop())
+
+        peer = median_time(push_peer, runs, setup=start_peer, check=stop_peer)
+    report("push of the loaded Debian docker-archive (gzip on the way)", ours, "skopeo", peer)
+    return ours, peer
+
+
 # --------------------------------------------------------------------------- profiling
 
 
@@ -514,6 +556,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-profile", action="store_true", help="only the comparisons")
+    ap.add_argument("--loaded-only", action="store_true", help="only the push of a loaded docker-archive")
     opts = ap.parse_args()
     runs = opts.runs
     if not which(REGISTRY):
@@ -527,6 +570,12 @@ def main() -> None:
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
         os.environ["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
         registries = Registries(work / "registries")
+        if opts.loaded_only:
+            try:
+                bench_push_loaded(work, registries, runs)
+            finally:
+                registries.stop_all()
+            return
         try:
             t0 = time.perf_counter()
             build_big_layout(work / "big")
@@ -552,6 +601,7 @@ def main() -> None:
             warm_up(work, registries, source, images[1])
             pulls = {image.label: bench_pull(work, source, image, runs) for image in images}
             pushes = {image.label: bench_push(work, registries, image, runs) for image in images}
+            bench_push_loaded(work, registries, runs)
             if not opts.no_profile:
                 for image in images:
                     profile_pull(work, source, image, *pulls[image.label])
