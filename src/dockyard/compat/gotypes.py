@@ -1,0 +1,87 @@
+"""Go's data model as Python values, for the template engine and ``fmt``.
+
+``str`` string, ``bool`` bool, ``int`` int, ``float`` float64, ``None`` nil, ``list`` []interface {},
+``tuple`` []string, ``dict`` map[string]interface {}, :class:`Struct` a struct (a missing field is an error,
+where a missing map key is ``<no value>``). :func:`decode_json` reads JSON as Go's ``UseNumber`` decoder does
+followed by the conversion to int (when the number is an integer that fits in int64) or float64.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+
+class _NoValue:
+    """Go's invalid ``reflect.Value``: a missing map key; printed ``<no value>``."""
+
+    _instance: _NoValue | None = None
+
+    def __new__(cls) -> _NoValue:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NOVALUE"
+
+
+NOVALUE: Final = _NoValue()
+
+
+@dataclass(frozen=True, slots=True)
+class Struct:
+    """A Go struct value: named fields in order, and the type name Go's errors show (``*formatter.imageContext``)."""
+
+    type_name: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+def type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float64"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, tuple):
+        return "[]string"
+    if isinstance(value, list):
+        return "[]interface {}"
+    if isinstance(value, dict):
+        return "map[string]interface {}"
+    if isinstance(value, Struct):
+        return value.type_name
+    if callable(value):
+        return "func"
+    return "interface {}"
+
+
+def _number(text: str) -> int | float:
+    try:
+        value = int(text)
+    except ValueError:
+        return float(text)
+    if -(1 << 63) <= value < (1 << 63):
+        return value
+    return float(text)
+
+
+def decode_json(text: str | bytes) -> Any:
+    """JSON as Go decodes it into ``interface{}`` with ``UseNumber``, integers kept as int (when they fit)."""
+    return json.loads(text, parse_int=_number, parse_float=float)
+
+
+def string_lists(value: Any) -> Any:
+    """Lists whose items are all strings as Go's ``[]string`` (tuples), as Docker's typed structs have them."""
+    if isinstance(value, dict):
+        return {k: string_lists(v) for k, v in value.items()}
+    if isinstance(value, list):
+        if value and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        return [string_lists(v) for v in value]
+    return value

@@ -1,0 +1,169 @@
+"""dockyard.compat.gotemplate against Go's own text/template (Debian golang-go 1.19) with docker/cli's
+template functions: the same output byte for byte, the same accept/reject decision and the same error text,
+over the handwritten corpus (tests/interop/gotemplate_corpus.py) and Hypothesis-generated templates.
+
+The Go program (tests/interop/gotemplate/main.go, standard library only) is built once per session and
+runs the whole corpus in one process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dockyard.compat.gotemplate import DOCKER_FUNCS, Template, TemplateError
+from dockyard.compat.gotypes import decode_json
+from fixtures_util import require_tool
+from gotemplate_corpus import CASES, DATA, TEMPLATES
+
+_SOURCE = Path(__file__).parent / "gotemplate" / "main.go"
+Peer = Callable[[list[tuple[str, Any]]], list[dict[str, str]]]
+
+
+@pytest.fixture(scope="session")
+def go_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
+    go = require_tool("go")
+    work = tmp_path_factory.mktemp("go")
+    env = {
+        **os.environ,
+        "GOCACHE": str(work / "cache"),
+        "GOPATH": str(work / "path"),
+        "GO111MODULE": "off",
+        "GOFLAGS": "",
+        "CGO_ENABLED": "0",
+    }
+    binary = work / "gotemplate-peer"
+    subprocess.run([go, "build", "-o", str(binary), str(_SOURCE)], check=True, env=env, cwd=work)
+
+    def run(cases: list[tuple[str, Any]]) -> list[dict[str, str]]:
+        payload = json.dumps([{"template": t, "data": d} for t, d in cases])
+        done = subprocess.run([str(binary)], input=payload.encode(), capture_output=True, check=True)
+        results: list[dict[str, str]] = json.loads(done.stdout)
+        return results
+
+    yield run
+
+
+def python_side(template: str, data: Any) -> dict[str, str]:
+    """The Python engine on the data as Go sees it (JSON decoded with UseNumber, ints kept)."""
+    value = decode_json(json.dumps(data))
+    try:
+        out = Template.parse(template, funcs=DOCKER_FUNCS).execute(value)
+    except TemplateError as exc:
+        return {"err": str(exc)}
+    # The Go side's answer travels as JSON: invalid UTF-8 arrives as U+FFFD.
+    return {"out": out.encode("utf-8", "surrogateescape").decode("utf-8", "replace")}
+
+
+def _compare(peer: Peer, cases: list[tuple[str, Any]]) -> list[str]:
+    wanted = peer(cases)
+    problems = []
+    for (template, data), want in zip(cases, wanted, strict=True):
+        got = python_side(template, data)
+        if got != want:
+            problems.append(f"{template!r} on {json.dumps(data)[:60]}: go {want!r}, python {got!r}")
+    return problems
+
+
+def test_corpus_matches_go(go_peer: Peer) -> None:
+    cases = [(t, DATA) for t in TEMPLATES] + CASES
+    assert len(cases) > 400
+    problems = _compare(go_peer, cases)
+    assert not problems, f"{len(problems)} of {len(cases)} differ:\n" + "\n".join(problems)
+
+
+def test_corpus_has_both_outcomes(go_peer: Peer) -> None:
+    results = go_peer([(t, DATA) for t in TEMPLATES])
+    errors = sum(1 for r in results if "err" in r)
+    assert 100 < errors < len(results) - 200, "the corpus exercises both accepted and refused templates"
+
+
+# --- Hypothesis: templates built from the grammar's pieces -------------------------------------------------
+
+_FIELDS = [".Tag", ".Size", ".Ratio", ".Tags", ".Labels", ".Null", ".Missing", ".Nested.A", ".List", ".Empty", ".",
+           "$", ".Zero", ".Mixed", ".Labels.version", ".Nums"]  # fmt: skip
+_LITERALS = ['"x"', "1", "0", "-2", "1.5", "true", "false", "nil", "'a'", "`r`", '""', "1e3"]
+_FUNCS = ["len", "index", "slice", "not", "and", "or", "eq", "ne", "lt", "le", "gt", "ge", "print", "println",
+          "printf", "html", "js", "urlquery", "json", "join", "split", "title", "lower", "upper", "pad", "truncate",
+          "call"]  # fmt: skip
+_VERBS = ["%v", "%s", "%d", "%q", "%x", "%5.2f", "%-4s|", "%t", "%e", "%g", "%03d", "%c", "%+v", "%.1s", "%%", "%U"]
+
+
+@st.composite
+def _operand(draw: st.DrawFn, depth: int = 0) -> str:
+    choice = draw(st.integers(0, 5 if depth < 2 else 2))
+    if choice <= 1:
+        return draw(st.sampled_from(_FIELDS))
+    if choice == 2:
+        return draw(st.sampled_from(_LITERALS))
+    if choice == 3:
+        verb = draw(st.lists(st.sampled_from(_VERBS), min_size=1, max_size=3))
+        return '"' + " ".join(verb) + '"'
+    return "(" + draw(_command(depth + 1)) + ")"
+
+
+@st.composite
+def _command(draw: st.DrawFn, depth: int = 0) -> str:
+    if draw(st.booleans()):
+        return draw(_operand(depth))
+    func = draw(st.sampled_from(_FUNCS))
+    args = draw(st.lists(_operand(depth + 1), max_size=3))
+    return " ".join([func, *args])
+
+
+@st.composite
+def _pipeline(draw: st.DrawFn) -> str:
+    stages = [draw(_command())]
+    for _ in range(draw(st.integers(0, 2))):
+        stages.append(draw(st.sampled_from(_FUNCS)) + " " + " ".join(draw(st.lists(_operand(1), max_size=2))))
+    return " | ".join(stages)
+
+
+@st.composite
+def _template(draw: st.DrawFn, depth: int = 0) -> str:
+    parts = []
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.integers(0, 6 if depth < 2 else 1))
+        left = draw(st.sampled_from(["{{", "{{- ", "{{ "]))
+        right = draw(st.sampled_from(["}}", " -}}", " }}"]))
+        if kind == 0:
+            parts.append(draw(st.sampled_from(["a", " ", "\n", "x y", "\t"])))
+        elif kind == 1:
+            parts.append(left + draw(_pipeline()) + right)
+        elif kind in (2, 3, 4):
+            word = ["if", "with", "range"][kind - 2]
+            body = draw(_template(depth + 1))
+            other = "{{else}}" + draw(_template(depth + 1)) if draw(st.booleans()) else ""
+            head = draw(st.sampled_from(["", "$v := ", "$k, $v := "])) if word == "range" else ""
+            parts.append(f"{left}{word} {head}{draw(_pipeline())}{right}{body}{other}{{{{end}}}}")
+        elif kind == 5:
+            parts.append(f"{{{{$x := {draw(_pipeline())}}}}}{{{{$x}}}}")
+        else:
+            parts.append("{{/* c */}}")
+    return "".join(parts)
+
+
+_batch: list[str] = []
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(template=_template())
+def _collect_generated(template: str) -> None:
+    _batch.append(template)
+
+
+def test_generated_templates_match_go(go_peer: Peer) -> None:
+    """Hypothesis draws the templates; they run in one batch through the Go program."""
+    _batch.clear()
+    _collect_generated()
+    assert len(_batch) >= 200
+    problems = _compare(go_peer, [(t, DATA) for t in _batch])
+    assert not problems, f"{len(problems)} of {len(_batch)} differ:\n" + "\n".join(problems[:40])
