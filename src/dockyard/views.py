@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from dockyard.compat.gotime import time_string as go_time
 from dockyard.errors import InvalidInput
 from dockyard.oci import reference as refs
 from dockyard.oci.timefmt import parse_time
 from dockyard.store.store import ImageSummary, Store
-from dockyard.units import go_time, human_size, since
+from dockyard.units import human_size, since
 
 # Docker's container.Config keys, in Docker's order, with their zero values.
 _CONTAINER_CONFIG_KEYS: tuple[tuple[str, Any], ...] = (

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures_util import require_tool
+from gotemplate_corpus import CASES, DATA, TEMPLATES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dockyard.compat.gotemplate import DOCKER_FUNCS, Template, TemplateError
 from dockyard.compat.gotypes import decode_json
-from fixtures_util import require_tool
-from gotemplate_corpus import CASES, DATA, TEMPLATES
 
 _SOURCE = Path(__file__).parent / "gotemplate" / "main.go"
 Peer = Callable[[list[tuple[str, Any]]], list[dict[str, str]]]

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 
-from dockyard.imagetools import combine, go_image, parse_source, tabwrite
+from dockyard.compat.gojson import compact as go_compact
+from dockyard.compat.gojson import indent as go_indent
+from dockyard.compat.gojson import marshal_ordered as go_marshal
+from dockyard.compat.gotime import rfc3339_nano as go_time
+from dockyard.compat.tabwriter import tabwrite
+from dockyard.imagetools import combine, go_image, parse_source
 from dockyard.oci import mediatype
 from dockyard.oci.digest import Digest
 from dockyard.oci.platform import Platform
-from dockyard.remote_ops import go_compact, go_indent, go_marshal, go_time, server_host
+from dockyard.remote_ops import server_host
 
 
 def test_go_indent_keeps_tokens_and_empty_containers() -> None:

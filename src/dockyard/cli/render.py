@@ -1,11 +1,12 @@
-"""Docker's output conventions: tab-aligned tables, human sizes and durations."""
+"""Docker's output conventions for the CLI: tab-aligned tables, human sizes and durations, Go time."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from dockyard.units import display_width as _width
-from dockyard.units import ellipsis, go_json, go_time, history_since, human_duration, human_size, rfc3339, since
+from dockyard.compat.gojson import marshal
+from dockyard.compat.gotime import rfc3339
+from dockyard.compat.gotime import time_string as go_time
+from dockyard.compat.tabwriter import table
+from dockyard.units import ellipsis, history_since, human_duration, human_size, since
 
 __all__ = [
     "ellipsis",
@@ -20,22 +21,6 @@ __all__ = [
 ]
 
 
-def table(rows: Sequence[Sequence[str]], *, minwidth: int = 10, padding: int = 3) -> str:
-    """Go's ``tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)`` as Docker's formatter uses it."""
-    if not rows:
-        return ""
-    ncols = max(len(r) for r in rows)
-    widths = [0] * ncols
-    for r in rows:
-        for i, cell in enumerate(r[:-1]):
-            widths[i] = max(widths[i], _width(cell) + padding, minwidth)
-    lines = []
-    for r in rows:
-        parts = []
-        for i, cell in enumerate(r):
-            if i < len(r) - 1:
-                parts.append(cell + " " * (widths[i] - _width(cell)))
-            else:
-                parts.append(cell)
-        lines.append("".join(parts))
-    return "\n".join(lines) + "\n"
+def go_json(doc: object) -> str:
+    """JSON as Go's ``json.Marshal`` writes a map: sorted keys, compact, ``<>&`` and U+2028/9 escaped."""
+    return marshal(doc)

@@ -18,7 +18,7 @@ from dockyard.compat.gotypes import NOVALUE, Struct, type_name
 
 def _shortest_digits(x: float) -> tuple[str, int]:
     """The shortest decimal digits of ``abs(x)`` and the decimal point position (Go's ``digs.nd``/``dp``)."""
-    sign, digits, exp = Decimal(repr(abs(x))).as_tuple()
+    _, digits, exp = Decimal(repr(abs(x))).as_tuple()
     text = "".join(map(str, digits)).rstrip("0") or "0"
     if text == "0":
         return "0", 1
@@ -81,7 +81,7 @@ def _go_bytes(text: str) -> bytes:
 
 
 class _Spec:
-    __slots__ = ("minus", "plus", "sharp", "space", "zero", "width", "prec", "verb")
+    __slots__ = ("minus", "plus", "prec", "sharp", "space", "verb", "width", "zero")
 
     def __init__(self) -> None:
         self.minus = self.plus = self.sharp = self.space = self.zero = False
@@ -119,7 +119,7 @@ def _fmt_int(value: int, spec: _Spec) -> str:
         return _pad(chr(value) if 0 <= value <= 0x10FFFF else "\ufffd", spec)
     if verb == "q":
         ch = chr(value) if 0 <= value <= 0x10FFFF and not 0xD800 <= value <= 0xDFFF else "\ufffd"
-        q = quote(ch)[1:-1].replace("\\\"", '"').replace("'", "\\'")
+        q = quote(ch)[1:-1].replace('\\"', '"').replace("'", "\\'")
         return _pad("'" + q + "'", spec)
     if verb == "U":
         text = f"U+{value:04X}" if value >= 0 else f"U+{value & 0xFFFFFFFFFFFFFFFF:04X}"
@@ -208,10 +208,8 @@ def _fmt_str(value: str, spec: _Spec) -> str:
         pattern = "{:02x}" if verb == "x" else "{:02X}"
         prefix = ("0x" if verb == "x" else "0X") if spec.sharp else ""
         parts = [prefix + pattern.format(b) for b in data]
-        if spec.space:
-            text = " ".join(parts)
-        else:
-            text = (prefix if data else "") + "".join(pattern.format(b) for b in data)
+        joined = (prefix if data else "") + "".join(pattern.format(b) for b in data)
+        text = " ".join(parts) if spec.space else joined
         return _pad(text, spec)
     return _bad(spec, value)
 
@@ -346,7 +344,17 @@ def sprintf(fmt: str, *args: Any) -> str:
         argnum += 1
         if verb == "v" and spec.sharp:
             spec.sharp = False
-        out.append(_format(value, spec) if verb in "vsqdxXobOcUeEfFgGt" else (type_name(value) if verb == "T" and not (value is None or value is NOVALUE) else "<nil>" if verb == "T" else _bad(spec, value)))
+        out.append(
+            _format(value, spec)
+            if verb in "vsqdxXobOcUeEfFgGt"
+            else (
+                type_name(value)
+                if verb == "T" and not (value is None or value is NOVALUE)
+                else "<nil>"
+                if verb == "T"
+                else _bad(spec, value)
+            )
+        )
     if not reordered and argnum < len(args):
         extra = ", ".join(
             "<nil>" if a is None or a is NOVALUE else f"{type_name(a)}={_format(a, _plain('v'))}" for a in args[argnum:]

@@ -73,6 +73,12 @@ def marshal(value: Any, indent: str | None = None, *, escape_html: bool = True, 
     return "".join(out)
 
 
+def marshal_ordered(value: Any, indent: str | None = None) -> str:
+    """``json.MarshalIndent(value, "", indent)`` (``json.Marshal`` when ``indent`` is None) of a document whose
+    mappings are already in Go's order (structs' field order): keys kept as they are."""
+    return marshal(value, indent, sort_keys=False)
+
+
 def _encode(value: Any, out: list[str], indent: str | None, depth: int, html: bool, sort: bool) -> None:
     if value is None or value is NOVALUE:
         out.append("null")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dockyard.cli.render import table
+from dockyard.compat.tabwriter import table
 from dockyard.units import ellipsis, human_duration, human_size
 
 

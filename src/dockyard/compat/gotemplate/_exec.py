@@ -316,7 +316,14 @@ class State:
         return self.eval_call(dot, dw, func, node.ident, args, final, cmd)
 
     def eval_call(
-        self, dot: Any, dw: bool, func: Func, name: str, args: list[p.Node] | None, final: Any, node: p.Node | None = None
+        self,
+        dot: Any,
+        dw: bool,
+        func: Func,
+        name: str,
+        args: list[p.Node] | None,
+        final: Any,
+        node: p.Node | None = None,
     ) -> Any:
         call_args = args[1:] if args is not None else []
         num_in = len(call_args) + (0 if final is _MISSING else 1)
@@ -424,8 +431,5 @@ def execute(trees: Mapping[str, Tree], name: str, data: Any, funcs: Mapping[str,
     tree = trees.get(name)
     if tree is None:
         raise TemplateError(f"template: {name}: {gofmt.quote(name)} is an incomplete or empty template")
-    try:
-        state.walk(data, False, tree.root)
-    except (_Break, _Continue):  # pragma: no cover - the parser refuses them outside range
-        pass
+    state.walk(data, False, tree.root)
     return "".join(state.out)

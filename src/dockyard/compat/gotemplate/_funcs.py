@@ -134,9 +134,8 @@ def _eq(arg1: Any, *arg2: Any) -> bool:
         else:
             r1, r2 = _reflect_kind(arg1), _reflect_kind(arg)
             if r1 != r2 and "invalid" not in (r1, r2):
-                raise CallError(
-                    f"non-comparable types {gofmt.sprint(arg1)}: {type_name(arg1)}, {type_name(arg)}: {gofmt.sprint(arg)}"
-                )
+                left = f"{gofmt.sprint(arg1)}: {type_name(arg1)}"
+                raise CallError(f"non-comparable types {left}, {type_name(arg)}: {gofmt.sprint(arg)}")
             if _nil(arg1) or _nil(arg):
                 truth = _nil(arg1) == _nil(arg)
             else:

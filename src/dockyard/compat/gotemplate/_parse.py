@@ -7,8 +7,6 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from dockyard.compat.gotemplate._errors import TemplateError
-
 # --- lexer -------------------------------------------------------------------------------------------------
 
 ERROR, BOOL, CHAR, CHARCONST, COMMENT, COMPLEX, ASSIGN, DECLARE, EOF, FIELD, IDENT, LDELIM, LPAREN, NUMBER = range(14)

@@ -278,7 +278,7 @@ class _Parser:
     def _sub_tree(self) -> tuple[list[str], int, Tree]:
         saved = (self.vars, self.range_depth, self.tree)
         self.vars, self.range_depth = ["$"], 0
-        return saved  # type: ignore[return-value]
+        return saved
 
     def parse_definition(self) -> None:
         context = "define clause"

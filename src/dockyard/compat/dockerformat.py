@@ -1,0 +1,84 @@
+"""Docker's ``--format`` on top of the Go template engine, as docker/cli's ``formatter`` does it.
+
+``json`` is ``{{json .}}``; a ``table`` prefix is cut, spaces trimmed, the two-character sequences ``\\t``
+and ``\\n`` become a tab and a newline, and the rows plus a header row (the template run on the column titles
+with ``HeaderFunctions``) go through the tabwriter (``10, 1, 3, ' '``). Every row is rendered before anything
+is returned, so an error leaves no partial output. A parse error reads ``template parsing error: template:
+...`` as Docker's does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dockyard.compat import gojson
+from dockyard.compat.gotemplate import DOCKER_FUNCS, HEADER_FUNCS, Func, Template, TemplateError
+from dockyard.compat.gotypes import Struct, string_lists
+from dockyard.compat.tabwriter import table, tabwrite
+
+__all__ = ["Format", "TemplateError", "inspect_format", "render_rows"]
+
+TABLE_KEY = "table"
+JSON_FORMAT = "{{json .}}"
+
+
+class Format:
+    """A ``--format`` value of a listing command (``images``, ``history``, ...), parsed."""
+
+    def __init__(self, text: str, *, funcs: Mapping[str, Func] | None = None) -> None:
+        if text == "json":
+            text = JSON_FORMAT
+        self.is_table = text.startswith(TABLE_KEY)
+        body = text[len(TABLE_KEY) :] if self.is_table else text
+        body = body.strip(" ").replace("\\t", "\t").replace("\\n", "\n")
+        try:
+            self.template = Template.parse(body, funcs={**DOCKER_FUNCS, **(funcs or {})})
+        except TemplateError as exc:
+            raise TemplateError(f"template parsing error: {exc}") from None
+
+    def render(self, data: Any) -> str:
+        """One element, as the template writes it."""
+        return self.template.execute(data)
+
+    def render_all(self, items: Sequence[Any], header: Mapping[str, str] | None = None) -> str:
+        """Every element, one a line; with ``table``, a header row and the columns aligned."""
+        body = "".join(self.render(item) + "\n" for item in items)
+        if not self.is_table:
+            return body
+        try:
+            head = self.template.execute(dict(header or {}), funcs=HEADER_FUNCS)
+        except TemplateError:
+            head = ""
+        return tabwrite(head + "\n" + body, minwidth=10, padding=3)
+
+
+def render_rows(
+    fmt: str | None,
+    rows: Sequence[Mapping[str, str]],
+    headers: Mapping[str, str],
+    columns: Sequence[str],
+    type_name: str,
+) -> str:
+    """A listing as Docker prints it: the default table of ``columns``, ``--format json`` or a template. Each
+    row is a Docker formatting context (a struct named ``type_name``: an unknown field is an error)."""
+    if not fmt:
+        return table([[headers[c] for c in columns]] + [[row[c] for c in columns] for row in rows])
+    return Format(fmt).render_all([Struct(type_name, row) for row in rows], headers)
+
+
+def _inspect_json(value: Any) -> str:
+    return gojson.marshal(value, escape_html=False, sort_keys=False)
+
+
+def inspect_format(fmt: str, docs: Sequence[Mapping[str, Any]]) -> str:
+    """``docker inspect --format``: the template as given (no ``table``, no ``\\t`` replacement), one line
+    per object; lists of strings are Go's ``[]string`` as in Docker's typed structs, and ``json`` keeps the
+    document's order (Docker's struct order)."""
+    if fmt == "json":
+        fmt = JSON_FORMAT
+    try:
+        template = Template.parse(fmt, funcs={**DOCKER_FUNCS, "json": Func(_inspect_json, ("any",))})
+    except TemplateError as exc:
+        raise TemplateError(f"template parsing error: {exc}") from None
+    return "".join(template.execute(string_lists(dict(doc))) + "\n" for doc in docs)
