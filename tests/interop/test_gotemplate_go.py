@@ -154,7 +154,7 @@ def _template(draw: st.DrawFn, depth: int = 0) -> str:
 _batch: list[str] = []
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
 @given(template=_template())
 def _collect_generated(template: str) -> None:
     _batch.append(template)

@@ -68,7 +68,7 @@ def format_float(x: float, verb: str = "v", prec: int = -1) -> str:
 
 
 def quote(text: str, ascii_only: bool = False) -> str:
-    from dockyard.compat.gotemplate._parse import go_quote
+    from dockyard.compat.gostrconv import go_quote
 
     q = go_quote(text)
     if ascii_only:
@@ -153,7 +153,7 @@ def _fmt_int(value: int, spec: _Spec) -> str:
 
 
 def _printable(code: int) -> bool:
-    from dockyard.compat.gotemplate._parse import is_graphic
+    from dockyard.compat.gostrconv import is_graphic
 
     return is_graphic(chr(code))
 
@@ -257,6 +257,21 @@ def sprintln(*args: Any) -> str:
 _FLAGS = "+-# 0"
 
 
+def _arg_index(fmt: str, i: int, argnum: int, reordered: bool) -> tuple[int, int, bool]:
+    """An explicit argument index ``[n]`` at ``i``, if there is one."""
+    m = re.match(r"\[(\d+)\]", fmt[i:])
+    if m is None:
+        return i, argnum, reordered
+    return i + m.end(), int(m.group(1)) - 1, True
+
+
+def _star(args: tuple[Any, ...], argnum: int) -> int | None:
+    """A ``*`` width or precision: the int argument, or None when there is none."""
+    if argnum < len(args) and isinstance(args[argnum], int) and not isinstance(args[argnum], bool):
+        return int(args[argnum])
+    return None
+
+
 def sprintf(fmt: str, *args: Any) -> str:
     """``fmt.Sprintf`` with Go's verbs and flags; ``%[n]`` argument indexes too."""
     out: list[str] = []
@@ -286,48 +301,37 @@ def sprintf(fmt: str, *args: Any) -> str:
             elif c == "0":
                 spec.zero = not spec.minus
             i += 1
-        m = re.match(r"\[(\d+)\]", fmt[i:])
-        if m:
-            argnum = int(m.group(1)) - 1
-            i += m.end()
-            reordered = True
+        i, argnum, reordered = _arg_index(fmt, i, argnum, reordered)
         if i < n and fmt[i] == "*":
             i += 1
-            if argnum < len(args) and isinstance(args[argnum], int) and not isinstance(args[argnum], bool):
-                spec.width = args[argnum]
-                if spec.width < 0:
-                    spec.minus, spec.zero, spec.width = True, False, -spec.width
-            else:
-                out.append("%!(BADWIDTH)")
+            width = _star(args, argnum)
             argnum += 1
+            if width is None:
+                out.append("%!(BADWIDTH)")
+            else:
+                spec.width = abs(width)
+                if width < 0:
+                    spec.minus, spec.zero = True, False
         else:
             m = re.match(r"\d+", fmt[i:])
             if m:
                 spec.width = int(m.group())
                 i += m.end()
         if i < n and fmt[i] == ".":
-            i += 1
-            m = re.match(r"\[(\d+)\]", fmt[i:])
-            if m:
-                argnum = int(m.group(1)) - 1
-                i += m.end()
-                reordered = True
+            i, argnum, reordered = _arg_index(fmt, i + 1, argnum, reordered)
             if i < n and fmt[i] == "*":
                 i += 1
-                if argnum < len(args) and isinstance(args[argnum], int) and not isinstance(args[argnum], bool):
-                    spec.prec = args[argnum] if args[argnum] >= 0 else None
-                else:
-                    out.append("%!(BADPREC)")
+                prec = _star(args, argnum)
                 argnum += 1
+                if prec is None:
+                    out.append("%!(BADPREC)")
+                else:
+                    spec.prec = prec if prec >= 0 else None
             else:
                 m = re.match(r"\d+", fmt[i:])
                 spec.prec = int(m.group()) if m else 0
                 i += m.end() if m else 0
-        m = re.match(r"\[(\d+)\]", fmt[i:])
-        if m:
-            argnum = int(m.group(1)) - 1
-            i += m.end()
-            reordered = True
+        i, argnum, reordered = _arg_index(fmt, i, argnum, reordered)
         if i >= n:
             out.append("%!(NOVERB)")
             break

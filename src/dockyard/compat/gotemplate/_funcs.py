@@ -6,8 +6,8 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from dockyard.compat import gofmt, gojson
+from dockyard.compat.gostrconv import is_graphic
 from dockyard.compat.gotemplate._exec import CallError, Func
-from dockyard.compat.gotemplate._parse import is_graphic
 from dockyard.compat.gotypes import NOVALUE, Struct, type_name
 
 

@@ -7,6 +7,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from dockyard.compat.gostrconv import go_quote, go_rune
+
 # --- lexer -------------------------------------------------------------------------------------------------
 
 ERROR, BOOL, CHAR, CHARCONST, COMMENT, COMPLEX, ASSIGN, DECLARE, EOF, FIELD, IDENT, LDELIM, LPAREN, NUMBER = range(14)
@@ -44,35 +46,6 @@ def _is_alnum(ch: str) -> bool:
 
 def _is_printable_ascii(ch: str) -> bool:
     return " " <= ch <= "~"
-
-
-def go_quote(text: str) -> str:
-    """``strconv.Quote``."""
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch in "\a\b\f\n\r\t\v":
-            out.append("\\" + "abfnrtv"["\a\b\f\n\r\t\v".index(ch)])
-        elif 0xDC80 <= code <= 0xDCFF:  # an undecodable byte (surrogateescape)
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x80 or is_graphic(ch):
-            out.append(ch)
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
-
-
-def is_graphic(ch: str) -> bool:
-    """Go's ``unicode.IsPrint`` for a non-ASCII rune (letters, marks, numbers, punctuation, symbols, U+0020)."""
-    cat = unicodedata.category(ch)
-    return cat[0] in "LMNPS"
 
 
 class _Lexer:
@@ -406,17 +379,6 @@ def _has_left_trim(s: str) -> bool:
 
 def _has_right_trim(s: str) -> bool:
     return len(s) >= 2 and s[0] in _SPACE and s[1] == "-"
-
-
-def go_rune(ch: str) -> str:
-    """``%#U``: ``U+0041 'A'`` (the quoted form only for printable runes)."""
-    if not ch:
-        return "U+FFFFFFFFFFFFFFFF"  # Go's eof rune (-1) as %#U
-    code = ord(ch)
-    text = f"U+{code:04X}"
-    if _is_printable_ascii(ch) or (code >= 0x80 and is_graphic(ch)):
-        text += f" '{ch}'"
-    return text
 
 
 def lex(text: str) -> list[Item]:

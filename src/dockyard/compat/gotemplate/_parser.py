@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Collection
 
+from dockyard.compat.gostrconv import go_quote
 from dockyard.compat.gotemplate import _parse as p
 from dockyard.compat.gotemplate._errors import TemplateError
 
@@ -109,7 +110,7 @@ def new_number(pos: int, text: str, typ: int) -> p.NumberNode:
         n.int_value, n.float_value = code, float(code)
         return n
     if typ == p.COMPLEX:
-        raise ValueError(f"illegal number syntax: {p.go_quote(text)}")
+        raise ValueError(f"illegal number syntax: {go_quote(text)}")
     if text.endswith("i"):
         f = _parse_float(text[:-1])
         if f is not None:
@@ -133,7 +134,7 @@ def new_number(pos: int, text: str, typ: int) -> p.NumberNode:
         f = _parse_float(text)
         if f is not None:
             if not any(c in text for c in ".eEpP"):
-                raise ValueError(f"integer overflow: {p.go_quote(text)}")
+                raise ValueError(f"integer overflow: {go_quote(text)}")
             n.is_float = True
             n.float_value = f
             if f == int(f) and -(1 << 63) <= int(f) < (1 << 63):
@@ -143,7 +144,7 @@ def new_number(pos: int, text: str, typ: int) -> p.NumberNode:
                 n.is_uint = True
                 n.int_value = int(f)
     if not (n.is_int or n.is_uint or n.is_float):
-        raise ValueError(f"illegal number syntax: {p.go_quote(text)}")
+        raise ValueError(f"illegal number syntax: {go_quote(text)}")
     return n
 
 
@@ -273,7 +274,7 @@ class _Parser:
             self.tree_set[tree.name] = tree
             return
         if not is_empty_tree(tree.root):
-            raise self.errorf(f"template: multiple definition of template {p.go_quote(tree.name)}")
+            raise self.errorf(f"template: multiple definition of template {go_quote(tree.name)}")
 
     def _sub_tree(self) -> tuple[list[str], int, Tree]:
         saved = (self.vars, self.range_depth, self.tree)
@@ -484,7 +485,7 @@ class _Parser:
             if isinstance(node, p.VariableNode):
                 return p.VariableNode(chain.pos, [*node.ident, *chain.fields])
             if isinstance(node, (p.BoolNode, p.StringNode, p.NumberNode, p.NilNode, p.DotNode)):
-                raise self.errorf(f"unexpected . after term {p.go_quote(str(node))}")
+                raise self.errorf(f"unexpected . after term {go_quote(str(node))}")
             return chain
         return node
 
@@ -493,7 +494,7 @@ class _Parser:
         typ = token.typ
         if typ == p.IDENT:
             if token.val not in self.funcs:
-                raise self.errorf(f"function {p.go_quote(token.val)} not defined")
+                raise self.errorf(f"function {go_quote(token.val)} not defined")
             return p.IdentifierNode(token.pos, token.val)
         if typ == p.DOT:
             return p.DotNode(token.pos)
@@ -502,7 +503,7 @@ class _Parser:
         if typ == p.VARIABLE:
             name = token.val
             if name not in self.vars:
-                raise self.errorf(f"undefined variable {p.go_quote(name)}")
+                raise self.errorf(f"undefined variable {go_quote(name)}")
             return p.VariableNode(token.pos, [name])
         if typ == p.FIELD:
             return p.FieldNode(token.pos, token.val[1:].split("."))
