@@ -154,7 +154,7 @@ def _template(draw: st.DrawFn, depth: int = 0) -> str:
 _batch: list[str] = []
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
 @given(template=_template())
 def _collect_generated(template: str) -> None:
     _batch.append(template)
@@ -167,3 +167,37 @@ def test_generated_templates_match_go(go_peer: Peer) -> None:
     assert len(_batch) >= 200
     problems = _compare(go_peer, [(t, DATA) for t in _batch])
     assert not problems, f"{len(problems)} of {len(_batch)} differ:\n" + "\n".join(problems[:40])
+
+
+# --- Hypothesis: the corpus's templates and generated ones on generated data --------------------------------
+
+_SCALAR = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+)
+_VALUE = st.recursive(
+    _SCALAR, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=4), c, max_size=3), max_leaves=6
+)
+_KEYS = ["Tag", "Size", "Ratio", "Tags", "Labels", "Null", "Nested", "List", "Empty", "Zero", "Mixed", "Nums", "Id"]
+_pairs: list[tuple[str, Any]] = []
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
+@given(
+    template=st.sampled_from(TEMPLATES) | _template(),
+    data=st.fixed_dictionaries({}, optional=dict.fromkeys(_KEYS, _VALUE)),
+)
+def _collect_with_data(template: str, data: dict[str, Any]) -> None:
+    _pairs.append((template, data))
+
+
+def test_generated_data_match_go(go_peer: Peer) -> None:
+    """Big and negative integers, floats of every magnitude, unicode text, nested lists and maps."""
+    _pairs.clear()
+    _collect_with_data()
+    assert len(_pairs) >= 200
+    problems = _compare(go_peer, _pairs)
+    assert not problems, f"{len(problems)} of {len(_pairs)} differ:\n" + "\n".join(problems[:40])

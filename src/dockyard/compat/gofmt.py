@@ -229,15 +229,20 @@ def _format(value: Any, spec: _Spec) -> str:
     if isinstance(value, str):
         return _fmt_str(value, spec)
     if isinstance(value, (list, tuple)):
-        return "[" + " ".join(_format(v, spec) for v in value) + "]"
+        return "[" + " ".join(_element(v, spec) for v in value) + "]"
     if isinstance(value, dict):
         items = sorted(value.items())
-        return "map[" + " ".join(_format(k, spec) + ":" + _format(v, spec) for k, v in items) + "]"
+        return "map[" + " ".join(_format(k, spec) + ":" + _element(v, spec) for k, v in items) + "]"
     if isinstance(value, Struct):
         if spec.plus and verb == "v":
-            return "{" + " ".join(f"{k}:{_format(v, spec)}" for k, v in value.fields.items()) + "}"
-        return "{" + " ".join(_format(v, spec) for v in value.fields.values()) + "}"
+            return "{" + " ".join(f"{k}:{_element(v, spec)}" for k, v in value.fields.items()) + "}"
+        return "{" + " ".join(_element(v, spec) for v in value.fields.values()) + "}"
     return _pad(str(value), spec)
+
+
+def _element(value: Any, spec: _Spec) -> str:
+    """An element of a slice, map or struct: a nil ``interface{}`` there is ``<nil>`` whatever the verb."""
+    return _pad("<nil>", spec) if value is None else _format(value, spec)
 
 
 def sprint(*args: Any) -> str:

@@ -31,6 +31,12 @@ class _NoValue:
 NOVALUE: Final = _NoValue()
 
 
+class Byte(int):
+    """Go's ``uint8``: what indexing a string gives."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Struct:
     """A Go struct value: named fields in order, and the type name Go's errors show (``*formatter.imageContext``)."""
@@ -42,6 +48,8 @@ class Struct:
 def type_name(value: Any) -> str:
     if isinstance(value, bool):
         return "bool"
+    if isinstance(value, Byte):
+        return "uint8"
     if isinstance(value, int):
         return "int"
     if isinstance(value, float):

@@ -31,6 +31,14 @@ class CallError(Exception):
     """Raised by a function body: Go's ``error calling NAME: MSG``."""
 
 
+@dataclass(frozen=True, slots=True)
+class Boxed:
+    """A value still inside ``interface{}`` (read from a map or a slice of ``interface{}``), handed to the
+    builtins that look at an argument's own type without unwrapping it (``slice``'s indexes)."""
+
+    value: Any
+
+
 class _Break(Exception):
     pass
 
@@ -60,6 +68,7 @@ class State:
         self.node: p.Node | None = None
         self.vars: list[tuple[str, Any, bool]] = []
         self.depth = 0
+        self.last_wrapped = False
         self.out: list[str] = []
         self.tree = trees[name]
 
@@ -273,6 +282,7 @@ class State:
         value, wrapped = self.var_value(var.ident[0])
         if len(var.ident) == 1:
             self.not_a_function(args, final)
+            self.last_wrapped = wrapped
             return value
         return self.eval_field_chain(dot, dw, value, wrapped, var, var.ident[1:], args, final)
 
@@ -281,7 +291,8 @@ class State:
     ) -> Any:
         for name in ident[:-1]:
             receiver, rw = self.eval_field(name, None, _MISSING, receiver, rw)
-        return self.eval_field(ident[-1], args, final, receiver, rw)[0]
+        value, self.last_wrapped = self.eval_field(ident[-1], args, final, receiver, rw)
+        return value
 
     def eval_field(self, name: str, args: list[p.Node] | None, final: Any, receiver: Any, rw: bool) -> tuple[Any, bool]:
         if receiver is NOVALUE:
@@ -345,7 +356,12 @@ class State:
         argv: list[Any] = []
         for i, arg in enumerate(call_args):
             typ = func.params[i] if i < nparams else func.variadic
-            argv.append(self.eval_arg(dot, dw, typ, arg))
+            self.last_wrapped = isinstance(arg, p.DotNode) and dw
+            value = self.eval_arg(dot, dw, typ, arg)
+            boxed = name == "slice" and func.builtin and i > 0 and value is not NOVALUE
+            if boxed and self.last_wrapped and isinstance(arg, (p.DotNode, p.FieldNode, p.VariableNode, p.ChainNode)):
+                value = Boxed(value)
+            argv.append(value)
         if final is not _MISSING:
             i = len(call_args)
             typ = func.params[i] if i < nparams else func.variadic

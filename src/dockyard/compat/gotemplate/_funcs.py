@@ -7,8 +7,8 @@ from urllib.parse import quote_plus
 
 from dockyard.compat import gofmt, gojson
 from dockyard.compat.gostrconv import is_graphic
-from dockyard.compat.gotemplate._exec import CallError, Func
-from dockyard.compat.gotypes import NOVALUE, Struct, type_name
+from dockyard.compat.gotemplate._exec import Boxed, CallError, Func
+from dockyard.compat.gotypes import NOVALUE, Byte, Struct, type_name
 
 
 def _b(text: str) -> bytes:
@@ -24,6 +24,8 @@ def _nil(v: Any) -> bool:
 
 
 def _index_arg(index: Any, cap: int) -> int:
+    if isinstance(index, Boxed):
+        raise CallError("cannot index slice/array with type interface {}")
     if _nil(index):
         raise CallError("cannot index slice/array with nil")
     if isinstance(index, bool) or not isinstance(index, int):
@@ -44,7 +46,7 @@ def _index(item: Any, *indexes: Any) -> Any:
             x = _index_arg(index, len(seq))
             if x == len(seq):
                 raise CallError(f"reflect: {'string' if isinstance(item, str) else 'slice'} index out of range")
-            item = seq[x]
+            item = Byte(seq[x]) if isinstance(item, str) else seq[x]
         elif isinstance(item, dict):
             if _nil(index):
                 raise CallError("value is nil; should be of type string")
@@ -134,13 +136,13 @@ def _eq(arg1: Any, *arg2: Any) -> bool:
         else:
             r1, r2 = _reflect_kind(arg1), _reflect_kind(arg)
             if r1 != r2 and "invalid" not in (r1, r2):
-                left = f"{gofmt.sprint(arg1)}: {type_name(arg1)}"
+                left = f"{gofmt.sprintf('%s', arg1)}: {type_name(arg1)}"
                 raise CallError(f"non-comparable types {left}, {type_name(arg)}: {gofmt.sprint(arg)}")
             if _nil(arg1) or _nil(arg):
                 truth = _nil(arg1) == _nil(arg)
             else:
                 if r2 in ("slice", "map", "func"):
-                    raise CallError(f"non-comparable type {gofmt.sprint(arg)}: {type_name(arg)}")
+                    raise CallError(f"non-comparable type {gofmt.sprintf('%s', arg)}: {type_name(arg)}")
                 truth = arg1 == arg
         if truth:
             return True
