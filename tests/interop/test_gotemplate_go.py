@@ -25,7 +25,7 @@ from dockyard.compat.gotemplate import DOCKER_FUNCS, Template, TemplateError
 from dockyard.compat.gotypes import decode_json
 
 _SOURCE = Path(__file__).parent / "gotemplate" / "main.go"
-Peer = Callable[[list[tuple[str, Any]]], list[dict[str, str]]]
+Peer = Callable[..., list[dict[str, str]]]
 
 
 @pytest.fixture(scope="session")
@@ -43,8 +43,8 @@ def go_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
     binary = work / "gotemplate-peer"
     subprocess.run([go, "build", "-o", str(binary), str(_SOURCE)], check=True, env=env, cwd=work)
 
-    def run(cases: list[tuple[str, Any]]) -> list[dict[str, str]]:
-        payload = json.dumps([{"template": t, "data": d} for t, d in cases])
+    def run(cases: list[tuple[str, Any]], option: str = "") -> list[dict[str, str]]:
+        payload = json.dumps([{"template": t, "data": d, "option": option} for t, d in cases])
         done = subprocess.run([str(binary)], input=payload.encode(), capture_output=True, check=True)
         results: list[dict[str, str]] = json.loads(done.stdout)
         return results
@@ -52,22 +52,23 @@ def go_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
     yield run
 
 
-def python_side(template: str, data: Any) -> dict[str, str]:
+def python_side(template: str, data: Any, option: str = "") -> dict[str, str]:
     """The Python engine on the data as Go sees it (JSON decoded with UseNumber, ints kept)."""
     value = decode_json(json.dumps(data))
     try:
-        out = Template.parse(template, funcs=DOCKER_FUNCS).execute(value)
+        tmpl = Template.parse(template, funcs=DOCKER_FUNCS)
+        out = tmpl.execute(value, missing_key_error=option == "missingkey=error")
     except TemplateError as exc:
         return {"err": str(exc)}
     # The Go side's answer travels as JSON: invalid UTF-8 arrives as U+FFFD.
     return {"out": out.encode("utf-8", "surrogateescape").decode("utf-8", "replace")}
 
 
-def _compare(peer: Peer, cases: list[tuple[str, Any]]) -> list[str]:
-    wanted = peer(cases)
+def _compare(peer: Peer, cases: list[tuple[str, Any]], option: str = "") -> list[str]:
+    wanted = peer(cases, option)
     problems = []
     for (template, data), want in zip(cases, wanted, strict=True):
-        got = python_side(template, data)
+        got = python_side(template, data, option)
         if got != want:
             problems.append(f"{template!r} on {json.dumps(data)[:60]}: go {want!r}, python {got!r}")
     return problems
@@ -77,6 +78,13 @@ def test_corpus_matches_go(go_peer: Peer) -> None:
     cases = [(t, DATA) for t in TEMPLATES] + CASES
     assert len(cases) > 400
     problems = _compare(go_peer, cases)
+    assert not problems, f"{len(problems)} of {len(cases)} differ:\n" + "\n".join(problems)
+
+
+def test_corpus_with_missingkey_error_matches_go(go_peer: Peer) -> None:
+    """Docker's inspect runs the raw document with ``Option("missingkey=error")``."""
+    cases = [(t, DATA) for t in TEMPLATES] + CASES
+    problems = _compare(go_peer, cases, "missingkey=error")
     assert not problems, f"{len(problems)} of {len(cases)} differ:\n" + "\n".join(problems)
 
 

@@ -22,6 +22,10 @@ __all__ = ["Format", "TemplateError", "inspect_format", "render_rows"]
 TABLE_KEY = "table"
 JSON_FORMAT = "{{json .}}"
 
+#: The ``[]string`` and map fields of Docker's ``types.ImageInspect``: null there is the typed nil.
+_NIL_SLICES = frozenset({"RepoTags", "RepoDigests", "Env", "Cmd", "Entrypoint", "OnBuild", "Shell", "Layers"})
+_NIL_MAPS = frozenset({"Labels", "Volumes", "ExposedPorts"})
+
 
 class Format:
     """A ``--format`` value of a listing command (``images``, ``history``, ...), parsed."""
@@ -42,14 +46,18 @@ class Format:
         return self.template.execute(data)
 
     def render_all(self, items: Sequence[Any], header: Mapping[str, str] | None = None) -> str:
-        """Every element, one a line; with ``table``, a header row and the columns aligned."""
-        body = "".join(self.render(item) + "\n" for item in items)
+        """Every element, one a line; with ``table``, a header row and the columns aligned. An execution
+        error reads ``template parsing error: ...`` too (docker/cli wraps both alike)."""
+        try:
+            body = "".join(self.render(item) + "\n" for item in items)
+        except TemplateError as exc:
+            raise TemplateError(f"template parsing error: {exc}") from None
         if not self.is_table:
             return body
         try:
             head = self.template.execute(dict(header or {}), funcs=HEADER_FUNCS)
-        except TemplateError:
-            head = ""
+        except TemplateError as exc:  # docker/cli ignores the header's error and keeps what was written
+            head = exc.partial
         return tabwrite(head + "\n" + body, minwidth=10, padding=3)
 
 
@@ -73,12 +81,21 @@ def _inspect_json(value: Any) -> str:
 
 def inspect_format(fmt: str, docs: Sequence[Mapping[str, Any]]) -> str:
     """``docker inspect --format``: the template as given (no ``table``, no ``\\t`` replacement), one line
-    per object; lists of strings are Go's ``[]string`` as in Docker's typed structs, and ``json`` keeps the
-    document's order (Docker's struct order)."""
+    per object. Docker runs it on its typed struct and, when that fails, on the raw JSON with
+    ``missingkey=error``; here the document is read as the typed struct would show it where the two differ
+    (lists of strings are ``[]string``, null list and map fields are typed nils) with ``missingkey=error``,
+    and ``json`` keeps the document's order (Docker's struct order)."""
     if fmt == "json":
         fmt = JSON_FORMAT
     try:
         template = Template.parse(fmt, funcs={**DOCKER_FUNCS, "json": Func(_inspect_json, ("any",))})
     except TemplateError as exc:
         raise TemplateError(f"template parsing error: {exc}") from None
-    return "".join(template.execute(string_lists(dict(doc))) + "\n" for doc in docs)
+    out = []
+    for doc in docs:
+        typed = string_lists(dict(doc), _NIL_SLICES, _NIL_MAPS)
+        try:
+            out.append(template.execute(typed, missing_key_error=True) + "\n")
+        except TemplateError as exc:
+            raise TemplateError(f"template parsing error: {exc}") from None
+    return "".join(out)

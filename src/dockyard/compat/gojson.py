@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from dockyard.compat.gotypes import NOVALUE, Struct
+from dockyard.compat.gotypes import NOVALUE, NilMap, NilSlice, Struct
 
 _HTML: Final = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
 _LINE: Final = {"\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -80,7 +80,7 @@ def marshal_ordered(value: Any, indent: str | None = None) -> str:
 
 
 def _encode(value: Any, out: list[str], indent: str | None, depth: int, html: bool, sort: bool) -> None:
-    if value is None or value is NOVALUE:
+    if value is None or value is NOVALUE or isinstance(value, (NilSlice, NilMap)):
         out.append("null")
     elif value is True:
         out.append("true")

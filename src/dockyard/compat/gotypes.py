@@ -31,6 +31,16 @@ class _NoValue:
 NOVALUE: Final = _NoValue()
 
 
+class NilSlice(tuple[str, ...]):
+    """A nil ``[]string`` of a typed struct: empty, but ``null`` in JSON."""
+
+    __slots__ = ()
+
+
+class NilMap(dict[str, Any]):
+    """A nil map of a typed struct: empty (``map[]``), but ``null`` in JSON."""
+
+
 class Byte(int):
     """Go's ``uint8``: what indexing a string gives."""
 
@@ -84,12 +94,21 @@ def decode_json(text: str | bytes) -> Any:
     return json.loads(text, parse_int=_number, parse_float=float)
 
 
-def string_lists(value: Any) -> Any:
-    """Lists whose items are all strings as Go's ``[]string`` (tuples), as Docker's typed structs have them."""
+def string_lists(value: Any, nil_slices: frozenset[str] = frozenset(), nil_maps: frozenset[str] = frozenset()) -> Any:
+    """Lists whose items are all strings as Go's ``[]string`` (tuples), as Docker's typed structs have them;
+    a null under a key of ``nil_slices`` or ``nil_maps`` is that field's typed nil."""
     if isinstance(value, dict):
-        return {k: string_lists(v) for k, v in value.items()}
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if v is None and k in nil_slices:
+                out[k] = NilSlice()
+            elif v is None and k in nil_maps:
+                out[k] = NilMap()
+            else:
+                out[k] = string_lists(v, nil_slices, nil_maps)
+        return out
     if isinstance(value, list):
         if value and all(isinstance(v, str) for v in value):
             return tuple(value)
-        return [string_lists(v) for v in value]
+        return [string_lists(v, nil_slices, nil_maps) for v in value]
     return value

@@ -1,6 +1,6 @@
 // Peer for dockyard.compat.gotemplate: Go's own text/template with docker/cli's template functions
 // (templates/templates.go). Reads a JSON array of {"template": ..., "data": ...} on stdin and writes a JSON
-// array of {"out": ...} or {"err": ...}, one per case, in one process for the whole corpus.
+// array of {"out": ...} or {"err": ...}, one per case ("option": "missingkey=error" as Docker's inspect), in one process for the whole corpus.
 // Data is decoded with UseNumber, then each number becomes an int when it is an integer that fits in
 // int64, a float64 otherwise (the data model dockyard.compat.gotypes.decode_json gives Python).
 package main
@@ -48,6 +48,7 @@ func truncateWithLength(source string, length int) string {
 type testCase struct {
 	Template string          `json:"template"`
 	Data     json.RawMessage `json:"data"`
+	Option   string          `json:"option"`
 }
 
 type result struct {
@@ -98,6 +99,9 @@ func run(c testCase) (res result) {
 	if err != nil {
 		msg := err.Error()
 		return result{Err: &msg}
+	}
+	if c.Option != "" {
+		tmpl = tmpl.Option(c.Option)
 	}
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, data); err != nil {

@@ -201,3 +201,10 @@ def test_template_errors_print_one_line_and_nothing_on_stdout(loaded: Any, comma
         assert proc.returncode == 1
         assert proc.stdout == ""
         assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith("Error: template")
+
+
+def test_json_format_and_json_of_dot_are_the_same(loaded: Any) -> None:
+    assert loaded("images", "--format", "json").stdout == loaded("images", "--format", "{{json .}}").stdout
+    assert loaded("history", "--format", "json", "dockyard/app").stdout == loaded(
+        "history", "--format", "{{json .}}", "dockyard/app"
+    ).stdout

@@ -77,3 +77,28 @@ def test_docker_format_errors_say_template_parsing_error() -> None:
 def test_inspect_lists_of_strings_are_go_string_slices() -> None:
     doc = {"RepoTags": ["a:1", "b:2"], "Size": 3, "Config": {"Env": ["A=1"]}}
     assert inspect_format('{{join .RepoTags ","}} {{.Size}} {{json .Config}}', [doc]) == 'a:1,b:2 3 {"Env":["A=1"]}\n'
+
+
+def test_inspect_missing_key_is_an_error_as_in_dockers_raw_fallback() -> None:
+    with pytest.raises(TemplateError) as info:
+        inspect_format("{{.Nope}}", [{"Id": "x"}])
+    assert str(info.value) == (
+        'template parsing error: template: :1:2: executing "" at <.Nope>: map has no entry for key "Nope"'
+    )
+
+
+def test_inspect_null_lists_and_maps_are_typed_nils() -> None:
+    doc = {"Config": {"Env": None, "Labels": None, "User": ""}}
+    out = inspect_format("{{.Config.Env}} {{len .Config.Env}} {{json .Config.Env}} {{.Config.Labels}}", [doc])
+    assert out == "[] 0 null map[]\n"
+
+
+def test_table_header_keeps_what_was_written_before_an_error() -> None:
+    rows = [{"A": "1", "B": "b"}]
+    out = render_rows("table {{.B}}\\t{{index .A 0}}", rows, {"A": "", "B": "BB"}, [], "x")
+    assert out == "BB        \nb         49\n"
+
+
+def test_execution_errors_read_template_parsing_error_as_dockers() -> None:
+    with pytest.raises(TemplateError, match=r"^template parsing error: template: :1:2: executing"):
+        render_rows("{{.Nope}}", [{"A": "1"}], {}, [], "*formatter.imageContext")

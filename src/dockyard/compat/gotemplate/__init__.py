@@ -49,8 +49,9 @@ class Template:
         table = {**BUILTINS, **(funcs or {})}
         return cls(name, parse(name, text, table), table)
 
-    def execute(self, data: Any, *, funcs: Mapping[str, Func] | None = None) -> str:
+    def execute(self, data: Any, *, funcs: Mapping[str, Func] | None = None, missing_key_error: bool = False) -> str:
         """The output of the template on ``data``; ``funcs`` replaces functions by name (as Go's ``Funcs``
-        after parsing, used for Docker's table headers)."""
+        after parsing, used for Docker's table headers); ``missing_key_error`` is ``Option("missingkey=error")``."""
         table = {**self.funcs, **(funcs or {})} if funcs else self.funcs
-        return execute(self.trees, self.name, NOVALUE if data is None else data, table)
+        value = NOVALUE if data is None else data
+        return execute(self.trees, self.name, value, table, missing_error=missing_key_error)

@@ -61,7 +61,8 @@ def _go_value(value: Any) -> Any:
 
 
 class State:
-    def __init__(self, trees: Mapping[str, Tree], name: str, funcs: Mapping[str, Func]) -> None:
+    def __init__(self, trees: Mapping[str, Tree], name: str, funcs: Mapping[str, Func], missing_error: bool) -> None:
+        self.missing_error = missing_error
         self.trees = trees
         self.name = name
         self.funcs = funcs
@@ -296,6 +297,8 @@ class State:
 
     def eval_field(self, name: str, args: list[p.Node] | None, final: Any, receiver: Any, rw: bool) -> tuple[Any, bool]:
         if receiver is NOVALUE:
+            if self.missing_error:
+                raise self.errorf(f"nil data; no entry for key {gofmt.quote(name)}")
             return NOVALUE, False
         typ = "interface {}" if rw else type_name(receiver)
         if receiver is None:
@@ -314,6 +317,8 @@ class State:
                 raise self.errorf(f"{name} is not a method but has arguments")
             if name in receiver:
                 return receiver[name], True
+            if self.missing_error:
+                raise self.errorf(f"map has no entry for key {gofmt.quote(name)}")
             return NOVALUE, False
         raise self.errorf(f"can't evaluate field {name} in type {typ}")
 
@@ -441,11 +446,19 @@ class State:
             self.out.append(gofmt.sprint(value))
 
 
-def execute(trees: Mapping[str, Tree], name: str, data: Any, funcs: Mapping[str, Func]) -> str:
-    state = State(trees, name, funcs)
+def execute(
+    trees: Mapping[str, Tree], name: str, data: Any, funcs: Mapping[str, Func], *, missing_error: bool = False
+) -> str:
+    """Run the template ``name``; on error the :class:`TemplateError` carries what was written before it
+    (``partial``), as Go's writer would hold it."""
+    state = State(trees, name, funcs, missing_error)
     state.vars = [("$", data, False)]
     tree = trees.get(name)
     if tree is None:
         raise TemplateError(f"template: {name}: {gofmt.quote(name)} is an incomplete or empty template")
-    state.walk(data, False, tree.root)
+    try:
+        state.walk(data, False, tree.root)
+    except TemplateError as exc:
+        exc.partial = "".join(state.out)
+        raise
     return "".join(state.out)
