@@ -7,7 +7,6 @@ Everything heavier than argparse is imported inside the command that needs it.
 from __future__ import annotations
 
 import argparse
-import json
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -124,7 +123,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
         _out(inspect_format(args.format, docs))
     else:
-        _out(json.dumps(docs, indent=4, ensure_ascii=False) + "\n")
+        from dockyard.compat.dockerformat import inspect_json
+
+        _out(inspect_json(docs))
     for msg in failed:
         _err(f"Error: {msg}")
     return 1 if failed else 0

@@ -17,7 +17,7 @@ from dockyard.compat.gotemplate import DOCKER_FUNCS, HEADER_FUNCS, Func, Templat
 from dockyard.compat.gotypes import Struct, string_lists
 from dockyard.compat.tabwriter import table, tabwrite
 
-__all__ = ["Format", "TemplateError", "inspect_format", "render_rows"]
+__all__ = ["Format", "TemplateError", "inspect_format", "inspect_json", "render_rows"]
 
 TABLE_KEY = "table"
 JSON_FORMAT = "{{json .}}"
@@ -77,6 +77,12 @@ def render_rows(
 
 def _inspect_json(value: Any) -> str:
     return gojson.marshal(value, escape_html=False, sort_keys=False)
+
+
+def inspect_json(docs: Sequence[Mapping[str, Any]]) -> str:
+    """``docker inspect`` without ``--format``: the documents as the daemon's JSON (``<``, ``>``, ``&``
+    escaped), indented with four spaces (``json.Indent``) in one array."""
+    return gojson.marshal_ordered(list(docs), "    ") + "\n"
 
 
 def inspect_format(fmt: str, docs: Sequence[Mapping[str, Any]]) -> str:
