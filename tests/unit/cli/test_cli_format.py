@@ -53,3 +53,19 @@ def test_table_format_with_docker_functions(cli: Any, tmp_path: Path) -> None:
     head, *rows = out.splitlines()
     assert head == "REPOSITORY   TAG"
     assert sorted(rows) == ["BASE           1", "LABELLED       1"]
+
+
+def test_inspect_created_is_go_rfc3339nano(cli: Any, tmp_path: Path) -> None:
+    """The daemon parses the config's time and prints it with ``time.RFC3339Nano``: trailing zeros of the
+    fraction go, an offset stays as written."""
+    images = [
+        (build_image([LayerSpec([file_entry("a", "a\n")], "ADD a")], created="2024-01-01T10:00:00.500000000Z"), "z:1"),
+        (build_image([LayerSpec([file_entry("b", "b\n")], "ADD b")], created="2024-01-01T10:00:00.000+02:00"), "o:1"),
+    ]
+    archive = tmp_path / "times.tar"
+    with open(archive, "wb") as f:
+        docker_archive.write([(image, [name]) for image, name in images], f)
+    cli("load", "-i", str(archive))
+    assert cli("inspect", "--format", "{{.Created}}", "z:1", "o:1").stdout == (
+        "2024-01-01T10:00:00.5Z\n2024-01-01T10:00:00+02:00\n"
+    )
