@@ -102,7 +102,8 @@ _LITERALS = ['"x"', "1", "0", "-2", "1.5", "true", "false", "nil", "'a'", "`r`",
 _FUNCS = ["len", "index", "slice", "not", "and", "or", "eq", "ne", "lt", "le", "gt", "ge", "print", "println",
           "printf", "html", "js", "urlquery", "json", "join", "split", "title", "lower", "upper", "pad", "truncate",
           "call"]  # fmt: skip
-_VERBS = ["%v", "%s", "%d", "%q", "%x", "%5.2f", "%-4s|", "%t", "%e", "%g", "%03d", "%c", "%+v", "%.1s", "%%", "%U"]
+_VERBS = ["%v", "%s", "%d", "%q", "%x", "%5.2f", "%-4s|", "%t", "%e", "%g", "%03d", "%c", "%+v", "%.1s", "%%", "%U",
+          "%#v", "%T", "%[1]v", "%*d", "%.*s", "% x", "%#q", "%+q", "%X", "%08.3f", "%-8v|", "%.0f", "%!"]  # fmt: skip
 
 
 @st.composite
@@ -139,7 +140,7 @@ def _pipeline(draw: st.DrawFn) -> str:
 def _template(draw: st.DrawFn, depth: int = 0) -> str:
     parts = []
     for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.integers(0, 6 if depth < 2 else 1))
+        kind = draw(st.integers(0, 11 if depth < 2 else 1))
         left = draw(st.sampled_from(["{{", "{{- ", "{{ "]))
         right = draw(st.sampled_from(["}}", " -}}", " }}"]))
         if kind == 0:
@@ -154,8 +155,24 @@ def _template(draw: st.DrawFn, depth: int = 0) -> str:
             parts.append(f"{left}{word} {head}{draw(_pipeline())}{right}{body}{other}{{{{end}}}}")
         elif kind == 5:
             parts.append(f"{{{{$x := {draw(_pipeline())}}}}}{{{{$x}}}}")
-        else:
+        elif kind == 6:
             parts.append("{{/* c */}}")
+        elif kind == 7:
+            a, b = draw(_pipeline()), draw(_pipeline())
+            parts.append(f"{{{{if {a}}}}}1{{{{else if {b}}}}}2{{{{else}}}}3{{{{end}}}}")
+        elif kind == 8:
+            stop = draw(st.sampled_from(["break", "continue"]))
+            inner = draw(_template(depth + 1))
+            cond = f"{{{{if {draw(_pipeline())}}}}}{{{{{stop}}}}}{{{{end}}}}"
+            parts.append(f"{{{{range {draw(_pipeline())}}}}}{cond}{inner}{{{{end}}}}")
+        elif kind == 9:
+            parts.append(f"{{{{$y := 0}}}}{{{{$y = {draw(_pipeline())}}}}}{{{{$y}}}}")
+        elif kind == 10:
+            body = draw(_template(depth + 1))
+            parts.append(f'{{{{define "T"}}}}{body}{{{{end}}}}{{{{template "T" {draw(_pipeline())}}}}}')
+        else:
+            body = draw(_template(depth + 1))
+            parts.append(f'{{{{block "B" {draw(_pipeline())}}}}}{body}{{{{end}}}}')
     return "".join(parts)
 
 

@@ -9,11 +9,10 @@ Go's types as Python values: ``str`` string, ``bool`` bool, ``int`` int, ``float
 from __future__ import annotations
 
 import math
-import re
 from decimal import Decimal
 from typing import Any
 
-from dockyard.compat.gotypes import NOVALUE, Struct, type_name
+from dockyard.compat.gotypes import NOVALUE, Byte, Struct, type_name
 
 
 def _shortest_digits(x: float) -> tuple[str, int]:
@@ -81,10 +80,10 @@ def _go_bytes(text: str) -> bytes:
 
 
 class _Spec:
-    __slots__ = ("minus", "plus", "prec", "sharp", "space", "verb", "width", "zero")
+    __slots__ = ("minus", "plus", "plus_v", "prec", "sharp", "space", "verb", "width", "zero")
 
     def __init__(self) -> None:
-        self.minus = self.plus = self.sharp = self.space = self.zero = False
+        self.minus = self.plus = self.plus_v = self.sharp = self.space = self.zero = False
         self.width: int | None = None
         self.prec: int | None = None
         self.verb = "v"
@@ -234,7 +233,7 @@ def _format(value: Any, spec: _Spec) -> str:
         items = sorted(value.items())
         return "map[" + " ".join(_format(k, spec) + ":" + _element(v, spec) for k, v in items) + "]"
     if isinstance(value, Struct):
-        if spec.plus and verb == "v":
+        if spec.plus_v:
             return "{" + " ".join(f"{k}:{_element(v, spec)}" for k, v in value.fields.items()) + "}"
         return "{" + " ".join(_element(v, spec) for v in value.fields.values()) + "}"
     return _pad(str(value), spec)
@@ -262,29 +261,62 @@ def sprintln(*args: Any) -> str:
 _FLAGS = "+-# 0"
 
 
-def _arg_index(fmt: str, i: int, argnum: int, reordered: bool) -> tuple[int, int, bool]:
-    """An explicit argument index ``[n]`` at ``i``, if there is one."""
-    m = re.match(r"\[(\d+)\]", fmt[i:])
-    if m is None:
-        return i, argnum, reordered
-    return i + m.end(), int(m.group(1)) - 1, True
+def _parsenum(fmt: str, i: int) -> tuple[int, bool, int]:
+    """Go's ``parsenum``: digits at ``i`` (a number above 1e6 is no number)."""
+    num, isnum, j = 0, False, i
+    while j < len(fmt) and "0" <= fmt[j] <= "9":
+        if num > 1_000_000:
+            return 0, False, len(fmt)
+        num = num * 10 + ord(fmt[j]) - 48
+        isnum = True
+        j += 1
+    return num, isnum, j
 
 
-def _star(args: tuple[Any, ...], argnum: int) -> int | None:
-    """A ``*`` width or precision: the int argument, or None when there is none."""
-    if argnum < len(args) and isinstance(args[argnum], int) and not isinstance(args[argnum], bool):
-        return int(args[argnum])
-    return None
+def _int_from_arg(args: tuple[Any, ...], argnum: int) -> tuple[int, bool, int]:
+    if argnum >= len(args):
+        return 0, False, argnum
+    arg = args[argnum]
+    if isinstance(arg, int) and not isinstance(arg, bool) and -1_000_000 <= arg <= 1_000_000:
+        return int(arg), True, argnum + 1
+    return 0, False, argnum + 1
+
+
+class _Printf:
+    """Go's ``doPrintf`` state: the argument number, reordering and ``[n]`` indexes."""
+
+    def __init__(self, args: tuple[Any, ...]) -> None:
+        self.args = args
+        self.reordered = False
+        self.good_arg_num = True
+
+    def arg_number(self, argnum: int, fmt: str, i: int) -> tuple[int, int, bool]:
+        if i >= len(fmt) or fmt[i] != "[":
+            return argnum, i, False
+        self.reordered = True
+        close = fmt.find("]", i + 1) if len(fmt) - i >= 3 else -1
+        if close < 0:
+            index, width, ok = 0, 1, False
+        else:
+            num, isnum, newi = _parsenum(fmt, i + 1)
+            index, width, ok = (num - 1, close - i + 1, True) if isnum and newi == close else (0, close - i + 1, False)
+        if ok and 0 <= index < len(self.args):
+            return index, i + width, True
+        self.good_arg_num = False
+        return argnum, i + width, ok
 
 
 def sprintf(fmt: str, *args: Any) -> str:
-    """``fmt.Sprintf`` with Go's verbs and flags; ``%[n]`` argument indexes too."""
+    """``fmt.Sprintf`` (Go's ``doPrintf``): verbs, flags, width, precision, ``*`` and ``[n]`` indexes, and
+    Go's complaints (``%!d(string=x)``, ``%!d(MISSING)``, ``%!(EXTRA ...)``, ``%!(BADINDEX)``, ...)."""
     out: list[str] = []
+    state = _Printf(args)
     argnum = 0
+    after_index = False
     i = 0
-    n = len(fmt)
-    reordered = False
-    while i < n:
+    end = len(fmt)
+    while i < end:
+        state.good_arg_num = True
         j = fmt.find("%", i)
         if j < 0:
             out.append(fmt[i:])
@@ -292,52 +324,54 @@ def sprintf(fmt: str, *args: Any) -> str:
         out.append(fmt[i:j])
         i = j + 1
         spec = _Spec()
-        while i < n and fmt[i] in _FLAGS:
+        while i < end and fmt[i] in _FLAGS:
             c = fmt[i]
-            if c == "+":
-                spec.plus = True
-            elif c == "-":
-                spec.minus = True
-                spec.zero = False
-            elif c == "#":
+            if c == "#":
                 spec.sharp = True
-            elif c == " ":
-                spec.space = True
             elif c == "0":
                 spec.zero = not spec.minus
+            elif c == "+":
+                spec.plus = True
+            elif c == "-":
+                spec.minus, spec.zero = True, False
+            else:
+                spec.space = True
             i += 1
-        i, argnum, reordered = _arg_index(fmt, i, argnum, reordered)
-        if i < n and fmt[i] == "*":
+        argnum, i, after_index = state.arg_number(argnum, fmt, i)
+        if i < end and fmt[i] == "*":
             i += 1
-            width = _star(args, argnum)
-            argnum += 1
-            if width is None:
+            width, present, argnum = _int_from_arg(args, argnum)
+            if not present:
                 out.append("%!(BADWIDTH)")
-            else:
-                spec.width = abs(width)
-                if width < 0:
-                    spec.minus, spec.zero = True, False
+            spec.width = abs(width) if present else None
+            if width < 0:
+                spec.minus, spec.zero = True, False
+            after_index = False
         else:
-            m = re.match(r"\d+", fmt[i:])
-            if m:
-                spec.width = int(m.group())
-                i += m.end()
-        if i < n and fmt[i] == ".":
-            i, argnum, reordered = _arg_index(fmt, i + 1, argnum, reordered)
-            if i < n and fmt[i] == "*":
+            width, present, i = _parsenum(fmt, i)
+            spec.width = width if present else None
+            if after_index and present:
+                state.good_arg_num = False
+        if i + 1 < end and fmt[i] == ".":
+            i += 1
+            if after_index:
+                state.good_arg_num = False
+            argnum, i, after_index = state.arg_number(argnum, fmt, i)
+            if i < end and fmt[i] == "*":
                 i += 1
-                prec = _star(args, argnum)
-                argnum += 1
-                if prec is None:
+                prec, present, argnum = _int_from_arg(args, argnum)
+                if prec < 0:
+                    prec, present = 0, False
+                if not present:
                     out.append("%!(BADPREC)")
-                else:
-                    spec.prec = prec if prec >= 0 else None
+                spec.prec = prec if present else None
+                after_index = False
             else:
-                m = re.match(r"\d+", fmt[i:])
-                spec.prec = int(m.group()) if m else 0
-                i += m.end() if m else 0
-        i, argnum, reordered = _arg_index(fmt, i, argnum, reordered)
-        if i >= n:
+                prec, present, i = _parsenum(fmt, i)
+                spec.prec = prec if present else 0
+        if not after_index:
+            argnum, i, after_index = state.arg_number(argnum, fmt, i)
+        if i >= end:
             out.append("%!(NOVERB)")
             break
         verb = fmt[i]
@@ -345,28 +379,51 @@ def sprintf(fmt: str, *args: Any) -> str:
         spec.verb = verb
         if verb == "%":
             out.append("%")
-            continue
-        if argnum >= len(args) or argnum < 0:
+        elif not state.good_arg_num:
+            out.append(f"%!{verb}(BADINDEX)")
+        elif argnum >= len(args):
             out.append(f"%!{verb}(MISSING)")
-            continue
-        value = args[argnum]
-        argnum += 1
-        if verb == "v" and spec.sharp:
-            spec.sharp = False
-        out.append(
-            _format(value, spec)
-            if verb in "vsqdxXobOcUeEfFgGt"
-            else (
-                type_name(value)
-                if verb == "T" and not (value is None or value is NOVALUE)
-                else "<nil>"
-                if verb == "T"
-                else _bad(spec, value)
-            )
-        )
-    if not reordered and argnum < len(args):
+        else:
+            out.append(_print_arg(args[argnum], spec))
+            argnum += 1
+    if not state.reordered and argnum < len(args):
         extra = ", ".join(
             "<nil>" if a is None or a is NOVALUE else f"{type_name(a)}={_format(a, _plain('v'))}" for a in args[argnum:]
         )
         out.append(f"%!(EXTRA {extra})")
     return "".join(out)
+
+
+def _print_arg(value: Any, spec: _Spec) -> str:
+    verb = spec.verb
+    if value is None or value is NOVALUE:
+        return "<nil>" if verb in "vT" else f"%!{verb}(<nil>)"
+    if verb == "T":
+        return _pad(type_name(value), spec)
+    if verb == "v" and spec.sharp:
+        return _go_syntax(value)
+    if verb == "v":
+        spec.plus_v, spec.plus = spec.plus, False
+    return _format(value, spec) if verb in "vsqdxXobOcUeEfFgGt" else _bad(spec, value)
+
+
+def _go_syntax(value: Any) -> str:
+    """``%#v``."""
+    if value is None or value is NOVALUE:
+        return "interface {}(nil)"
+    if isinstance(value, str):
+        return quote(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"0x{value:x}" if isinstance(value, Byte) else str(value)
+    if isinstance(value, float):
+        return format_float(value, "g", -1)
+    if isinstance(value, (list, tuple)):
+        return type_name(value) + "{" + ", ".join(_go_syntax(v) for v in value) + "}"
+    if isinstance(value, dict):
+        items = sorted(value.items())
+        return type_name(value) + "{" + ", ".join(f"{quote(k)}:{_go_syntax(v)}" for k, v in items) + "}"
+    if isinstance(value, Struct):
+        return value.type_name + "{" + ", ".join(f"{k}:{_go_syntax(v)}" for k, v in value.fields.items()) + "}"
+    return str(value)

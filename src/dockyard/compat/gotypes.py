@@ -55,28 +55,26 @@ class Struct:
     fields: Mapping[str, Any] = field(default_factory=dict)
 
 
+_TYPE_NAMES: Final = (
+    (bool, "bool"),
+    (Byte, "uint8"),
+    (int, "int"),
+    (float, "float64"),
+    (str, "string"),
+    (tuple, "[]string"),
+    (list, "[]interface {}"),
+    (dict, "map[string]interface {}"),
+)
+
+
 def type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, Byte):
-        return "uint8"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, tuple):
-        return "[]string"
-    if isinstance(value, list):
-        return "[]interface {}"
-    if isinstance(value, dict):
-        return "map[string]interface {}"
+    """The Go type a value stands for, as Go's messages name it."""
     if isinstance(value, Struct):
         return value.type_name
-    if callable(value):
-        return "func"
-    return "interface {}"
+    for python_type, name in _TYPE_NAMES:
+        if isinstance(value, python_type):
+            return name
+    return "func" if callable(value) else "interface {}"
 
 
 def _number(text: str) -> int | float:
