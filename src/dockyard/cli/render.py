@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dockyard.compat.gojson import marshal
 from dockyard.compat.gotime import rfc3339
 from dockyard.compat.gotime import time_string as go_time
 from dockyard.compat.tabwriter import table
@@ -10,7 +9,6 @@ from dockyard.units import ellipsis, history_since, human_duration, human_size, 
 
 __all__ = [
     "ellipsis",
-    "go_json",
     "go_time",
     "history_since",
     "human_duration",
@@ -20,7 +18,3 @@ __all__ = [
     "table",
 ]
 
-
-def go_json(doc: object) -> str:
-    """JSON as Go's ``json.Marshal`` writes a map: sorted keys, compact, ``<>&`` and U+2028/9 escaped."""
-    return marshal(doc)

@@ -10,14 +10,14 @@ is returned, so an error leaves no partial output. A parse error reads ``templat
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dockyard.compat import gojson
-from dockyard.compat.gotemplate import DOCKER_FUNCS, HEADER_FUNCS, Func, Template, TemplateError
-from dockyard.compat.gotypes import Struct, string_lists
 from dockyard.compat.tabwriter import table, tabwrite
 
-__all__ = ["Format", "TemplateError", "inspect_format", "inspect_json", "render_rows"]
+if TYPE_CHECKING:  # the engine is imported when a template is given: the default table does not need it
+    from dockyard.compat.gotemplate import Func
+
+__all__ = ["Format", "inspect_format", "inspect_json", "render_rows"]
 
 TABLE_KEY = "table"
 JSON_FORMAT = "{{json .}}"
@@ -31,6 +31,8 @@ class Format:
     """A ``--format`` value of a listing command (``images``, ``history``, ...), parsed."""
 
     def __init__(self, text: str, *, funcs: Mapping[str, Func] | None = None) -> None:
+        from dockyard.compat.gotemplate import DOCKER_FUNCS, Template, TemplateError
+
         if text == "json":
             text = JSON_FORMAT
         self.is_table = text.startswith(TABLE_KEY)
@@ -48,6 +50,8 @@ class Format:
     def render_all(self, items: Sequence[Any], header: Mapping[str, str] | None = None) -> str:
         """Every element, one a line; with ``table``, a header row and the columns aligned. An execution
         error reads ``template parsing error: ...`` too (docker/cli wraps both alike)."""
+        from dockyard.compat.gotemplate import HEADER_FUNCS, TemplateError
+
         try:
             body = "".join(self.render(item) + "\n" for item in items)
         except TemplateError as exc:
@@ -72,16 +76,22 @@ def render_rows(
     row is a Docker formatting context (a struct named ``type_name``: an unknown field is an error)."""
     if not fmt:
         return table([[headers[c] for c in columns]] + [[row[c] for c in columns] for row in rows])
+    from dockyard.compat.gotypes import Struct
+
     return Format(fmt).render_all([Struct(type_name, row) for row in rows], headers)
 
 
 def _inspect_json(value: Any) -> str:
+    from dockyard.compat import gojson
+
     return gojson.marshal(value, escape_html=False, sort_keys=False)
 
 
 def inspect_json(docs: Sequence[Mapping[str, Any]]) -> str:
     """``docker inspect`` without ``--format``: the documents as the daemon's JSON (``<``, ``>``, ``&``
     escaped), indented with four spaces (``json.Indent``) in one array."""
+    from dockyard.compat import gojson
+
     return gojson.marshal_ordered(list(docs), "    ") + "\n"
 
 
@@ -91,6 +101,9 @@ def inspect_format(fmt: str, docs: Sequence[Mapping[str, Any]]) -> str:
     ``missingkey=error``; here the document is read as the typed struct would show it where the two differ
     (lists of strings are ``[]string``, null list and map fields are typed nils) with ``missingkey=error``,
     and ``json`` keeps the document's order (Docker's struct order)."""
+    from dockyard.compat.gotemplate import DOCKER_FUNCS, Func, Template, TemplateError
+    from dockyard.compat.gotypes import string_lists
+
     if fmt == "json":
         fmt = JSON_FORMAT
     try:

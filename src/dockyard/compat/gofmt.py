@@ -9,7 +9,6 @@ Go's types as Python values: ``str`` string, ``bool`` bool, ``int`` int, ``float
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from typing import Any
 
 from dockyard.compat.gotypes import NOVALUE, Byte, Struct, type_name
@@ -17,6 +16,8 @@ from dockyard.compat.gotypes import NOVALUE, Byte, Struct, type_name
 
 def _shortest_digits(x: float) -> tuple[str, int]:
     """The shortest decimal digits of ``abs(x)`` and the decimal point position (Go's ``digs.nd``/``dp``)."""
+    from decimal import Decimal
+
     _, digits, exp = Decimal(repr(abs(x))).as_tuple()
     text = "".join(map(str, digits)).rstrip("0") or "0"
     if text == "0":

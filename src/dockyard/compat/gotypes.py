@@ -8,7 +8,6 @@ followed by the conversion to int (when the number is an integer that fits in in
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -89,6 +88,8 @@ def _number(text: str) -> int | float:
 
 def decode_json(text: str | bytes) -> Any:
     """JSON as Go decodes it into ``interface{}`` with ``UseNumber``, integers kept as int (when they fit)."""
+    import json
+
     return json.loads(text, parse_int=_number, parse_float=float)
 
 

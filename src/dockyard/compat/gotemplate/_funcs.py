@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote_plus
 
 from dockyard.compat import gofmt, gojson
 from dockyard.compat.gostrconv import is_graphic
@@ -210,6 +209,8 @@ def js_escape(*args: Any) -> str:
 
 
 def urlquery_escape(*args: Any) -> str:
+    from urllib.parse import quote_plus
+
     return quote_plus(_b(_eval_args(args)), safe="-_.~")
 
 

@@ -4,7 +4,6 @@ accepted, what is refused and the words of each error are Go's."""
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.compat.gostrconv import go_quote, go_rune
@@ -21,12 +20,13 @@ _KEYWORDS = {
 _SPACE = " \t\r\n"
 
 
-@dataclass(frozen=True, slots=True)
 class Item:
-    typ: int
-    pos: int
-    val: str
-    line: int
+    """One lexeme: its type, its position (code points), its text and its line."""
+
+    __slots__ = ("line", "pos", "typ", "val")
+
+    def __init__(self, typ: int, pos: int, val: str, line: int) -> None:
+        self.typ, self.pos, self.val, self.line = typ, pos, val, line
 
     def __str__(self) -> str:
         if self.typ == EOF:
@@ -388,184 +388,254 @@ def lex(text: str) -> list[Item]:
 # --- nodes -------------------------------------------------------------------------------------------------
 
 
-@dataclass(eq=False)
 class Node:
-    pos: int
+    __slots__ = ("pos",)
+
+    def __init__(self, pos: int) -> None:
+        self.pos = pos
 
     def __str__(self) -> str:
         raise NotImplementedError
 
 
-@dataclass(eq=False)
 class TextNode(Node):
-    text: str
+    __slots__ = ("text",)
+
+    def __init__(self, pos: int, text: str) -> None:
+        self.pos = pos
+        self.text = text
 
     def __str__(self) -> str:
         return self.text
 
 
-@dataclass(eq=False)
 class CommentNode(Node):
-    text: str
+    __slots__ = ("text",)
+
+    def __init__(self, pos: int, text: str) -> None:
+        self.pos = pos
+        self.text = text
 
     def __str__(self) -> str:
         return "{{" + self.text + "}}"
 
 
-@dataclass(eq=False)
 class ListNode(Node):
-    nodes: list[Node] = field(default_factory=list)
+    __slots__ = ("nodes",)
+
+    def __init__(self, pos: int, nodes: list[Node] | None = None) -> None:
+        self.pos = pos
+        self.nodes: list[Node] = [] if nodes is None else nodes
 
     def __str__(self) -> str:
         return "".join(str(n) for n in self.nodes)
 
 
-@dataclass(eq=False)
 class DotNode(Node):
+    __slots__ = ()
+
     def __str__(self) -> str:
         return "."
 
 
-@dataclass(eq=False)
 class NilNode(Node):
+    __slots__ = ()
+
     def __str__(self) -> str:
         return "nil"
 
 
-@dataclass(eq=False)
 class BoolNode(Node):
-    value: bool
+    __slots__ = ("value",)
+
+    def __init__(self, pos: int, value: bool) -> None:
+        self.pos = pos
+        self.value = value
 
     def __str__(self) -> str:
         return "true" if self.value else "false"
 
 
-@dataclass(eq=False)
 class StringNode(Node):
-    quoted: str
-    text: str
+    __slots__ = ("quoted", "text")
+
+    def __init__(self, pos: int, quoted: str, text: str) -> None:
+        self.pos = pos
+        self.quoted = quoted
+        self.text = text
 
     def __str__(self) -> str:
         return self.quoted
 
 
-@dataclass(eq=False)
 class NumberNode(Node):
-    text: str
-    is_int: bool = False
-    is_uint: bool = False
-    is_float: bool = False
-    is_complex: bool = False
-    int_value: int = 0
-    float_value: float = 0.0
-    complex_value: complex = 0j
+    __slots__ = ("complex_value", "float_value", "int_value", "is_complex", "is_float", "is_int", "is_uint", "text")
+
+    def __init__(
+        self,
+        pos: int,
+        text: str,
+        is_int: bool = False,
+        is_uint: bool = False,
+        is_float: bool = False,
+        is_complex: bool = False,
+        int_value: int = 0,
+        float_value: float = 0.0,
+        complex_value: complex = 0j,
+    ) -> None:
+        self.pos = pos
+        self.text = text
+        self.is_int = is_int
+        self.is_uint = is_uint
+        self.is_float = is_float
+        self.is_complex = is_complex
+        self.int_value = int_value
+        self.float_value = float_value
+        self.complex_value = complex_value
 
     def __str__(self) -> str:
         return self.text
 
 
-@dataclass(eq=False)
 class IdentifierNode(Node):
-    ident: str
+    __slots__ = ("ident",)
+
+    def __init__(self, pos: int, ident: str) -> None:
+        self.pos = pos
+        self.ident = ident
 
     def __str__(self) -> str:
         return self.ident
 
 
-@dataclass(eq=False)
 class FieldNode(Node):
-    ident: list[str]
+    __slots__ = ("ident",)
+
+    def __init__(self, pos: int, ident: list[str]) -> None:
+        self.pos = pos
+        self.ident = ident
 
     def __str__(self) -> str:
         return "".join("." + i for i in self.ident)
 
 
-@dataclass(eq=False)
 class VariableNode(Node):
-    ident: list[str]
+    __slots__ = ("ident",)
+
+    def __init__(self, pos: int, ident: list[str]) -> None:
+        self.pos = pos
+        self.ident = ident
 
     def __str__(self) -> str:
         return ".".join(self.ident)
 
 
-@dataclass(eq=False)
 class ChainNode(Node):
-    node: Node
-    fields: list[str] = field(default_factory=list)
+    __slots__ = ("fields", "node")
+
+    def __init__(self, pos: int, node: Node, fields: list[str] | None = None) -> None:
+        self.pos = pos
+        self.node = node
+        self.fields: list[str] = [] if fields is None else fields
 
     def __str__(self) -> str:
         head = f"({self.node})" if isinstance(self.node, PipeNode) else str(self.node)
         return head + "".join("." + f for f in self.fields)
 
 
-@dataclass(eq=False)
 class CommandNode(Node):
-    args: list[Node] = field(default_factory=list)
+    __slots__ = ("args",)
+
+    def __init__(self, pos: int, args: list[Node] | None = None) -> None:
+        self.pos = pos
+        self.args: list[Node] = [] if args is None else args
 
     def __str__(self) -> str:
         return " ".join(f"({a})" if isinstance(a, PipeNode) else str(a) for a in self.args)
 
 
-@dataclass(eq=False)
 class PipeNode(Node):
-    is_assign: bool = False
-    decl: list[VariableNode] = field(default_factory=list)
-    cmds: list[CommandNode] = field(default_factory=list)
+    __slots__ = ("cmds", "decl", "is_assign")
+
+    def __init__(
+        self,
+        pos: int,
+        is_assign: bool = False,
+        decl: list[VariableNode] | None = None,
+        cmds: list[CommandNode] | None = None,
+    ) -> None:
+        self.pos = pos
+        self.is_assign = is_assign
+        self.decl: list[VariableNode] = [] if decl is None else decl
+        self.cmds: list[CommandNode] = [] if cmds is None else cmds
 
     def __str__(self) -> str:
         head = ", ".join(str(v) for v in self.decl) + " := " if self.decl else ""
         return head + " | ".join(str(c) for c in self.cmds)
 
 
-@dataclass(eq=False)
 class ActionNode(Node):
-    pipe: PipeNode
+    __slots__ = ("pipe",)
+
+    def __init__(self, pos: int, pipe: PipeNode) -> None:
+        self.pos = pos
+        self.pipe = pipe
 
     def __str__(self) -> str:
         return "{{" + str(self.pipe) + "}}"
 
 
-@dataclass(eq=False)
 class BranchNode(Node):
-    kind: str  # if | range | with
-    pipe: PipeNode
-    list: ListNode
-    else_list: ListNode | None
+    __slots__ = ("else_list", "kind", "list", "pipe")
+
+    def __init__(self, pos: int, kind: str, pipe: PipeNode, list: ListNode, else_list: ListNode | None) -> None:
+        self.pos = pos
+        self.kind = kind
+        self.pipe = pipe
+        self.list = list
+        self.else_list = else_list
 
     def __str__(self) -> str:
         tail = "{{else}}" + str(self.else_list) if self.else_list is not None else ""
         return "{{" + self.kind + " " + str(self.pipe) + "}}" + str(self.list) + tail + "{{end}}"
 
 
-@dataclass(eq=False)
 class TemplateNode(Node):
-    name: str
-    pipe: PipeNode | None
+    __slots__ = ("name", "pipe")
+
+    def __init__(self, pos: int, name: str, pipe: PipeNode | None) -> None:
+        self.pos = pos
+        self.name = name
+        self.pipe = pipe
 
     def __str__(self) -> str:
         tail = " " + str(self.pipe) if self.pipe is not None else ""
         return "{{template " + go_quote(self.name) + tail + "}}"
 
 
-@dataclass(eq=False)
 class BreakNode(Node):
+    __slots__ = ()
+
     def __str__(self) -> str:
         return "{{break}}"
 
 
-@dataclass(eq=False)
 class ContinueNode(Node):
+    __slots__ = ()
+
     def __str__(self) -> str:
         return "{{continue}}"
 
 
-@dataclass(eq=False)
 class _End(Node):
+    __slots__ = ()
+
     def __str__(self) -> str:
         return "{{end}}"
 
 
-@dataclass(eq=False)
 class _Else(Node):
+    __slots__ = ()
+
     def __str__(self) -> str:
         return "{{else}}"
