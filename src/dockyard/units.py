@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import UTC, datetime
 
+from dockyard.compat.runewidth import string_width as display_width
+
 _DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
-
-
-def display_width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def human_size(size: float, precision: int = 3) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dockyard.compat.tabwriter import table, tabwrite
+from dockyard.compat.tabwriter import docker_tabwrite, table
 
 if TYPE_CHECKING:  # the engine is imported when a template is given: the default table does not need it
     from dockyard.compat.gotemplate import Func
@@ -62,7 +62,7 @@ class Format:
             head = self.template.execute(dict(header or {}), funcs=HEADER_FUNCS)
         except TemplateError as exc:  # docker/cli ignores the header's error and keeps what was written
             head = exc.partial
-        return tabwrite(head + "\n" + body, minwidth=10, padding=3)
+        return docker_tabwrite(head + "\n" + body)
 
 
 def render_rows(

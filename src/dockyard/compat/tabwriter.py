@@ -2,16 +2,19 @@
 
 A column block is a run of consecutive lines that all have a tab-terminated cell in that column; each cell of
 it is padded to the widest one plus ``padding``, at least ``minwidth`` (empty cells too, so a ``"\\t\\n"``
-line becomes spaces). The last cell of a line is not part of any column. Widths count runes, as Go does.
+line becomes spaces). The last cell of a line is not part of any column.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+from dockyard.compat.runewidth import string_width
 
 
-def tabwrite(text: str, *, minwidth: int = 0, padding: int = 1) -> str:
-    """``tabwriter.NewWriter(out, minwidth, tabwidth, padding, ' ', 0)`` over ``text``, flushed."""
+def tabwrite(text: str, *, minwidth: int = 0, padding: int = 1, width: Callable[[str], int] = len) -> str:
+    """``tabwriter.NewWriter(out, minwidth, tabwidth, padding, ' ', 0)`` over ``text``, flushed. Go's
+    ``text/tabwriter`` counts runes (``width=len``); docker/cli's fork measures display columns."""
     cells = [line.split("\t") for line in text.split("\n")]
     out: list[str] = []
     widths: list[int] = []
@@ -21,7 +24,7 @@ def tabwrite(text: str, *, minwidth: int = 0, padding: int = 1) -> str:
             for j, cell in enumerate(cells[i]):
                 out.append(cell)
                 if j < len(widths):
-                    out.append(" " * (widths[j] - len(cell)))
+                    out.append(" " * (widths[j] - width(cell)))
             if i + 1 < len(cells):
                 out.append("\n")
 
@@ -34,11 +37,11 @@ def tabwrite(text: str, *, minwidth: int = 0, padding: int = 1) -> str:
                 continue
             write_lines(start, this)
             start = this
-            width = minwidth
+            column_width = minwidth
             while this < stop and column < len(cells[this]) - 1:
-                width = max(width, len(cells[this][column]) + padding)
+                column_width = max(column_width, width(cells[this][column]) + padding)
                 this += 1
-            widths.append(width)
+            widths.append(column_width)
             format_block(start, this)
             widths.pop()
             start = this
@@ -48,8 +51,13 @@ def tabwrite(text: str, *, minwidth: int = 0, padding: int = 1) -> str:
     return "".join(out)
 
 
+def docker_tabwrite(text: str) -> str:
+    """docker/cli's table writer: its tabwriter fork (display columns) as ``NewWriter(out, 10, 1, 3, ' ', 0)``."""
+    return tabwrite(text, minwidth=10, padding=3, width=string_width)
+
+
 def table(rows: Sequence[Sequence[str]]) -> str:
-    """Docker's table layout: ``tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)`` over tab-separated rows."""
+    """Docker's default table layout over rows of cells."""
     if not rows:
         return ""
-    return tabwrite("".join("\t".join(row) + "\n" for row in rows), minwidth=10, padding=3)
+    return docker_tabwrite("".join("\t".join(row) + "\n" for row in rows))

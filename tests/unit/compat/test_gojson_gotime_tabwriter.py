@@ -89,3 +89,9 @@ def test_go_time_strings() -> None:
     assert time_string(when) == "2024-01-02 03:04:05 +0000 UTC"
     assert time_string(None) == "0001-01-01 00:00:00 +0000 UTC"
     assert rfc3339(when) == "2024-01-02T03:04:05Z" and rfc3339(None) == "0001-01-01T00:00:00Z"
+
+
+def test_docker_table_measures_display_columns_but_gos_tabwriter_runes() -> None:
+    """docker/cli's tabwriter fork uses go-runewidth; buildx writes through Go's own text/tabwriter."""
+    assert table([["日本", "x"], ["ab", "y"]]).splitlines() == ["日本      x", "ab        y"]
+    assert tabwrite("日本\tx\nab\ty\n") == "日本 x\nab y\n"
