@@ -1,15 +1,13 @@
-"""Docker's output conventions for the CLI: tab-aligned tables, human sizes and durations, Go time."""
+"""Docker's output conventions for the CLI: tab-aligned tables, human sizes and durations, RFC 3339 times."""
 
 from __future__ import annotations
 
 from dockyard.compat.gotime import rfc3339
-from dockyard.compat.gotime import time_string as go_time
 from dockyard.compat.tabwriter import table
 from dockyard.units import ellipsis, history_since, human_duration, human_size, since
 
 __all__ = [
     "ellipsis",
-    "go_time",
     "history_since",
     "human_duration",
     "human_size",
