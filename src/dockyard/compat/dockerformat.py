@@ -97,15 +97,17 @@ def inspect_json(docs: Sequence[Mapping[str, Any]]) -> str:
 
 def inspect_format(fmt: str, docs: Sequence[Mapping[str, Any]]) -> str:
     """``docker inspect --format``: the template as given (no ``table``, no ``\\t`` replacement), one line
-    per object. Docker runs it on its typed struct and, when that fails, on the raw JSON with
+    per object (``json`` alone: one compact array). Docker runs it on its typed struct and, when that fails, on the raw JSON with
     ``missingkey=error``; here the document is read as the typed struct would show it where the two differ
     (lists of strings are ``[]string``, null list and map fields are typed nils) with ``missingkey=error``,
     and ``json`` keeps the document's order (Docker's struct order)."""
     from dockyard.compat.gotemplate import DOCKER_FUNCS, Func, Template, TemplateError
     from dockyard.compat.gotypes import string_lists
 
-    if fmt == "json":
-        fmt = JSON_FORMAT
+    if fmt == "json":  # docker/cli's JSON inspector: the daemon's documents compacted into one array
+        from dockyard.compat import gojson
+
+        return gojson.marshal_ordered(list(docs)) + "\n"
     try:
         template = Template.parse(fmt, funcs={**DOCKER_FUNCS, "json": Func(_inspect_json, ("any",))})
     except TemplateError as exc:

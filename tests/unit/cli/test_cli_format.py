@@ -69,3 +69,11 @@ def test_inspect_created_is_go_rfc3339nano(cli: Any, tmp_path: Path) -> None:
     assert cli("inspect", "--format", "{{.Created}}", "z:1", "o:1").stdout == (
         "2024-01-01T10:00:00.5Z\n2024-01-01T10:00:00+02:00\n"
     )
+
+
+def test_inspect_format_json_is_one_compact_array(cli: Any, tmp_path: Path) -> None:
+    _load_labelled(cli, tmp_path)
+    out = cli("inspect", "--format", "json", "labelled:1", "base:1").stdout
+    assert out.count("\n") == 1 and out.startswith('[{"Id":"sha256:')
+    assert "\\u003ca@example.com\\u003e" in out
+    assert [d["RepoTags"] for d in json.loads(out)] == [["labelled:1"], ["base:1"]]
