@@ -97,10 +97,10 @@ def inspect_json(docs: Sequence[Mapping[str, Any]]) -> str:
 
 def inspect_format(fmt: str, docs: Sequence[Mapping[str, Any]]) -> str:
     """``docker inspect --format``: the template as given (no ``table``, no ``\\t`` replacement), one line
-    per object (``json`` alone: one compact array). Docker runs it on its typed struct and, when that fails, on the raw JSON with
-    ``missingkey=error``; here the document is read as the typed struct would show it where the two differ
-    (lists of strings are ``[]string``, null list and map fields are typed nils) with ``missingkey=error``,
-    and ``json`` keeps the document's order (Docker's struct order)."""
+    per object; ``json`` alone is one compact array. Docker runs a template on its typed struct and, when
+    that fails, on the raw JSON with ``missingkey=error``; here the document is read as the typed struct
+    would show it where the two differ (lists of strings are ``[]string``, null list and map fields are
+    typed nils) with ``missingkey=error``, and ``json`` keeps the document's order (Docker's struct order)."""
     from dockyard.compat.gotemplate import DOCKER_FUNCS, Func, Template, TemplateError
     from dockyard.compat.gotypes import string_lists
 
