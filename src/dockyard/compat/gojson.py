@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -14,15 +13,6 @@ from dockyard.compat.gotypes import NOVALUE, NilMap, NilSlice, Struct
 _HTML: Final = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
 _LINE: Final = {"\u2028": "\\u2028", "\u2029": "\\u2029"}
 _SHORT: Final = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def escape(text: str) -> str:
-    """Escape in JSON text what Go's encoder escapes and Python's ``ensure_ascii=False`` does not (``<``,
-    ``>``, ``&``, U+2028, U+2029; ``\\b`` and ``\\f`` as ``\\u0008``/``\\u000c``). Safe on whole documents:
-    these characters only occur inside strings."""
-    for char, escaped in {**_HTML, **_LINE}.items():
-        text = text.replace(char, escaped)
-    return re.sub(r"\\\\|\\b|\\f", lambda m: {"\\b": "\\u0008", "\\f": "\\u000c"}.get(m.group(), m.group()), text)
 
 
 def quote(text: str, escape_html: bool = True) -> str:

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from dockyard.compat.gojson import compact as go_compact
-from dockyard.compat.gojson import docker_json, escape, float_text, marshal
+from dockyard.compat.gojson import docker_json, float_text, marshal
 from dockyard.compat.gojson import indent as go_indent
 from dockyard.compat.gojson import marshal_ordered as go_marshal
 from dockyard.compat.gotime import rfc3339, rfc3339_nano, time_string
@@ -57,11 +57,6 @@ def test_table_is_gos_tabwriter() -> None:
     ]
     # minimum cell width 10; an empty last cell leaves the padding of the cell before it
     assert table([["A", "B", ""]]) == "A         B         \n"
-
-
-def test_escape_turns_python_short_escapes_into_gos() -> None:
-    text = json.dumps({"a": "\b\f\\b<&\u2028"}, ensure_ascii=False)
-    assert escape(text) == '{"a": "\\u0008\\u000c\\\\b\\u003c\\u0026\\u2028"}'
 
 
 def test_floats_as_go_encodes_them() -> None:
