@@ -226,3 +226,25 @@ def test_generated_data_match_go(go_peer: Peer) -> None:
     assert len(_pairs) >= 200
     problems = _compare(go_peer, _pairs)
     assert not problems, f"{len(problems)} of {len(_pairs)} differ:\n" + "\n".join(problems[:40])
+
+
+# --- Hypothesis: token soup, for the lexer's and parser's accept/reject decisions and messages -------------
+
+_PIECES = ["{{", "}}", "{{-", "-}}", " ", "\n", ".", "$", "x", ":=", "=", "|", "(", ")", '"', "`", "'", "1", "-",
+           "+", "e", "i", "0x", ".Tag", "if", "end", "else", "range", "with", "define", "template", "block", "break",
+           "continue", "nil", "true", "/*", "*/", "é", ",", "\\", "printf", "len", "#", "\t", "\r", "9", "_", "T"]  # fmt: skip
+_soup: list[str] = []
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
+@given(pieces=st.lists(st.sampled_from(_PIECES), max_size=12), wrap=st.booleans())
+def _collect_soup(pieces: list[str], wrap: bool) -> None:
+    _soup.append(("{{" + "".join(pieces) + "}}") if wrap else "".join(pieces))
+
+
+def test_token_soup_matches_go(go_peer: Peer) -> None:
+    _soup.clear()
+    _collect_soup()
+    assert len(_soup) >= 300
+    problems = _compare(go_peer, [(t, DATA) for t in _soup])
+    assert not problems, f"{len(problems)} of {len(_soup)} differ:\n" + "\n".join(problems[:40])

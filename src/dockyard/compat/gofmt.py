@@ -226,6 +226,13 @@ def _format(value: Any, spec: _Spec) -> str:
         return _bad(spec, value)
     if isinstance(value, float):
         return _fmt_float(value, spec)
+    if isinstance(value, complex):
+        if verb not in "vbgGxXfFeE":
+            return _bad(spec, value)
+        imag = _Spec()
+        imag.verb, imag.width, imag.prec, imag.zero, imag.minus, imag.plus = (
+            verb, spec.width, spec.prec, spec.zero, spec.minus, True)  # fmt: skip
+        return "(" + _fmt_float(value.real, spec) + _fmt_float(value.imag, imag) + "i)"
     if isinstance(value, str):
         return _fmt_str(value, spec)
     if isinstance(value, (list, tuple)):

@@ -124,9 +124,12 @@ def docker_json(value: Any) -> str:
     """docker/cli's template ``json``: ``json.NewEncoder`` with ``SetEscapeHTML(false)``, trimmed. A
     :class:`Struct` stands for Docker's formatting contexts, whose ``MarshalJSON`` is ``json.Marshal`` of a
     map: sorted keys, HTML escaped."""
-    if isinstance(value, Struct):
-        return marshal(dict(value.fields), escape_html=True)
-    return marshal(value, escape_html=False)
+    try:
+        if isinstance(value, Struct):
+            return marshal(dict(value.fields), escape_html=True)
+        return marshal(value, escape_html=False)
+    except (TypeError, ValueError):  # Go's encoder writes nothing for an unsupported value
+        return ""
 
 
 _SPACE: Final = frozenset(b" \t\r\n")

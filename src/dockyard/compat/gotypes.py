@@ -59,6 +59,7 @@ _TYPE_NAMES: Final = (
     (Byte, "uint8"),
     (int, "int"),
     (float, "float64"),
+    (complex, "complex128"),
     (str, "string"),
     (tuple, "[]string"),
     (list, "[]interface {}"),

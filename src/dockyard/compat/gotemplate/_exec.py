@@ -50,7 +50,7 @@ class _Continue(Exception):
 def is_true(val: Any) -> bool:
     if val is NOVALUE or val is None:
         return False
-    if isinstance(val, (bool, int, float, str, list, tuple, dict)):
+    if isinstance(val, (bool, int, float, complex, str, list, tuple, dict)):
         return bool(val)
     return True
 

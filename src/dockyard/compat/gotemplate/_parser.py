@@ -69,9 +69,30 @@ def unquote(text: str) -> str:
 _INT_RE = re.compile(r"[+-]?(0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|0[0-7_]*|[1-9][0-9_]*)")
 
 
+def _underscore_ok(text: str) -> bool:
+    """strconv's ``underscoreOK``: an underscore only between digits, or between a base prefix and a digit."""
+    body = text[1:] if text[:1] in "+-" else text
+    saw, i = "^", 0
+    hexa = False
+    if len(body) >= 2 and body[0] == "0" and body[1].lower() in "box":
+        i, saw, hexa = 2, "0", body[1].lower() == "x"
+    for ch in body[i:]:
+        if ch.isdigit() or (hexa and ch.lower() in "abcdef"):
+            saw = "0"
+        elif ch == "_":
+            if saw != "0":
+                return False
+            saw = "_"
+        elif saw == "_":
+            return False
+        else:
+            saw = "!"
+    return saw != "_"
+
+
 def _parse_int(text: str) -> int | None:
     """``strconv.ParseInt(text, 0, 64)`` without the range check."""
-    if not _INT_RE.fullmatch(text) or "__" in text or text.endswith("_"):
+    if not _INT_RE.fullmatch(text) or not _underscore_ok(text):
         return None
     sign = -1 if text[0] == "-" else 1
     body = text.lstrip("+-")
@@ -84,6 +105,8 @@ def _parse_int(text: str) -> int | None:
 
 
 def _parse_float(text: str) -> float | None:
+    if "_" in text and not _underscore_ok(text):
+        return None
     body = text.replace("_", "")
     try:
         if re.fullmatch(r"[+-]?0[xX].*[pP].*", body):
@@ -94,6 +117,17 @@ def _parse_float(text: str) -> float | None:
     except (ValueError, OverflowError):
         return None
     return value if not math.isinf(value) else None
+
+
+def _simplify_complex(n: p.NumberNode, value: complex) -> p.NumberNode:
+    n.is_complex, n.complex_value = True, value
+    if value.imag == 0:
+        n.is_float, n.float_value = True, value.real
+        whole = value.real == int(value.real)
+        n.is_int = whole and -(1 << 63) <= value.real < (1 << 63)
+        n.is_uint = whole and 0 <= value.real < (1 << 64)
+        n.int_value = int(value.real) if whole else 0
+    return n
 
 
 def new_number(pos: int, text: str, typ: int) -> p.NumberNode:
@@ -110,15 +144,17 @@ def new_number(pos: int, text: str, typ: int) -> p.NumberNode:
         n.int_value, n.float_value = code, float(code)
         return n
     if typ == p.COMPLEX:
-        raise ValueError(f"illegal number syntax: {go_quote(text)}")
+        split = max(text.rfind("+"), text.rfind("-"))
+        parts = [text[:split], text[split:-1]]
+        values = [_parse_float(part) for part in parts]
+        for part, value in zip(parts, values, strict=True):
+            if value is None:  # fmt.Sscan's complex scanner reports strconv's error
+                raise ValueError(f"strconv.ParseFloat: parsing {go_quote(part)}: invalid syntax")
+        return _simplify_complex(n, complex(values[0] or 0.0, values[1] or 0.0))
     if text.endswith("i"):
         f = _parse_float(text[:-1])
         if f is not None:
-            n.is_complex = True
-            n.complex_value = complex(0, f)
-            if f == 0:
-                n.is_int = n.is_uint = n.is_float = True
-            return n
+            return _simplify_complex(n, complex(0, f))
     value = _parse_int(text)
     if value is not None:
         if -(1 << 63) <= value < (1 << 63):
