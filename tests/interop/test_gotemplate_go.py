@@ -232,7 +232,8 @@ def test_generated_data_match_go(go_peer: Peer) -> None:
 
 _PIECES = ["{{", "}}", "{{-", "-}}", " ", "\n", ".", "$", "x", ":=", "=", "|", "(", ")", '"', "`", "'", "1", "-",
            "+", "e", "i", "0x", ".Tag", "if", "end", "else", "range", "with", "define", "template", "block", "break",
-           "continue", "nil", "true", "/*", "*/", "é", ",", "\\", "printf", "len", "#", "\t", "\r", "9", "_", "T"]  # fmt: skip
+           "continue", "nil", "true", "/*", "*/", "é", ",", "\\", "printf", "len", "#", "\t", "\r", "9", "_",
+           "T"]  # fmt: skip
 _soup: list[str] = []
 
 
