@@ -1,7 +1,7 @@
 """``imagetools inspect`` and ``imagetools create``: buildx's commands, against registries only.
 
 Sources matched (docker/buildx): ``util/imagetools/printers.go`` (the text layout, written through Go's
-``text/tabwriter`` with padding 1 -- ported here as :func:`tabwrite`, trailing spaces and all -- and the
+``text/tabwriter`` with padding 1 -- :func:`dockyard.compat.tabwriter.tabwrite`, trailing spaces and all -- and the
 ``--format`` inputs ``.Name``, ``.Manifest``, ``.Image``), ``util/imagetools/loader.go`` (which children
 are images, keyed by normalised platform), ``util/imagetools/create.go`` (``Combine``: children of index
 sources inlined, duplicates merged, a Docker manifest list only when every child is Docker-typed, the
@@ -18,6 +18,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from dockyard.compat.gojson import marshal_ordered as go_marshal
+from dockyard.compat.gotime import rfc3339_nano as go_time
+from dockyard.compat.tabwriter import tabwrite
 from dockyard.errors import DockyardError, InvalidInput, InvalidManifest, InvalidReference, SizeMismatch
 from dockyard.oci import mediatype
 from dockyard.oci.descriptor import Descriptor
@@ -26,7 +29,7 @@ from dockyard.oci.index import Index, parse_any
 from dockyard.oci.manifest import Manifest
 from dockyard.oci.platform import Platform
 from dockyard.oci.reference import Reference
-from dockyard.remote_ops import go_descriptor, go_marshal, go_time
+from dockyard.remote_ops import go_descriptor
 
 if TYPE_CHECKING:
     from dockyard.transport.registry.client import RegistryClient
@@ -36,52 +39,6 @@ Progress = Callable[[str], None]
 _REFERENCE_ANNOTATIONS: Final = ("com.docker.reference.digest", "vnd.docker.reference.digest")
 _PFX: Final = "  "
 _MAX_DEPTH: Final = 4
-
-
-# --- Go's text/tabwriter (minwidth 0, tabwidth 0, padding 1, padchar ' ', no flags) ---------------------------
-
-
-def tabwrite(text: str, padding: int = 1) -> str:
-    """Align tab-terminated cells as Go's ``tabwriter.NewWriter(out, 0, 0, padding, ' ', 0)`` does.
-
-    A column block is a run of consecutive lines that all have a tab-terminated cell in that column; each
-    cell of it is padded to the widest one plus ``padding`` (empty cells too, so a ``"\\t\\n"`` line becomes
-    spaces). The last cell of a line is not part of any column.
-    """
-    cells = [line.split("\t") for line in text.split("\n")]
-    out: list[str] = []
-    widths: list[int] = []
-
-    def write_lines(start: int, stop: int) -> None:
-        for i in range(start, stop):
-            for j, cell in enumerate(cells[i]):
-                out.append(cell)
-                if j < len(widths):
-                    out.append(" " * (widths[j] - len(cell)))
-            if i + 1 < len(cells):
-                out.append("\n")
-
-    def format_block(start: int, stop: int) -> None:
-        column = len(widths)
-        this = start
-        while this < stop:
-            if column >= len(cells[this]) - 1:
-                this += 1
-                continue
-            write_lines(start, this)
-            start = this
-            width = 0
-            while this < stop and column < len(cells[this]) - 1:
-                width = max(width, len(cells[this][column]) + padding)
-                this += 1
-            widths.append(width)
-            format_block(start, this)
-            widths.pop()
-            start = this
-        write_lines(start, stop)
-
-    format_block(0, len(cells))
-    return "".join(out)
 
 
 # --- inspect -----------------------------------------------------------------------------------------------------
@@ -291,7 +248,7 @@ def _lookup(data: dict[str, Any], path: str) -> Any:
 def render_format(client: RegistryClient, item: Inspected, fmt: str) -> str:
     """``--format TEMPLATE``: ``{{.Manifest}}`` alone is the text layout; otherwise the template runs on
     ``.Name``, ``.Manifest`` and ``.Image``, ``json`` writing indented JSON as buildx's does."""
-    from dockyard.cli.gotemplate import Template
+    from dockyard.compat.dockerformat import Format as Template
 
     if _WHOLE_MANIFEST.match(fmt):
         return render_text(item)
@@ -558,5 +515,4 @@ __all__ = [
     "parse_source",
     "render_format",
     "render_text",
-    "tabwrite",
 ]

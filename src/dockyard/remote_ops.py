@@ -1,9 +1,7 @@
 """Registry operations without a local store: login/logout, ``manifest inspect``, digest, tags, catalog, delete.
 
-What each one prints is Docker's or crane's, so this module also holds the small pieces of Go's
-``encoding/json`` the outputs depend on (:func:`go_indent` is ``json.Indent``, :func:`go_compact`
-is what ``json.Marshal`` does to a ``json.Marshaler``'s bytes, :func:`go_marshal` is
-``json.MarshalIndent`` of plain data). The CLI (:mod:`dockyard.cli.remote`) parses and prints only.
+What each one prints is Docker's or crane's, through Go's ``encoding/json`` as :mod:`dockyard.compat.gojson`
+has it. The CLI (:mod:`dockyard.cli.remote`) parses and prints only.
 
 * ``login``: ``GET /v2/`` with the credentials, then Docker's ``config.json`` entry (through its
   credential helper when one is configured), as ``docker login`` does client-side.
@@ -18,12 +16,14 @@ is what ``json.Marshal`` does to a ``json.Marshaler``'s bytes, :func:`go_marshal
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from dockyard.compat.gojson import compact as go_compact
+from dockyard.compat.gojson import indent as go_indent
+from dockyard.compat.gojson import marshal_ordered as go_marshal
 from dockyard.errors import DockyardError, InvalidManifest, InvalidReference, RegistryAuthError
 from dockyard.oci import mediatype
 from dockyard.oci.descriptor import Descriptor
@@ -32,7 +32,6 @@ from dockyard.oci.index import Index, parse_any
 from dockyard.oci.manifest import Manifest
 from dockyard.oci.platform import Platform
 from dockyard.oci.reference import Reference
-from dockyard.units import go_escape
 
 if TYPE_CHECKING:
     from dockyard.transport.registry.client import RegistryClient
@@ -51,110 +50,6 @@ class LoginFailed(RegistryAuthError):
 
     def __str__(self) -> str:
         return str(self.args[0])
-
-
-# --- Go's encoding/json, the parts the outputs need ----------------------------------------------------------
-
-_SPACE: Final = frozenset(b" \t\r\n")
-
-
-def go_marshal(obj: Any, indent: str | None = None) -> str:
-    """``json.MarshalIndent(obj, "", indent)`` (or ``json.Marshal`` when ``indent`` is None) of plain data."""
-    if indent is None:
-        return go_escape(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
-    return go_escape(json.dumps(obj, ensure_ascii=False, indent=indent))
-
-
-def go_indent(src: bytes, indent: bytes, prefix: bytes = b"") -> bytes:
-    """Go's ``json.Indent``: the tokens as they are (strings untouched), one element a line, ``": "`` after
-    keys, empty ``{}``/``[]`` kept together; leading whitespace dropped, trailing whitespace kept."""
-    out = bytearray()
-    depth = 0
-    need_indent = in_string = escaped = ended = False
-
-    def newline(level: int) -> None:
-        out.extend(b"\n" + prefix + indent * level)
-
-    for byte in src:
-        if ended:
-            out.append(byte)
-            continue
-        if in_string:
-            out.append(byte)
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-                ended = depth == 0 and not need_indent
-            continue
-        if byte in _SPACE:
-            continue
-        if need_indent and byte not in b"}]":
-            need_indent = False
-            depth += 1
-            newline(depth)
-        if byte == 0x22:
-            in_string = True
-            out.append(byte)
-        elif byte in b"{[":
-            need_indent = True
-            out.append(byte)
-        elif byte == 0x2C:
-            out.append(byte)
-            newline(depth)
-        elif byte == 0x3A:
-            out.extend(b": ")
-        elif byte in b"}]":
-            if need_indent:
-                need_indent = False
-            else:
-                depth -= 1
-                newline(depth)
-            out.append(byte)
-            ended = depth == 0
-        else:
-            out.append(byte)
-    return bytes(out)
-
-
-def go_compact(src: bytes) -> bytes:
-    """What ``json.Marshal`` makes of a ``json.Marshaler``'s bytes: insignificant whitespace removed,
-    ``<``, ``>``, ``&``, U+2028 and U+2029 escaped (``compact(..., escapeHTML=true)``)."""
-    out = bytearray()
-    in_string = escaped = False
-    for byte in src:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-            out.append(byte)
-            continue
-        if byte in _SPACE:
-            continue
-        if byte == 0x22:
-            in_string = True
-        out.append(byte)
-    text = bytes(out).decode("utf-8", "surrogateescape")
-    return go_escape(text).encode("utf-8", "surrogateescape")
-
-
-def go_time(value: str) -> str:
-    """A timestamp as Go's ``time.Time`` marshals it after parsing it (RFC 3339 with the fraction's trailing
-    zeros dropped, ``Z`` for a zero offset); text that is not such a timestamp is returned as it is."""
-    import re
-
-    match = re.fullmatch(r"(\d{4}-\d\d-\d\d)[Tt](\d\d:\d\d:\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)", value)
-    if match is None:
-        return value
-    day, clock, fraction, zone = match.groups()
-    fraction = (fraction or "")[:9].rstrip("0")
-    zone = "Z" if zone in ("Z", "z", "+00:00", "-00:00") else zone
-    return f"{day}T{clock}{'.' + fraction if fraction else ''}{zone}"
 
 
 def go_platform(platform: Platform | None, *, features: bool = False) -> dict[str, Any]:
@@ -429,12 +324,8 @@ __all__ = [
     "delete",
     "digest_of",
     "display_server",
-    "go_compact",
     "go_descriptor",
-    "go_indent",
-    "go_marshal",
     "go_platform",
-    "go_time",
     "list_media_type",
     "list_tags",
     "login",

@@ -1,15 +1,13 @@
-"""Docker's human units: go-units sizes and durations, Go time formats, display-width ellipsis."""
+"""Docker's human units: go-units sizes and durations, display-width ellipsis (Go's own formats are in
+:mod:`dockyard.compat`)."""
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import UTC, datetime
 
+from dockyard.compat.runewidth import string_width as display_width
+
 _DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
-
-
-def display_width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def human_size(size: float, precision: int = 3) -> str:
@@ -65,37 +63,6 @@ def history_since(when: datetime | None, now: datetime | None = None) -> str:
     if when is None or when <= _HISTORY_EPOCH:
         return "N/A"
     return since(when, now)
-
-
-_GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-
-
-def go_escape(text: str) -> str:
-    """Escape what Go's JSON encoder escapes that Python's ``ensure_ascii=False`` does not (``<``, ``>``, ``&``,
-    U+2028, U+2029); these characters only ever occur inside JSON strings, so a plain replace is safe."""
-    for char, escaped in _GO_ESCAPES.items():
-        text = text.replace(char, escaped)
-    return text
-
-
-def go_json(doc: object) -> str:
-    """JSON as Go's ``json.Marshal`` writes a map: sorted keys, compact, UTF-8, ``<>&`` and U+2028/9 escaped."""
-    import json
-
-    return go_escape(json.dumps(doc, separators=(",", ":"), ensure_ascii=False, sort_keys=True))
-
-
-def go_time(when: datetime | None) -> str:
-    """Go's ``time.Time.String()`` in UTC, as ``docker images --format json`` prints CreatedAt."""
-    if when is None:
-        return "0001-01-01 00:00:00 +0000 UTC"
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
-
-
-def rfc3339(when: datetime | None) -> str:
-    if when is None:
-        return "0001-01-01T00:00:00Z"
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def ellipsis(text: str, max_width: int) -> str:

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from dockyard.compat.gotime import rfc3339, rfc3339_nano
+from dockyard.compat.gotime import time_string as go_time
 from dockyard.errors import DockyardError, InvalidInput
 from dockyard.oci import reference as refs
 from dockyard.oci.timefmt import parse_time
 from dockyard.store.store import ImageSummary, Store
-from dockyard.units import ellipsis, go_time, human_size, since
+from dockyard.units import ellipsis, human_size, since
 
 if TYPE_CHECKING:
     from dockyard.store.check import DiskUsage
@@ -213,7 +215,7 @@ def inspect(store: Store, text: str) -> dict[str, Any]:
         "RepoDigests": [d.familiar() for d in digests],
         "Parent": data.get("parent", "") or "",
         "Comment": data.get("comment", "") or "",
-        "Created": _rfc3339_nano(created, config.created),
+        "Created": rfc3339_nano(config.created) if config.created else rfc3339(created),
         "DockerVersion": data.get("docker_version", "") or "",
         "Author": config.author,
         "Config": docker_config,
@@ -230,14 +232,6 @@ def inspect(store: Store, text: str) -> dict[str, Any]:
     doc["Metadata"] = {"LastTagTime": "0001-01-01T00:00:00Z"}
     doc["Descriptor"] = image.manifest().descriptor().to_json()
     return doc
-
-
-def _rfc3339_nano(when: datetime | None, raw: str | None) -> str:
-    if raw:
-        return raw
-    if when is None:
-        return "0001-01-01T00:00:00Z"
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,6 @@ Everything heavier than argparse is imported inside the command that needs it.
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import signal
 import sqlite3
 import sys
@@ -103,37 +101,14 @@ def cmd_images(args: argparse.Namespace) -> int:
             _out((r.summary.id.short if trunc else str(r.summary.id)) + "\n")
         return 0
     cols = ["Repository", "Tag"] + (["Digest"] if args.digests else []) + ["ID", "CreatedSince", "Size"]
-    return _emit([r.as_json(trunc=trunc) for r in rows], args.format, _IMAGES_HEADERS, cols)
+    return _emit([r.as_json(trunc=trunc) for r in rows], args.format, _IMAGES_HEADERS, cols, "image")
 
 
-_JSON_DOT = re.compile(r"\{\{-?\s*json\s+\.\s*-?\}\}")
-
-
-def _emit(docs: Sequence[dict[str, str]], fmt: str | None, headers: dict[str, str], cols: list[str]) -> int:
+def _emit(docs: Sequence[dict[str, str]], fmt: str | None, headers: dict[str, str], cols: list[str], kind: str) -> int:
     """Docker's three outputs: ``--format json`` (a JSON object a line), a Go template, or the default table."""
-    from dockyard.cli import render
+    from dockyard.compat.dockerformat import render_rows
 
-    if fmt == "json" or (fmt and _JSON_DOT.fullmatch(fmt)):  # docker/cli: "json" is "{{json .}}"
-        for d in docs:
-            _out(render.go_json(d) + "\n")
-        return 0
-    if fmt:
-        return _render_template(fmt, docs, headers)
-    _out(render.table([[headers[c] for c in cols]] + [[d[c] for c in cols] for d in docs]))
-    return 0
-
-
-def _render_template(fmt: str, docs: Sequence[Any], headers: dict[str, str]) -> int:
-    from dockyard.cli import render
-    from dockyard.cli.gotemplate import Template
-
-    tpl = Template(fmt)
-    if tpl.is_table:
-        lines = [tpl.header(headers)] + [tpl.render(d) for d in docs]
-        _out(render.table([line.split("\t") for line in lines]))
-    else:
-        for d in docs:
-            _out(tpl.render(d) + "\n")
+    _out(render_rows(fmt, docs, headers, cols, f"*formatter.{kind}Context"))
     return 0
 
 
@@ -150,15 +125,13 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             except NotFound as exc:
                 failed.append(str(exc))
     if args.format:
-        from dockyard.cli.gotemplate import Template
+        from dockyard.compat.dockerformat import inspect_format
 
-        tpl = Template(args.format)
-        for d in docs:
-            _out(tpl.render(d) + "\n")
+        _out(inspect_format(args.format, docs))
     else:
-        from dockyard.units import go_escape  # json.MarshalIndent escapes <, >, & as Docker prints them
+        from dockyard.compat.dockerformat import inspect_json
 
-        _out(go_escape(json.dumps(docs, indent=4, ensure_ascii=False)) + "\n")
+        _out(inspect_json(docs))
     for msg in failed:
         _err(f"Error: {msg}")
     return 1 if failed else 0
@@ -203,7 +176,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             _out(d["ID"] + "\n")
         return 0
     cols = ["ID", "CreatedSince" if human else "CreatedAt", "CreatedBy", "Size", "Comment"]
-    return _emit(docs, args.format, _HISTORY_HEADERS, cols)
+    return _emit(docs, args.format, _HISTORY_HEADERS, cols, "history")
 
 
 def cmd_tag(args: argparse.Namespace) -> int:

@@ -17,7 +17,8 @@ def _plural(n: int, word: str) -> str:
 
 def cmd_unpack(args: argparse.Namespace) -> int:
     from dockyard import rootfs
-    from dockyard.units import go_json, human_size
+    from dockyard.compat.gojson import marshal as go_json
+    from dockyard.units import human_size
 
     with open_store(args) as store:
         report = rootfs.unpack(store, args.image, Path(args.dir), devices=args.devices, on_warning=err)

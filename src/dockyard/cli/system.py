@@ -9,10 +9,10 @@ from typing import Any
 from dockyard.cli.common import err, open_store, out
 
 
-def emit(docs: Any, fmt: str | None, headers: dict[str, str], cols: list[str]) -> int:
+def emit(docs: Any, fmt: str | None, headers: dict[str, str], cols: list[str], kind: str) -> int:
     from dockyard.cli.main import _emit  # Docker's three outputs (json, template, table), shared with `images`
 
-    return _emit(docs, fmt, headers, cols)
+    return _emit(docs, fmt, headers, cols, kind)
 
 
 _CONTAINER_HEADERS = {
@@ -61,7 +61,7 @@ def cmd_container_ls(args: argparse.Namespace) -> int:
         for d in docs:
             out(d["ID"] + "\n")
         return 0
-    return emit(docs, args.format, _CONTAINER_HEADERS, _PS_COLUMNS)
+    return emit(docs, args.format, _CONTAINER_HEADERS, _PS_COLUMNS, "container")
 
 
 def cmd_container_rm(args: argparse.Namespace) -> int:
@@ -90,7 +90,7 @@ def cmd_system_df(args: argparse.Namespace) -> int:
         du = store.disk_usage()
         containers = views.container_docs(store) if args.verbose else []
     if not args.verbose:
-        status = emit(views.disk_usage_docs(du), args.format, _DF_HEADERS, list(_DF_HEADERS))
+        status = emit(views.disk_usage_docs(du), args.format, _DF_HEADERS, list(_DF_HEADERS), "diskUsage")
         if not args.format:
             total, freed = render.human_size(du.blob_bytes), render.human_size(du.reclaimable_bytes)
             out(f"\nBytes on disk (blobs as stored, compressed): {total}, {freed} reclaimable\n")
@@ -98,11 +98,11 @@ def cmd_system_df(args: argparse.Namespace) -> int:
     images = views.disk_usage_image_docs(du, trunc=not args.format)
     if args.format:
         doc = {"Images": images, "Containers": containers, "Volumes": [], "BuildCache": []}
-        return emit([doc], args.format, {}, [])
+        return emit([doc], args.format, {}, [], "diskUsage")
     out("Images space usage:\n\n")
-    emit(images, None, _DF_IMAGE_HEADERS, list(_DF_IMAGE_HEADERS))
+    emit(images, None, _DF_IMAGE_HEADERS, list(_DF_IMAGE_HEADERS), "image")
     out("\nContainers space usage:\n\n")
-    emit(containers, None, _CONTAINER_HEADERS, _DF_CONTAINER_COLUMNS)
+    emit(containers, None, _CONTAINER_HEADERS, _DF_CONTAINER_COLUMNS, "container")
     out(f"\nBytes on disk (blobs as stored, compressed): {render.human_size(du.blob_bytes)}\n")
     return 0
 

@@ -178,3 +178,33 @@ def test_load_moves_a_tag_like_docker(loaded: Any, tmp_path: Path) -> None:
     ]
     dangling = loaded("images", "--filter", "dangling=true", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").stdout
     assert dangling == f"<none>:<none> {old_id[7:19]}\n"
+
+
+def test_format_is_go_text_template(loaded: Any) -> None:
+    """Issue 8 item 7: printf verbs, eq, with, range with variables; an unclosed action is an error."""
+    full = loaded("inspect", "--format", "{{.Id}}", "dockyard/app").stdout.strip()
+    assert loaded("inspect", "--format", '{{printf "%.12s" .Id}}', "dockyard/app").stdout == full[:12] + "\n"
+    out = loaded("images", "--format", '{{printf "%.5s|%-3d|" .ID 7}}', "dockyard/app").stdout
+    assert out == full[7:12] + "|7  |\n"
+    out = loaded("images", "--format", '{{if eq .Tag "x" "latest"}}{{.Repository}}{{end}}', "dockyard/app").stdout
+    assert out == "dockyard/app\n"
+    out = loaded("inspect", "--format", "{{with .RootFS}}{{len .Layers}}{{end}}", "dockyard/app").stdout
+    assert out.strip().isdigit()
+    out = loaded("inspect", "--format", "{{range $i, $l := .RootFS.Layers}}{{$i}} {{end}}", "dockyard/app").stdout
+    assert out.split() == [str(i) for i in range(len(out.split()))] and out.split()
+
+
+@pytest.mark.parametrize("command", [["images"], ["inspect", "dockyard/app"], ["history", "dockyard/app"]])
+def test_template_errors_print_one_line_and_nothing_on_stdout(loaded: Any, command: list[str]) -> None:
+    for fmt in ("{{.Id", "{{.ID}}{{.Nope.X}}" if command[0] != "inspect" else "{{.Id}}{{.Id.X}}"):
+        proc = loaded(*command[:1], "--format", fmt, *command[1:], check=False)
+        assert proc.returncode == 1
+        assert proc.stdout == ""
+        assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith("Error: template")
+
+
+def test_json_format_and_json_of_dot_are_the_same(loaded: Any) -> None:
+    assert loaded("images", "--format", "json").stdout == loaded("images", "--format", "{{json .}}").stdout
+    assert loaded("history", "--format", "json", "dockyard/app").stdout == loaded(
+        "history", "--format", "{{json .}}", "dockyard/app"
+    ).stdout

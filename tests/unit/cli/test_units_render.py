@@ -1,10 +1,9 @@
-"""Docker's units and table layout (cases from docker/go-units and Go's tabwriter)."""
+"""Docker's units (cases from docker/go-units)."""
 
 from __future__ import annotations
 
 import pytest
 
-from dockyard.cli.render import table
 from dockyard.units import ellipsis, human_duration, human_size
 
 
@@ -61,17 +60,6 @@ def test_human_size_precision_3(size: float, want: str) -> None:
 )
 def test_human_duration(seconds: float, want: str) -> None:
     assert human_duration(seconds) == want
-
-
-def test_table_is_gos_tabwriter() -> None:
-    out = table([["REPOSITORY", "TAG", "IMAGE ID"], ["alpine", "latest", "abc"], ["a", "verylongtagname", "x"]])
-    assert out.splitlines() == [
-        "REPOSITORY   TAG               IMAGE ID",
-        "alpine       latest            abc",
-        "a            verylongtagname   x",
-    ]
-    # minimum cell width 10; an empty last cell leaves the padding of the cell before it
-    assert table([["A", "B", ""]]) == "A         B         \n"
 
 
 def test_ellipsis() -> None:
