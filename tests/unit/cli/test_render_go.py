@@ -84,8 +84,27 @@ def _go_run(tmp_path: Path, source: str, stdin: str) -> str:
 
 
 def test_table_is_gos_tabwriter(tmp_path: Path) -> None:
-    go = _go_run(tmp_path, _GO_TABLE, json.dumps(ROWS)).split("\x00")[:-1]
-    assert [table(rows) for rows in ROWS] == go
+    """Where every character is one column wide, Docker's table is Go's ``text/tabwriter`` byte for byte."""
+    narrow = [rows for rows in ROWS if all(c.isascii() for row in rows for c in "".join(row))]
+    go = _go_run(tmp_path, _GO_TABLE, json.dumps(narrow)).split("\x00")[:-1]
+    assert [table(rows) for rows in narrow] == go
+
+
+def test_table_counts_display_columns_as_docker_cli() -> None:
+    """docker/cli's fork of the tabwriter measures cells with go-runewidth: a CJK character or an emoji takes two
+    columns, so the next column starts at the same screen column on every row (Go's own counts code points)."""
+    from dockyard.compat.runewidth import string_width
+
+    for rows in ROWS:
+        lines = table(rows).splitlines()
+        for col in range(len(rows[0]) - 1):
+            starts = set()
+            for row, line in zip(rows, lines, strict=True):
+                if col + 1 < len(row):
+                    prefix = line[: line.index(row[col + 1], len("".join(row[: col + 1])))] if row[col + 1] else None
+                    if prefix is not None:
+                        starts.add(string_width(prefix))
+            assert len(starts) <= 1, (rows, lines)
 
 
 def test_inspect_json_is_gos(samples: Any, tmp_path: Path, dockyard_root: Path) -> None:
