@@ -352,15 +352,7 @@ class Metadata:
                 self._record_image(db, image)
             target, shown = images[-1].manifest_digest, images[-1].image_id
             if index is not None:
-                db.execute(
-                    "INSERT OR IGNORE INTO manifests (digest, media_type, image_id) VALUES (?, ?, NULL)",
-                    (index.digest, index.media_type),
-                )
-                db.executemany(
-                    "INSERT OR IGNORE INTO index_children (index_digest, position, child_digest, media_type, "
-                    "platform) VALUES (?, ?, ?, ?, ?)",
-                    [(index.digest, i, c, m, p) for i, (c, m, p) in enumerate(index.children)],
-                )
+                self._insert_index(db, index)
                 target, shown = index.digest, self._shown_image(db, index.digest, preferred) or shown
             for repository, tag in tags:
                 old = db.execute(
@@ -430,15 +422,19 @@ class Metadata:
     def register_index(self, index: IndexRecord) -> None:
         """Keep an index (bytes already stored) and its children's list; no names change."""
         with self.write() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO manifests (digest, media_type, image_id) VALUES (?, ?, NULL)",
-                (index.digest, index.media_type),
-            )
-            db.executemany(
-                "INSERT OR IGNORE INTO index_children (index_digest, position, child_digest, media_type, platform) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(index.digest, i, c, m, p) for i, (c, m, p) in enumerate(index.children)],
-            )
+            self._insert_index(db, index)
+
+    @staticmethod
+    def _insert_index(db: sqlite3.Connection, index: IndexRecord) -> None:
+        db.execute(
+            "INSERT OR IGNORE INTO manifests (digest, media_type, image_id) VALUES (?, ?, NULL)",
+            (index.digest, index.media_type),
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO index_children (index_digest, position, child_digest, media_type, platform) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(index.digest, i, c, m, p) for i, (c, m, p) in enumerate(index.children)],
+        )
 
     def unregistered_extra_blobs(self) -> list[str]:
         """Blobs kept before schema 3 beside images (index bytes) that are not registered as manifests yet."""

@@ -16,7 +16,7 @@ from dockyard.oci import reference as refs
 from dockyard.oci.digest import Digest
 from dockyard.oci.timefmt import parse_time
 from dockyard.store.blobs import BlobStore
-from dockyard.store.metadata import ContainerRow, ImageRow, IndexRecord, LayerRow, Metadata
+from dockyard.store.metadata import ContainerRow, ImageRow, LayerRow, Metadata
 from dockyard.store.paths import StorePaths, default_root
 
 if TYPE_CHECKING:
@@ -70,22 +70,14 @@ class Store:
     def _register_old_indexes(self) -> None:
         """Stores written before schema 3 kept index bytes as ``extra_blobs``: register them as indexes."""
         from dockyard.oci.index import Index
+        from dockyard.store.ingest import index_record
 
         for digest in self.meta.unregistered_extra_blobs():
             try:
                 index = Index.parse(self.blobs.read(Digest.parse(digest)))
             except DockyardError:
                 continue  # not an index, or gone: left as it is (still kept with its image)
-            self.meta.register_index(
-                IndexRecord(
-                    digest,
-                    index.media_type,
-                    tuple(
-                        (str(d.digest), d.media_type, str(d.platform.normalized()) if d.platform else "")
-                        for d in index.manifests
-                    ),
-                )
-            )
+            self.meta.register_index(index_record(index))
 
     def close(self) -> None:
         self.meta.close()
