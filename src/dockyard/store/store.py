@@ -69,10 +69,13 @@ class Store:
 
     def _register_old_indexes(self) -> None:
         """Stores written before schema 3 kept index bytes as ``extra_blobs``: register them as indexes."""
+        pending = self.meta.unregistered_extra_blobs()
+        if not pending:
+            return  # the usual case: nothing to import (``images`` must start fast)
         from dockyard.oci.index import Index
         from dockyard.store.ingest import index_record
 
-        for digest in self.meta.unregistered_extra_blobs():
+        for digest in pending:
             try:
                 index = Index.parse(self.blobs.read(Digest.parse(digest)))
             except DockyardError:
