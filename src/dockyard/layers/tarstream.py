@@ -105,12 +105,14 @@ def _num(b: bytes, what: str) -> int:
         if b[0] == 0xFF:
             return int.from_bytes(b, "big", signed=True)
         return int.from_bytes(bytes([b[0] & 0x7F]) + b[1:], "big")
-    s = _nts(b).strip(b" ")
-    if not s:
-        return 0
+    s = b.split(b"\0", 1)[0]
     try:
-        return int(s, 8)
+        if b"_" in s:
+            raise ValueError(s)  # Python's int() takes 0_7; Go's strconv does not
+        return int(s, 8)  # int() strips the spaces around the digits itself (the hot path: one call)
     except ValueError:
+        if not s.strip(b" "):
+            return 0
         raise InvalidInput(f"invalid tar header: bad {what} field {b!r}") from None
 
 
@@ -199,8 +201,9 @@ class TarReader:
         """Make ``n`` bytes available in the buffer; False at a clean EOF before any, raise if partial."""
         if self._available() >= n:
             return True
-        parts = [self._buf[self._pos :]]
-        have = len(parts[0])
+        tail = self._buf[self._pos :]
+        parts = [tail] if tail else []  # one part is taken as it is, not copied (the usual case: a new chunk)
+        have = len(tail)
         while have < n:
             b = self._raw_read(max(CHUNK, n - have))
             if not b:
