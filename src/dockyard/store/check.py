@@ -14,7 +14,7 @@ from dockyard.store.image import StoreImage
 from dockyard.store.lock import file_lock
 
 if TYPE_CHECKING:
-    from dockyard.store.store import ImageSummary, Store
+    from dockyard.store.core import ImageSummary, StoreCore
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ class DiskUsage:
     per_image: tuple[ImageUsage, ...]
 
 
-def disk_usage(store: Store) -> DiskUsage:
+def disk_usage(store: StoreCore) -> DiskUsage:
     summaries = store.summaries()
     layer_sizes: dict[str, int] = {}
     image_layers: dict[str, set[str]] = {}
@@ -103,7 +103,7 @@ def disk_usage(store: Store) -> DiskUsage:
     )
 
 
-def check(store: Store, *, rehash: bool = True) -> CheckReport:
+def check(store: StoreCore, *, rehash: bool = True) -> CheckReport:
     """Re-hash every blob and cross-check the metadata; safe while other processes load and remove images.
 
     It holds the shared gc lock (loads go on, blob deletion waits) and reads which blobs are referenced before it
@@ -113,7 +113,7 @@ def check(store: Store, *, rehash: bool = True) -> CheckReport:
         return _check(store, rehash=rehash)
 
 
-def _check_blob(store: Store, d: Digest, diff_id: str | None) -> str | None:
+def _check_blob(store: StoreCore, d: Digest, diff_id: str | None) -> str | None:
     """What is wrong with blob ``d``, if anything. A layer's blob is read as ``unpack`` reads it (decompressed,
     walked by the one tar reader) and its diff_id checked too, so that check and unpack cannot disagree."""
     if diff_id is None:
@@ -134,7 +134,7 @@ def _check_blob(store: Store, d: Digest, diff_id: str | None) -> str | None:
     return None
 
 
-def _check(store: Store, *, rehash: bool) -> CheckReport:
+def _check(store: StoreCore, *, rehash: bool) -> CheckReport:
     problems: list[str] = []
     damage = store.meta.integrity_problem()
     if damage is not None:

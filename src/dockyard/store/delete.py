@@ -22,7 +22,7 @@ from dockyard.store.gc import collect_garbage
 from dockyard.store.lock import file_lock
 
 if TYPE_CHECKING:
-    from dockyard.store.store import Store
+    from dockyard.store.core import StoreCore
 
 _HEX64 = frozenset("0123456789abcdef")
 
@@ -35,7 +35,7 @@ class DeleteRecord:
     value: str
 
 
-def remove(store: Store, text: str, *, force: bool = False) -> list[DeleteRecord]:
+def remove(store: StoreCore, text: str, *, force: bool = False) -> list[DeleteRecord]:
     """``docker rmi`` for one argument, with Docker's rules (see docs/rmi in the README)."""
     with file_lock(store.paths.gc_lock, exclusive=True):
         with store.meta.write() as db:
@@ -47,7 +47,7 @@ def remove(store: Store, text: str, *, force: bool = False) -> list[DeleteRecord
     return records
 
 
-def _index_platforms(store: Store, text: str, image_id: str) -> set[str]:
+def _index_platforms(store: StoreCore, text: str, image_id: str) -> set[str]:
     """The images of the index that ``text`` names (none when it names a manifest)."""
     if _is_id_prefix(image_id, text):
         return set()
@@ -55,7 +55,7 @@ def _index_platforms(store: Store, text: str, image_id: str) -> set[str]:
     return set(store.meta.index_images(digest))
 
 
-def _remove(store: Store, text: str, image_id: str, force: bool) -> list[DeleteRecord]:
+def _remove(store: StoreCore, text: str, image_id: str, force: bool) -> list[DeleteRecord]:
     records: list[DeleteRecord] = []
     short = image_id[7:19]
     by_id = _is_id_prefix(image_id, text)
@@ -111,7 +111,7 @@ def _remove(store: Store, text: str, image_id: str, force: bool) -> list[DeleteR
     return records
 
 
-def _untag(store: Store, ref: refs.Reference, image_id: str) -> None:
+def _untag(store: StoreCore, ref: refs.Reference, image_id: str) -> None:
     """Remove one reference of ``image_id`` (never the same name if it has meanwhile moved to another image)."""
     if ref.digest is not None:
         store.meta.remove_repo_digest(ref.repository, str(ref.digest), image_id)
@@ -119,7 +119,7 @@ def _untag(store: Store, ref: refs.Reference, image_id: str) -> None:
         store.meta.untag(ref.repository, ref.tag or "latest", image_id)
 
 
-def _delete_image(store: Store, image_id: str) -> list[DeleteRecord]:
+def _delete_image(store: StoreCore, image_id: str) -> list[DeleteRecord]:
     """Docker's ``Deleted:`` lines: the image ID, then the chain IDs of its layers no other image shares."""
     mine = chain_ids([Digest.parse(d) for d in store.meta.image_diff_ids(image_id)])
     store.meta.delete_image(image_id)
@@ -131,7 +131,7 @@ def _delete_image(store: Store, image_id: str) -> list[DeleteRecord]:
     return records
 
 
-def _release_index_platforms(store: Store, db: sqlite3.Connection, released: set[str]) -> list[DeleteRecord]:
+def _release_index_platforms(store: StoreCore, db: sqlite3.Connection, released: set[str]) -> list[DeleteRecord]:
     """After a name went: the other platforms of the indexes it named go too when nothing names them any more
     (no tag, no repository digest, no other tagged index, no container)."""
     store.meta.forget_unheld_indexes(db)
@@ -143,7 +143,7 @@ def _release_index_platforms(store: Store, db: sqlite3.Connection, released: set
     return records
 
 
-def prune(store: Store, *, all_unused: bool = False) -> tuple[list[DeleteRecord], int]:
+def prune(store: StoreCore, *, all_unused: bool = False) -> tuple[list[DeleteRecord], int]:
     """``docker image prune``: dangling images (or, with ``all_unused``, every image no container uses)."""
     records: list[DeleteRecord] = []
     with file_lock(store.paths.gc_lock, exclusive=True):

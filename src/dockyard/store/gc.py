@@ -13,13 +13,13 @@ from dockyard.store.lock import file_lock, try_exclusive
 from dockyard.store.storage import PurgesUploads
 
 if TYPE_CHECKING:
-    from dockyard.store.store import Store
+    from dockyard.store.core import StoreCore
 
 #: Uploads untouched for this long (seconds) that no live writer holds are removed by a collection.
 UPLOAD_MAX_AGE = 7 * 24 * 3600
 
 
-def clean_temp_if_alone(store: Store) -> int:
+def clean_temp_if_alone(store: StoreCore) -> int:
     """Remove temp files of killed writers, when no other process is writing (no lock holder); returns bytes freed."""
     fd = try_exclusive(store.paths.gc_lock)
     if fd is None:
@@ -30,7 +30,7 @@ def clean_temp_if_alone(store: Store) -> int:
         os.close(fd)
 
 
-def clean_temp(store: Store) -> int:
+def clean_temp(store: StoreCore) -> int:
     """Empty ``tmp/``. Caller holds the gc lock exclusively (so every file there is a dead writer's); returns bytes."""
     freed = 0
     if not store.paths.tmp.is_dir():
@@ -53,7 +53,7 @@ def _size_of(path: Path) -> int:
         return 0
 
 
-def collect_garbage(store: Store) -> int:
+def collect_garbage(store: StoreCore) -> int:
     """Delete blobs no image reaches, stale temp files and abandoned uploads; returns the bytes freed.
 
     Caller holds the exclusive gc lock."""
@@ -77,7 +77,7 @@ def collect_garbage(store: Store) -> int:
     return freed
 
 
-def gc(store: Store) -> int:
+def gc(store: StoreCore) -> int:
     """Delete every blob no image reaches; returns the bytes freed."""
     with file_lock(store.paths.gc_lock, exclusive=True):
         return collect_garbage(store)

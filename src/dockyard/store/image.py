@@ -16,13 +16,13 @@ from dockyard.store.blobs import BlobStore
 from dockyard.store.metadata import ImageRow
 
 if TYPE_CHECKING:
-    from dockyard.store.store import Store
+    from dockyard.store.core import StoreCore
 
 
 class StoreImage:
     """An image in the store, as an :class:`Image` whose layers read the kept blobs."""
 
-    def __init__(self, store: Store, row: ImageRow) -> None:
+    def __init__(self, store: StoreCore, row: ImageRow) -> None:
         self._store = store
         self.row = row
         self._manifest: Manifest | None = None

@@ -35,7 +35,7 @@ from dockyard.store.metadata import IndexRecord, LayerRow, NewImage
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-    from dockyard.store.store import Store
+    from dockyard.store.core import StoreCore
 
 #: A config blob larger than this is refused (Docker's limit for image configs is 8 MiB).
 MAX_CONFIG_SIZE = 8 << 20
@@ -78,7 +78,7 @@ class StoreDestination:
 
     def __init__(
         self,
-        store: Store,
+        store: StoreCore,
         names: Iterable[refs.Reference] = (),
         *,
         repo_digests: Iterable[refs.Reference] = (),
@@ -241,7 +241,7 @@ def layer_events(on_layer: Callable[[LayerProgress], None] | None) -> BlobEvents
 
 
 def ingest(
-    store: Store,
+    store: StoreCore,
     image: Image,
     names: Iterable[refs.Reference] = (),
     *,

@@ -20,15 +20,15 @@ from dockyard.oci.index import Index
 from dockyard.oci.manifest import Manifest
 
 if TYPE_CHECKING:
-    from dockyard.store.store import Store
+    from dockyard.store.core import StoreCore
 
 
 class StoreSource:
     """What ``text`` (a name, ``repo@digest`` or an image ID) names in the store."""
 
-    def __init__(self, store: Store, text: str, *, compression: str | None = None) -> None:
+    def __init__(self, store: StoreCore, text: str, *, compression: str | None = None) -> None:
         """``compression`` (``gzip``, ``zstd``): layers kept as plain tars are given in that form (made once and
-        kept, see :meth:`~dockyard.store.store.Store.layer_form`), as a push to a registry wants them."""
+        kept, see :meth:`~dockyard.store.store.StoreCore.layer_form`), as a push to a registry wants them."""
         self.store = store
         self.text = text
         self.compression = compression

@@ -6,7 +6,6 @@ import re
 import secrets
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +15,8 @@ from dockyard.oci import reference as refs
 from dockyard.oci.digest import Digest
 from dockyard.oci.timefmt import parse_time
 from dockyard.store.blobs import BlobStore
-from dockyard.store.metadata import ContainerRow, ImageRow, LayerRow, Metadata
+from dockyard.store.core import ImageSummary
+from dockyard.store.metadata import ContainerRow, LayerRow, Metadata
 from dockyard.store.paths import StorePaths, default_root
 
 if TYPE_CHECKING:
@@ -34,24 +34,6 @@ _HEX64 = frozenset("0123456789abcdef")
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True, slots=True)
-class ImageSummary:
-    id: Digest
-    created: datetime | None
-    size: int
-    tags: tuple[refs.Reference, ...]
-    digests: tuple[refs.Reference, ...]
-    containers: int
-    row: ImageRow = field(repr=False)
-    held: bool = False  # a platform of an index a tag names (shown under that tag only when it is this host's)
-
-    @property
-    def dangling(self) -> bool:
-        """Docker's meaning: no tag (an image known only by ``repo@digest`` is dangling too); an index's other
-        platforms are held by its tag, not dangling."""
-        return not self.tags and not self.held
 
 
 class Store:
