@@ -7,6 +7,7 @@ import re
 from collections.abc import Collection
 
 from dockyard.compat.gostrconv import go_quote
+from dockyard.compat.gotemplate import _lex as lx
 from dockyard.compat.gotemplate import _parse as p
 from dockyard.compat.gotemplate._errors import TemplateError
 
@@ -132,7 +133,7 @@ def _simplify_complex(n: p.NumberNode, value: complex) -> p.NumberNode:
 
 def new_number(pos: int, text: str, typ: int) -> p.NumberNode:
     n = p.NumberNode(pos, text)
-    if typ == p.CHARCONST:
+    if typ == lx.CHARCONST:
         try:
             ch, tail = unquote_char(text[1:], text[0])
         except ValueError:
@@ -143,7 +144,7 @@ def new_number(pos: int, text: str, typ: int) -> p.NumberNode:
         n.is_int = n.is_uint = n.is_float = True
         n.int_value, n.float_value = code, float(code)
         return n
-    if typ == p.COMPLEX:
+    if typ == lx.COMPLEX:
         split = max(text.rfind("+"), text.rfind("-"))
         parts = [text[:split], text[split:-1]]
         values = [_parse_float(part) for part in parts]
@@ -210,11 +211,11 @@ class _Parser:
     def __init__(self, name: str, text: str, funcs: Collection[str], tree_set: dict[str, Tree]) -> None:
         self.parse_name = name
         self.text = text
-        self.items = p.lex(text)
+        self.items = lx.lex(text)
         self.index = 0
         self.funcs = funcs
         self.tree_set = tree_set
-        self.token: list[p.Item] = [p.Item(p.EOF, 0, "", 1)] * 3
+        self.token: list[lx.Item] = [lx.Item(lx.EOF, 0, "", 1)] * 3
         self.peek_count = 0
         self.vars: list[str] = ["$"]
         self.range_depth = 0
@@ -222,14 +223,14 @@ class _Parser:
         self.tree = Tree(name, text, name)
 
     # --- token stream ---
-    def _lex_next(self) -> p.Item:
+    def _lex_next(self) -> lx.Item:
         if self.index < len(self.items):
             item = self.items[self.index]
             self.index += 1
             return item
         return self.items[-1]
 
-    def next(self) -> p.Item:
+    def next(self) -> lx.Item:
         if self.peek_count > 0:
             self.peek_count -= 1
         else:
@@ -239,29 +240,29 @@ class _Parser:
     def backup(self) -> None:
         self.peek_count += 1
 
-    def backup2(self, t1: p.Item) -> None:
+    def backup2(self, t1: lx.Item) -> None:
         self.token[1] = t1
         self.peek_count = 2
 
-    def backup3(self, t2: p.Item, t1: p.Item) -> None:
+    def backup3(self, t2: lx.Item, t1: lx.Item) -> None:
         self.token[1] = t1
         self.token[2] = t2
         self.peek_count = 3
 
-    def peek(self) -> p.Item:
+    def peek(self) -> lx.Item:
         if self.peek_count > 0:
             return self.token[self.peek_count - 1]
         self.peek_count = 1
         self.token[0] = self._lex_next()
         return self.token[0]
 
-    def next_non_space(self) -> p.Item:
+    def next_non_space(self) -> lx.Item:
         while True:
             token = self.next()
-            if token.typ != p.SPACE:
+            if token.typ != lx.SPACE:
                 return token
 
-    def peek_non_space(self) -> p.Item:
+    def peek_non_space(self) -> lx.Item:
         token = self.next_non_space()
         self.backup()
         return token
@@ -270,14 +271,14 @@ class _Parser:
     def errorf(self, msg: str) -> TemplateError:
         return TemplateError(f"template: {self.parse_name}:{self.token[0].line}: {msg}")
 
-    def expect(self, typ: int, context: str) -> p.Item:
+    def expect(self, typ: int, context: str) -> lx.Item:
         token = self.next_non_space()
         if token.typ != typ:
             raise self.unexpected(token, context)
         return token
 
-    def unexpected(self, token: p.Item, context: str) -> TemplateError:
-        if token.typ == p.ERROR:
+    def unexpected(self, token: lx.Item, context: str) -> TemplateError:
+        if token.typ == lx.ERROR:
             extra = ""
             if self.action_line != 0 and self.action_line != token.line:
                 extra = f" in action started at {self.parse_name}:{self.action_line}"
@@ -290,10 +291,10 @@ class _Parser:
     def parse(self) -> dict[str, Tree]:
         tree = self.tree
         tree.root = p.ListNode(self.peek().pos)
-        while self.peek().typ != p.EOF:
-            if self.peek().typ == p.LDELIM:
+        while self.peek().typ != lx.EOF:
+            if self.peek().typ == lx.LDELIM:
                 delim = self.next()
-                if self.next_non_space().typ == p.DEFINE:
+                if self.next_non_space().typ == lx.DEFINE:
                     self.parse_definition()
                     continue
                 self.backup2(delim)
@@ -320,7 +321,7 @@ class _Parser:
     def parse_definition(self) -> None:
         context = "define clause"
         token = self.next_non_space()
-        if token.typ not in (p.STRING, p.RAWSTRING):
+        if token.typ not in (lx.STRING, lx.RAWSTRING):
             raise self.unexpected(token, context)
         try:
             name = unquote(token.val)
@@ -328,7 +329,7 @@ class _Parser:
             raise self.errorf("invalid syntax") from None
         saved = self._sub_tree()
         self.tree = Tree(name, self.text, self.parse_name)
-        self.expect(p.RDELIM, context)
+        self.expect(lx.RDELIM, context)
         self.tree.root, end = self.item_list()
         if not isinstance(end, p._End):
             raise self.errorf(f"unexpected {end} in {context}")
@@ -337,7 +338,7 @@ class _Parser:
 
     def item_list(self) -> tuple[p.ListNode, p.Node]:
         lst = p.ListNode(self.peek_non_space().pos)
-        while self.peek_non_space().typ != p.EOF:
+        while self.peek_non_space().typ != lx.EOF:
             n = self.text_or_action()
             if isinstance(n, (p._End, p._Else)):
                 return lst, n
@@ -346,71 +347,71 @@ class _Parser:
 
     def text_or_action(self) -> p.Node:
         token = self.next_non_space()
-        if token.typ == p.TEXT:
+        if token.typ == lx.TEXT:
             return p.TextNode(token.pos, token.val)
-        if token.typ == p.LDELIM:
+        if token.typ == lx.LDELIM:
             self.action_line = token.line
             try:
                 return self.action()
             finally:
                 self.action_line = 0
-        if token.typ == p.COMMENT:
+        if token.typ == lx.COMMENT:
             return p.CommentNode(token.pos, token.val)
         raise self.unexpected(token, "input")
 
     def action(self) -> p.Node:
         token = self.next_non_space()
         typ = token.typ
-        if typ == p.BLOCK:
+        if typ == lx.BLOCK:
             return self.block_control()
-        if typ in (p.BREAK, p.CONTINUE):
-            word = "break" if typ == p.BREAK else "continue"
+        if typ in (lx.BREAK, lx.CONTINUE):
+            word = "break" if typ == lx.BREAK else "continue"
             after = self.next_non_space()
-            if after.typ != p.RDELIM:
+            if after.typ != lx.RDELIM:
                 raise self.unexpected(after, "{{" + word + "}}")
             if self.range_depth == 0:
                 raise self.errorf("{{" + word + "}} outside {{range}}")
-            return p.BreakNode(token.pos) if typ == p.BREAK else p.ContinueNode(token.pos)
-        if typ == p.ELSE:
+            return p.BreakNode(token.pos) if typ == lx.BREAK else p.ContinueNode(token.pos)
+        if typ == lx.ELSE:
             peek = self.peek_non_space()
-            if peek.typ == p.IF:
+            if peek.typ == lx.IF:
                 return p._Else(peek.pos)
-            return p._Else(self.expect(p.RDELIM, "else").pos)
-        if typ == p.END:
-            return p._End(self.expect(p.RDELIM, "end").pos)
-        if typ in (p.IF, p.RANGE, p.WITH):
-            return self.control({p.IF: "if", p.RANGE: "range", p.WITH: "with"}[typ])
-        if typ == p.TEMPLATE:
+            return p._Else(self.expect(lx.RDELIM, "else").pos)
+        if typ == lx.END:
+            return p._End(self.expect(lx.RDELIM, "end").pos)
+        if typ in (lx.IF, lx.RANGE, lx.WITH):
+            return self.control({lx.IF: "if", lx.RANGE: "range", lx.WITH: "with"}[typ])
+        if typ == lx.TEMPLATE:
             return self.template_control()
         self.backup()
         token = self.peek()
-        return p.ActionNode(token.pos, self.pipeline("command", p.RDELIM))
+        return p.ActionNode(token.pos, self.pipeline("command", lx.RDELIM))
 
     def pipeline(self, context: str, end: int) -> p.PipeNode:
         token = self.peek_non_space()
         pipe = p.PipeNode(token.pos)
         while True:  # declarations
             v = self.peek_non_space()
-            if v.typ != p.VARIABLE:
+            if v.typ != lx.VARIABLE:
                 break
             self.next()
             after_variable = self.peek()
             nxt = self.peek_non_space()
-            if nxt.typ in (p.ASSIGN, p.DECLARE):
-                pipe.is_assign = nxt.typ == p.ASSIGN
+            if nxt.typ in (lx.ASSIGN, lx.DECLARE):
+                pipe.is_assign = nxt.typ == lx.ASSIGN
                 self.next_non_space()
                 pipe.decl.append(p.VariableNode(v.pos, v.val.split(".")))
                 self.vars.append(v.val)
-            elif nxt.typ == p.CHAR and nxt.val == ",":
+            elif nxt.typ == lx.CHAR and nxt.val == ",":
                 self.next_non_space()
                 pipe.decl.append(p.VariableNode(v.pos, v.val.split(".")))
                 self.vars.append(v.val)
                 if context == "range" and len(pipe.decl) < 2:
-                    if self.peek_non_space().typ in (p.VARIABLE, p.RDELIM, p.RPAREN):
+                    if self.peek_non_space().typ in (lx.VARIABLE, lx.RDELIM, lx.RPAREN):
                         continue
                     raise self.errorf("range can only initialize variables")
                 raise self.errorf(f"too many declarations in {context}")
-            elif after_variable.typ == p.SPACE:
+            elif after_variable.typ == lx.SPACE:
                 self.backup3(v, after_variable)
             else:
                 self.backup2(v)
@@ -420,8 +421,8 @@ class _Parser:
             if token.typ == end:
                 self.check_pipeline(pipe, context)
                 return pipe
-            if token.typ in (p.BOOL, p.CHARCONST, p.COMPLEX, p.DOT, p.FIELD, p.IDENT, p.NUMBER, p.NIL,
-                             p.RAWSTRING, p.STRING, p.VARIABLE, p.LPAREN):  # fmt: skip
+            if token.typ in (lx.BOOL, lx.CHARCONST, lx.COMPLEX, lx.DOT, lx.FIELD, lx.IDENT, lx.NUMBER, lx.NIL,
+                             lx.RAWSTRING, lx.STRING, lx.VARIABLE, lx.LPAREN):  # fmt: skip
                 self.backup()
                 pipe.cmds.append(self.command())
             else:
@@ -437,7 +438,7 @@ class _Parser:
     def control(self, context: str) -> p.BranchNode:
         mark = len(self.vars)
         try:
-            pipe = self.pipeline(context, p.RDELIM)
+            pipe = self.pipeline(context, lx.RDELIM)
             if context == "range":
                 self.range_depth += 1
             lst, nxt = self.item_list()
@@ -445,7 +446,7 @@ class _Parser:
                 self.range_depth -= 1
             else_list: p.ListNode | None = None
             if isinstance(nxt, p._Else):
-                if context == "if" and self.peek().typ == p.IF:
+                if context == "if" and self.peek().typ == lx.IF:
                     self.next()
                     else_list = p.ListNode(nxt.pos)
                     else_list.nodes.append(self.control("if"))
@@ -457,8 +458,8 @@ class _Parser:
         finally:
             del self.vars[mark:]
 
-    def _template_name(self, token: p.Item, context: str) -> str:
-        if token.typ in (p.STRING, p.RAWSTRING):
+    def _template_name(self, token: lx.Item, context: str) -> str:
+        if token.typ in (lx.STRING, lx.RAWSTRING):
             try:
                 return unquote(token.val)
             except ValueError:
@@ -469,7 +470,7 @@ class _Parser:
         context = "block clause"
         token = self.next_non_space()
         name = self._template_name(token, context)
-        pipe = self.pipeline(context, p.RDELIM)
+        pipe = self.pipeline(context, lx.RDELIM)
         saved = self._sub_tree()
         self.tree = Tree(name, self.text, self.parse_name)
         self.tree.root, end = self.item_list()
@@ -484,9 +485,9 @@ class _Parser:
         token = self.next_non_space()
         name = self._template_name(token, context)
         pipe = None
-        if self.next_non_space().typ != p.RDELIM:
+        if self.next_non_space().typ != lx.RDELIM:
             self.backup()
-            pipe = self.pipeline(context, p.RDELIM)
+            pipe = self.pipeline(context, lx.RDELIM)
         return p.TemplateNode(token.pos, name, pipe)
 
     def command(self) -> p.CommandNode:
@@ -497,11 +498,11 @@ class _Parser:
             if operand is not None:
                 cmd.args.append(operand)
             token = self.next()
-            if token.typ == p.SPACE:
+            if token.typ == lx.SPACE:
                 continue
-            if token.typ in (p.RDELIM, p.RPAREN):
+            if token.typ in (lx.RDELIM, lx.RPAREN):
                 self.backup()
-            elif token.typ != p.PIPE:
+            elif token.typ != lx.PIPE:
                 raise self.unexpected(token, "operand")
             break
         if not cmd.args:
@@ -512,9 +513,9 @@ class _Parser:
         node = self.term()
         if node is None:
             return None
-        if self.peek().typ == p.FIELD:
+        if self.peek().typ == lx.FIELD:
             chain = p.ChainNode(self.peek().pos, node)
-            while self.peek().typ == p.FIELD:
+            while self.peek().typ == lx.FIELD:
                 chain.fields.append(self.next().val[1:])
             if isinstance(node, p.FieldNode):
                 return p.FieldNode(chain.pos, [*node.ident, *chain.fields])
@@ -528,31 +529,31 @@ class _Parser:
     def term(self) -> p.Node | None:
         token = self.next_non_space()
         typ = token.typ
-        if typ == p.IDENT:
+        if typ == lx.IDENT:
             if token.val not in self.funcs:
                 raise self.errorf(f"function {go_quote(token.val)} not defined")
             return p.IdentifierNode(token.pos, token.val)
-        if typ == p.DOT:
+        if typ == lx.DOT:
             return p.DotNode(token.pos)
-        if typ == p.NIL:
+        if typ == lx.NIL:
             return p.NilNode(token.pos)
-        if typ == p.VARIABLE:
+        if typ == lx.VARIABLE:
             name = token.val
             if name not in self.vars:
                 raise self.errorf(f"undefined variable {go_quote(name)}")
             return p.VariableNode(token.pos, [name])
-        if typ == p.FIELD:
+        if typ == lx.FIELD:
             return p.FieldNode(token.pos, token.val[1:].split("."))
-        if typ == p.BOOL:
+        if typ == lx.BOOL:
             return p.BoolNode(token.pos, token.val == "true")
-        if typ in (p.CHARCONST, p.COMPLEX, p.NUMBER):
+        if typ in (lx.CHARCONST, lx.COMPLEX, lx.NUMBER):
             try:
                 return new_number(token.pos, token.val, typ)
             except ValueError as exc:
                 raise self.errorf(str(exc)) from None
-        if typ == p.LPAREN:
-            return self.pipeline("parenthesized pipeline", p.RPAREN)
-        if typ in (p.STRING, p.RAWSTRING):
+        if typ == lx.LPAREN:
+            return self.pipeline("parenthesized pipeline", lx.RPAREN)
+        if typ in (lx.STRING, lx.RAWSTRING):
             try:
                 return p.StringNode(token.pos, token.val, unquote(token.val))
             except ValueError:
