@@ -272,6 +272,10 @@ class Store:
         """(repository, digest, image ID) of every repository digest."""
         return self.meta.repo_digests()
 
+    def layer_stacks(self) -> dict[str, list[str]]:
+        """Every image's diff_ids, in order (image ID -> layer chain)."""
+        return self.meta.layer_stacks()
+
     def containers(self) -> list[ContainerRow]:
         return self.meta.containers()
 
