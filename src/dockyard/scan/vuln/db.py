@@ -214,7 +214,7 @@ class VulnDB:
         try:
             record = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
-            result.skipped.append(Skipped(Path(name).name, name, f"not JSON: {exc}"))
+            result.skipped.append(Skipped(Path(name.rsplit(":", 1)[-1]).name, name, f"not JSON: {exc}"))
             return
         rid = record.get("id") if isinstance(record, dict) else None
         label = rid if isinstance(rid, str) else Path(name.rsplit(":", 1)[-1]).name

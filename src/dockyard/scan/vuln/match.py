@@ -222,8 +222,11 @@ def _group(hits: list[_Hit]) -> list[list[_Hit]]:
 
 
 def _preference(hit: _Hit) -> tuple[int, int, str]:
-    base = split_ecosystem(str(hit.entry.get("package", {}).get("ecosystem", "")))[0]
-    return (0 if base in DISTRIBUTIONS else 1, len(_idents(hit.record.data)), hit.record.id)
+    """The distribution's own record first (one for its release before one for the whole distribution), then the
+    most specific record (fewest ids), then by id."""
+    base, release = split_ecosystem(str(hit.entry.get("package", {}).get("ecosystem", "")))
+    rank = (0 if release else 1) if base in DISTRIBUTIONS else 2
+    return (rank, len(_idents(hit.record.data)), hit.record.id)
 
 
 def _link(record: Mapping[str, Any]) -> str:

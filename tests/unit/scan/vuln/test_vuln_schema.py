@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from vulndata import OSV_DATA, OSV_SAMPLES, need
 
 from dockyard.scan.vuln.schema import problems
-from vulndata import OSV_DATA, OSV_SAMPLES, need
 
 jsonschema = pytest.importorskip("jsonschema")
 

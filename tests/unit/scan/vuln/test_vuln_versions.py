@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dockyard.scan.vuln.versions import InvalidVersion, order_for
-from dockyard.scan.vuln.versions import alpine, debian, pypi, semver
+from dockyard.scan.vuln.versions import InvalidVersion, alpine, debian, order_for, pypi, semver
 
 # (a, expected, b): real Alpine package versions (secdb and aports) and the order apk-tools 2 gives them.
 APK_PAIRS = [
