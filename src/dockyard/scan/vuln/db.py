@@ -2,7 +2,8 @@
 
 Tables (only this module speaks SQL to this file):
 
-    records(id, modified, withdrawn, data)        the raw OSV JSON of each record, as imported
+    records(id, modified, withdrawn, data)        the raw OSV JSON of each record, byte for byte as imported,
+                                                  zlib-compressed (a third of the size; 20 µs to read back)
     affected(record_id, ecosystem, release, name) one row per affected package: ecosystem base (``Debian``),
                                                   release (``12``, ``v3.19``, or ''), package name (PyPI names
                                                   PEP 503-normalised); index (ecosystem, name)
@@ -20,6 +21,7 @@ import json
 import re
 import sqlite3
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -155,6 +157,24 @@ def _iter_sources(path: Path, warn: Callable[[str], None]) -> Iterator[tuple[str
             yield f"{path}:{m.filename}", data
 
 
+class _Batch:
+    """Rows waiting to be written with one ``executemany`` per table."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.records: list[tuple[str, str, str | None, bytes]] = []
+        self.affected: list[tuple[str, str, str, str]] = []
+        self.ids: list[tuple[str, str]] = []
+
+    def flush(self) -> None:
+        self.conn.executemany("INSERT INTO records (id, modified, withdrawn, data) VALUES (?, ?, ?, ?)", self.records)
+        self.conn.executemany("INSERT INTO affected VALUES (?, ?, ?, ?)", self.affected)
+        self.conn.executemany("INSERT INTO ids VALUES (?, ?)", self.ids)
+        self.records.clear()
+        self.affected.clear()
+        self.ids.clear()
+
+
 class VulnDB:
     """The SQLite OSV database at ``path``; created on first use."""
 
@@ -192,11 +212,15 @@ class VulnDB:
         try:
             conn.execute("BEGIN IMMEDIATE")
             stored = {rid: parse_time(mod) for rid, mod in conn.execute("SELECT id, modified FROM records")}
+            batch = _Batch(conn)
             for path in paths:
                 for name, raw in _iter_sources(path, result.warnings.append):
-                    self._import_one(name, raw, stored, result)
+                    self._import_one(name, raw, stored, result, batch)
+                    if len(batch.records) >= 2000:
+                        batch.flush()
                     if on_record is not None:
                         on_record(result.read + len(result.skipped))
+            batch.flush()
             now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
             what = source or ", ".join(str(p) for p in paths)
             conn.executemany(
@@ -210,7 +234,9 @@ class VulnDB:
             raise
         return result
 
-    def _import_one(self, name: str, raw: bytes, stored: dict[str, datetime], result: ImportResult) -> None:
+    def _import_one(
+        self, name: str, raw: bytes, stored: dict[str, datetime], result: ImportResult, batch: _Batch
+    ) -> None:
         try:
             record = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -242,19 +268,18 @@ class VulnDB:
             if modified == old:
                 result.unchanged += 1
                 return
+            batch.flush()  # the same id may be pending from earlier in this import
+            self._conn.execute("DELETE FROM records WHERE id = ?", (rid,))
             self._conn.execute("DELETE FROM affected WHERE record_id = ?", (rid,))
             self._conn.execute("DELETE FROM ids WHERE record_id = ?", (rid,))
             result.replaced += 1
         else:
             result.added += 1
         stored[rid] = modified
-        self._conn.execute(
-            "INSERT OR REPLACE INTO records (id, modified, withdrawn, data) VALUES (?, ?, ?, ?)",
-            (rid, record["modified"], record.get("withdrawn"), raw),
-        )
-        self._conn.executemany("INSERT INTO affected VALUES (?, ?, ?, ?)", list(dict.fromkeys(rows)))
+        batch.records.append((rid, record["modified"], record.get("withdrawn"), zlib.compress(raw, 1)))
+        batch.affected.extend(dict.fromkeys(rows))
         idents = {i for key in ("aliases", "upstream") for i in (record.get(key) or ()) if i != rid}
-        self._conn.executemany("INSERT INTO ids VALUES (?, ?)", [(i, rid) for i in sorted(idents)])
+        batch.ids.extend((i, rid) for i in sorted(idents))
 
     # --- lookup ----------------------------------------------------------------------------------------------
 
@@ -263,7 +288,7 @@ class VulnDB:
         for rid, data in rows:
             rec = self._cache.get(rid)
             if rec is None:
-                rec = Record(rid, json.loads(data))
+                rec = Record(rid, json.loads(zlib.decompress(data)))
                 self._cache[rid] = rec
             out.append(rec)
         return out
