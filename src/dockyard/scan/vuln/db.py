@@ -228,9 +228,11 @@ class VulnDB:
                 [(eco, now, what) for eco in result.ecosystems],
             )
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise VulnDBError(f"vulnerability database {self.path}: {exc}; nothing was imported") from None
             raise
         return result
 

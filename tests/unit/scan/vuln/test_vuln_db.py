@@ -178,3 +178,21 @@ def test_single_files_and_folders(vdb: VulnDB, tmp_path: Path, shape: str) -> No
     folder = write_records(tmp_path / "in", _record("ALPINE-CVE-2024-0001", "2024-01-01T00:00:00Z"))
     target = folder if shape == "dir" else folder / "ALPINE-CVE-2024-0001.json"
     assert vdb.import_paths([target]).added == 1
+
+
+def test_a_second_writer_waits_then_fails_cleanly(tmp_path: Path) -> None:
+    import sqlite3
+
+    from dockyard.scan.vuln.db import VulnDBError
+
+    path = tmp_path / "vuln.db"
+    folder = write_records(tmp_path / "in", _record("ALPINE-CVE-2024-0001", "2024-01-01T00:00:00Z"))
+    with VulnDB(path) as db:
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another import in progress
+        db._conn.execute("PRAGMA busy_timeout=100")
+        with pytest.raises(VulnDBError, match="nothing was imported"):
+            db.import_paths([folder])
+        holder.execute("ROLLBACK")
+        holder.close()
+        assert db.import_paths([folder]).added == 1
