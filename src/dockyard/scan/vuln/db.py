@@ -213,19 +213,22 @@ class VulnDB:
             conn.execute("BEGIN IMMEDIATE")
             stored = {rid: parse_time(mod) for rid, mod in conn.execute("SELECT id, modified FROM records")}
             batch = _Batch(conn)
+            sources: dict[str, list[str]] = {}
             for path in paths:
                 for name, raw in _iter_sources(path, result.warnings.append):
+                    before = set(result.ecosystems)
                     self._import_one(name, raw, stored, result, batch)
+                    for eco in set(result.ecosystems) - before:
+                        sources.setdefault(eco, []).append(str(path))
                     if len(batch.records) >= 2000:
                         batch.flush()
                     if on_record is not None:
                         on_record(result.read + len(result.skipped))
             batch.flush()
             now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-            what = source or ", ".join(str(p) for p in paths)
             conn.executemany(
                 "INSERT OR REPLACE INTO imports (ecosystem, imported_at, source) VALUES (?, ?, ?)",
-                [(eco, now, what) for eco in result.ecosystems],
+                [(eco, now, source or ", ".join(sources.get(eco, []))) for eco in result.ecosystems],
             )
             conn.execute("COMMIT")
         except BaseException as exc:

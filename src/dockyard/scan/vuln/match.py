@@ -62,6 +62,30 @@ class Finding:
     def fixed(self) -> bool:
         return self.fixed_version is not None
 
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (the reports' ``--format json``): the package by name, version and purl."""
+        return {
+            "package": {
+                "name": self.package.name,
+                "version": self.package.version,
+                "purl": self.package.purl,
+                "ecosystem": self.package.ecosystem,
+                "source": self.package.match_name,
+                "source_version": self.package.match_version,
+            },
+            "id": self.id,
+            "aliases": list(self.aliases),
+            "severity": self.severity.value,
+            "severity_source": self.severity_source.value,
+            "severity_record": self.severity_record,
+            "cvss_score": self.cvss_score,
+            "cvss_vector": self.cvss_vector,
+            "affected_range": self.affected_range,
+            "fixed_version": self.fixed_version,
+            "summary": self.summary,
+            "url": self.url,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class MatchResult:

@@ -51,6 +51,9 @@ def test_real_osv_data_imports_cleanly(vdb: VulnDB) -> None:
     counts = {s.ecosystem: s.records for s in vdb.status()}
     assert counts == {"Alpine": 2432, "Debian": 758, "PyPI": 7080}
     assert all(s.imported_at is not None for s in vdb.status())
+    sources = {s.ecosystem: s.source for s in vdb.status()}
+    assert sources["PyPI"] == str(OSV_DATA / "PyPI" / "all.zip")
+    assert sources["Debian"] == str(OSV_DATA / "Debian")
     # indexed by (ecosystem, name); PyPI names PEP 503-normalised on both sides
     assert "PYSEC-2020-176" in {r.id for r in vdb.candidates("PyPI", "PyYAML")}
     assert {r.id for r in vdb.candidates("PyPI", "pyyaml")} == {r.id for r in vdb.candidates("PyPI", "PyYAML")}

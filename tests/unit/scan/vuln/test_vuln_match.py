@@ -400,6 +400,13 @@ def test_the_demo_expat_findings(vdb: VulnDB, tmp_path: Path) -> None:
         ]
     )
     found = match([apk("expat", "2.5.0-r2")], ALPINE_319, vdb)
+    doc = found[0].as_dict()
+    assert (doc["severity"], doc["severity_source"], doc["cvss_vector"]) == (
+        "High",
+        "cvss_v3",
+        "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H",
+    )
+    assert doc["package"]["purl"] == "pkg:apk/alpine/expat@2.5.0-r2" and doc["fixed_version"] == "2.6.0-r0"
     assert [(f.id, f.severity, f.cvss_score, f.affected_range, f.fixed_version, f.url) for f in found] == [
         (
             "ALPINE-CVE-2023-52425",

@@ -102,6 +102,7 @@ def test_semver_order() -> None:
     assert keys == sorted(keys)
     assert len(set(keys)) == len(keys)
     assert semver.parse("v1.1.0") == semver.parse("1.1.0")  # Go's v prefix
+    assert semver.parse("go1.21.5") == semver.parse("1.21.5")  # the stdlib as SBOMs name it
     assert semver.parse("2.0.0+incompatible") == semver.parse("2.0.0")  # build metadata is not ordered
     # a Go pseudo-version is a pre-release of the next patch
     assert semver.parse("1.0.1-0.20211012131345-9c444070ec7b") < semver.parse("1.0.1")

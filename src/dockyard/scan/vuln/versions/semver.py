@@ -1,6 +1,7 @@
 """Semantic Versioning 2.0.0 order, for npm and Go (and OSV ``SEMVER`` ranges).
 
-``MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]``; a leading ``v`` (Go) or ``=`` (npm) is accepted. Build metadata does
+``MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]``; a leading ``v`` (Go modules), ``go`` (the Go toolchain's
+``go1.21.0``, as SBOMs report ``stdlib``) or ``=`` (npm) is accepted. Build metadata does
 not take part in the order (``+incompatible`` in Go). A pre-release is lower than its release; its dot-separated
 identifiers compare numerically when numeric, in ASCII order otherwise, numeric lower than alphanumeric, and a
 shorter list lower when all its identifiers are equal.
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from dockyard.scan.vuln.versions._errors import InvalidVersion
 
 _SEMVER = re.compile(
-    r"^[v=]?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"^(?:v|=|go)?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
