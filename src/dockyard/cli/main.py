@@ -367,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     registry.add_parsers(sub)
     remote.add_parsers(sub)
+    __import__("dockyard.cli.db", fromlist=["add_parsers"]).add_parsers(sub, _Parser)
     sub.add_parser("version", help="print the version").set_defaults(func=cmd_version)
     return parser
 

@@ -5,6 +5,7 @@ ROOT/
   tmp/                   ingest in progress; never read as content (emptied by a writer alone in the store)
   uploads/<id>           resumable blob uploads (BlobStorage.writer), kept across processes until purged
   metadata.db            SQLite (WAL): images, layers, tags, repo digests, containers
+  vuln.db                SQLite (WAL): the offline OSV vulnerability database (scan/vuln/db.py)
   gc.lock                flock: shared while ingesting, exclusive while deleting blobs
 """
 
@@ -43,6 +44,10 @@ class StorePaths:
     @property
     def db(self) -> Path:
         return self.root / "metadata.db"
+
+    @property
+    def vuln_db(self) -> Path:
+        return self.root / "vuln.db"
 
     @property
     def gc_lock(self) -> Path:
