@@ -1,0 +1,51 @@
+"""npm: packages installed under ``node_modules`` (``node_modules/NAME/package.json``,
+``node_modules/@SCOPE/NAME/package.json``; nested ``node_modules`` too)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from dockyard.layers.walk import FileInfo, Read
+from dockyard.scan.sbom.found import Found, Problem
+
+_WANTED = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/@.][^/]*/package\.json$")
+
+
+def _licenses(doc: dict[str, object]) -> tuple[str, ...]:
+    lic = doc.get("license")
+    if isinstance(lic, str):
+        return (lic,)
+    if isinstance(lic, dict) and isinstance(lic.get("type"), str):
+        return (str(lic["type"]),)
+    many = doc.get("licenses")
+    if isinstance(many, list):
+        return tuple(str(x["type"]) for x in many if isinstance(x, dict) and isinstance(x.get("type"), str))
+    return ()
+
+
+@dataclass(frozen=True)
+class Npm:
+    name: str = "npm"
+    version: int = 1
+
+    def required(self, path: str, info: FileInfo) -> bool:
+        return info.kind == "file" and _WANTED.search(path) is not None
+
+    def analyze(self, path: str, info: FileInfo, read: Read) -> Iterable[Found | Problem]:
+        try:
+            doc = json.loads(read())
+        except ValueError as exc:
+            yield Problem(f"{path}: not JSON ({exc})")
+            return
+        if not isinstance(doc, dict):
+            yield Problem(f"{path}: not a JSON object")
+            return
+        name, version = doc.get("name"), doc.get("version")
+        if isinstance(name, str) and isinstance(version, str) and name and version:
+            yield Found("npm", name, version, licenses=_licenses(doc))
+
+
+__all__ = ["Npm"]
