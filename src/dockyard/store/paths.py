@@ -6,6 +6,7 @@ ROOT/
   uploads/<id>           resumable blob uploads (BlobStorage.writer), kept across processes until purged
   metadata.db            SQLite (WAL): images, layers, tags, repo digests, containers
   gc.lock                flock: shared while ingesting, exclusive while deleting blobs
+  cache/                 derived data, rebuildable, safe to delete (cache/sbom/: the scanner's SBOM cache)
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ class StorePaths:
     @property
     def db(self) -> Path:
         return self.root / "metadata.db"
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "cache"
 
     @property
     def gc_lock(self) -> Path:
