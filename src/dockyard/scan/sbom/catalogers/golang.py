@@ -95,19 +95,25 @@ def read_buildinfo(data: bytes) -> BuildInfo | None:
     return None
 
 
+def _local(path: str, version: str) -> bool:
+    """A ``replace`` by a directory (``../greet``): Go records it with no version or ``(devel)``."""
+    return not version or version == "(devel)" or path.startswith((".", "/"))
+
+
 def _trim(version: str) -> str:
     return version[1:] if version.startswith("v") and version[1:2].isdigit() else version
 
 
 def modules(info: BuildInfo) -> Iterable[Found]:
     """The packages of one binary: the main module, each dependency (a ``replace`` with a version gives the
-    replacement's path and version, as in Trivy; a local-directory ``replace`` keeps the required module), and
+    replacement's path and version, as Trivy and Syft do; a local-directory ``replace`` keeps the module path and
+    version that go.mod requires, where Trivy reports the directory), and
     the standard library (``stdlib``, the name OSV's Go advisories use)."""
     for role, mod in [("main", info.main)] + [("", d) for d in info.deps]:
         if mod is None or not mod.path:
             continue
         path, version = mod.path, mod.version
-        if mod.replaced_by is not None and mod.replaced_by[1]:
+        if mod.replaced_by is not None and not _local(*mod.replaced_by):
             path, version = mod.replaced_by
         yield Found("go", path, _trim(version), role=role)
     if info.go_version.startswith("go"):

@@ -1,0 +1,173 @@
+"""The SBOM of synthetic multi-layer images: every cataloger, whiteouts, the introducing layer, the caches."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+from sbom_images import APK_INSTALLED, build_go_binary, go_version_m, mixed_image
+
+from dockyard.image.base import BlobLayer, StaticImage
+from dockyard.image.build import build_image, file
+from dockyard.scan.package import Package
+from dockyard.scan.sbom.index import Sbom, build
+
+
+@pytest.fixture(scope="module")
+def go_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_go_binary(tmp_path_factory.mktemp("go"))
+
+
+def _by_name(sbom: Sbom, kind: str) -> dict[str, Package]:
+    return {p.name: p for p in sbom.packages if p.kind == kind}
+
+
+def test_mixed_image(go_binary: Path) -> None:
+    image = mixed_image(go_binary.read_bytes())
+    diff = [str(layer.diff_id()) for layer in image.layers()]
+    sbom = build(image)
+    assert sbom.complete, sbom.warnings
+    assert sbom.os is not None and (sbom.os.family, sbom.os.ecosystem) == ("alpine", "Alpine:v3.19")
+
+    apk = _by_name(sbom, "apk")
+    assert sorted(apk) == ["expat", "libcrypto3", "musl", "zlib"]
+    assert apk["expat"].purl == "pkg:apk/alpine/expat@2.5.0-r2?os_name=alpine&os_version=3.19"
+    assert (apk["libcrypto3"].source, apk["libcrypto3"].source_version) == ("openssl", "3.1.4-r5")
+    assert apk["expat"].ecosystem == "Alpine:v3.19" and apk["expat"].licenses == ("MIT",)
+    # The top layer rewrote the database: the packages it already held keep the base layer, zlib is new.
+    assert {n: diff.index(p.layer) for n, p in apk.items()} == {"expat": 0, "libcrypto3": 0, "musl": 0, "zlib": 3}
+
+    python = _by_name(sbom, "python")
+    assert sorted(python) == ["flask", "ruamel-yaml", "zope-interface"]  # six: whited out by the top layer
+    assert python["flask"].purl == "pkg:pypi/flask@3.0.0" and python["flask"].ecosystem == "PyPI"
+    assert python["ruamel-yaml"].path.endswith(".egg-info/PKG-INFO")
+    assert {p.layer for p in python.values()} == {diff[1]}
+
+    npm = _by_name(sbom, "npm")
+    assert sorted(npm) == ["@babel/core", "lodash", "minimist"]  # app/package.json is not under node_modules
+    assert npm["@babel/core"].purl == "pkg:npm/%40babel/core@7.23.0"
+    assert npm["minimist"].ecosystem == "npm" and npm["minimist"].layer == diff[2]
+
+    go = _by_name(sbom, "go")
+    assert "example.com/greet" in go_version_m(go_binary)
+    assert sorted(go) == ["example.com/app", "example.com/greet", "stdlib"]
+    # the local `replace` keeps the module go.mod requires
+    assert (go["example.com/greet"].version, go["example.com/greet"].purl) == (
+        "1.2.3",
+        "pkg:golang/example.com/greet@1.2.3",
+    )
+    assert go["example.com/app"].version == "(devel)"
+    assert go["stdlib"].version.startswith("1.") and go["stdlib"].path == "usr/local/bin/app"
+    assert all(p.ecosystem == "Go" for p in go.values())
+
+
+def test_whiteout_of_a_package_database_removes_its_packages() -> None:
+    image = build_image(
+        [
+            [file("etc/alpine-release", "3.19.1\n"), file("lib/apk/db/installed", APK_INSTALLED)],
+            [file("lib/apk/db/.wh.installed", b"")],
+        ]
+    )
+    sbom = build(image)
+    assert [p for p in sbom.packages if p.kind == "apk"] == []
+    assert sbom.os is not None and sbom.os.ecosystem == "Alpine:v3.19"
+
+
+def test_a_package_upgraded_in_a_later_layer_is_attributed_to_that_layer() -> None:
+    status = "Package: {n}\nStatus: install ok installed\nArchitecture: amd64\nVersion: {v}\n\n"
+    base = status.format(n="a", v="1") + status.format(n="b", v="1")
+    upper = status.format(n="a", v="1") + status.format(n="b", v="2")
+    image = build_image(
+        [
+            [file("etc/debian_version", "12.5\n"), file("var/lib/dpkg/status", base)],
+            [file("var/lib/dpkg/status", upper)],
+        ]
+    )
+    diff = [str(layer.diff_id()) for layer in image.layers()]
+    sbom = build(image)
+    got = {(p.name, p.version): diff.index(p.layer) for p in sbom.packages}
+    assert got == {("a", "1"): 0, ("b", "2"): 1}
+    assert sbom.packages[0].purl == "pkg:deb/debian/a@1?arch=amd64&distro=debian-12"
+
+
+class _Counting:
+    """Wraps an image's layers and counts how often each is opened."""
+
+    def __init__(self, image: StaticImage) -> None:
+        self.image = image
+        self.opened = 0
+
+    def layers(self) -> list[BlobLayer]:
+        out = []
+        for layer in self.image.layers():
+            assert isinstance(layer, BlobLayer)
+
+            def opener(layer: BlobLayer = layer) -> BinaryIO:
+                self.opened += 1
+                return layer.open()
+
+            out.append(BlobLayer(layer.descriptor(), layer.diff_id(), opener, None))
+        return out
+
+    def manifest(self):  # type: ignore[no-untyped-def]
+        return self.image.manifest()
+
+    def config(self):  # type: ignore[no-untyped-def]
+        return self.image.config()
+
+
+def test_cache_per_image_and_per_layer(tmp_path: Path) -> None:
+    image = _Counting(mixed_image())
+    first = build(image, cache_root=tmp_path)  # type: ignore[arg-type]
+    assert not first.cached and image.opened == 4
+    second = build(image, cache_root=tmp_path)  # type: ignore[arg-type]
+    assert second.cached and image.opened == 4
+    assert second.packages == first.packages and second.os == first.os
+
+    # Another image sharing the three lower layers: only its new top layer is read.
+    shared = mixed_image().layers()[:3]
+    extra = build_image([[file("app/node_modules/left-pad/package.json", b'{"name":"left-pad","version":"1.3.0"}')]])
+    other = StaticImage(
+        mixed_image().manifest(), mixed_image().config(), (*shared, *extra.layers())
+    )  # manifest/config only give the ID here
+
+    class _Other(_Counting):
+        def manifest(self):  # type: ignore[no-untyped-def]
+            return extra.manifest()
+
+    counted = _Other(other)
+    third = build(counted, cache_root=tmp_path)  # type: ignore[arg-type]
+    assert counted.opened == 1
+    assert "left-pad" in {p.name for p in third.packages} and "flask" in {p.name for p in third.packages}
+
+
+def test_unreadable_cache_files_are_misses(tmp_path: Path) -> None:
+    image = mixed_image()
+    build(image, cache_root=tmp_path)
+    for path in tmp_path.rglob("*.json"):
+        path.write_text("{not json")
+    again = build(image, cache_root=tmp_path)
+    assert not again.cached and len(again.packages) == len(build(image).packages)
+
+
+def test_a_layer_that_is_not_a_tar_makes_the_sbom_incomplete() -> None:
+    good = mixed_image()
+    layers = list(good.layers())
+    bad = layers[1]
+    assert isinstance(bad, BlobLayer)
+    layers[1] = BlobLayer(bad.descriptor(), bad.diff_id(), lambda: io.BytesIO(b"\x1f\x8b" + b"not gzip" * 100), None)
+    sbom = build(StaticImage(good.manifest(), good.config(), tuple(layers)))
+    assert not sbom.complete
+    assert any("layer 2" in w for w in sbom.warnings)
+    assert {p.kind for p in sbom.packages} == {"apk", "npm"}  # what could be read is still there
+
+
+def test_a_corrupt_apk_database_is_named() -> None:
+    image = build_image(
+        [[file("etc/alpine-release", "3.19.1\n"), file("lib/apk/db/installed", "garbage line\n\nP:x\n")]]
+    )
+    sbom = build(image)
+    assert not sbom.complete
+    assert all("lib/apk/db/installed" in w for w in sbom.warnings)
