@@ -85,7 +85,8 @@ def build_go_binary(workdir: Path) -> Path:
     (greet / "go.mod").write_text("module example.com/greet\n\ngo 1.19\n")
     (greet / "greet.go").write_text('package greet\n\nfunc Hello() string { return "hello" }\n')
     (app / "go.mod").write_text(
-        "module example.com/app\n\ngo 1.19\n\nrequire example.com/greet v1.2.3\n\nreplace example.com/greet => ../greet\n"
+        "module example.com/app\n\ngo 1.19\n\nrequire example.com/greet v1.2.3\n\n"
+        "replace example.com/greet => ../greet\n"
     )
     (app / "main.go").write_text(GO_MAIN)
     env = {
