@@ -197,7 +197,12 @@ def to_spdx(sbom: Sbom, name: str) -> str:
     doc = Document(info, packages=packages, relationships=relationships)
     out = io.StringIO()
     write_document_to_stream(doc, out, validate=True)
-    return out.getvalue() + "\n"
+    # spdx-tools 0.8 writes the enum's Python name (PACKAGE_MANAGER); the SPDX 2.3 schema says PACKAGE-MANAGER.
+    written = json.loads(out.getvalue())
+    for pkg in written.get("packages", []):
+        for ref in pkg.get("externalRefs", []):
+            ref["referenceCategory"] = str(ref["referenceCategory"]).replace("_", "-")
+    return json.dumps(written, indent=2) + "\n"
 
 
 FORMATS: Final[dict[str, Callable[[Sbom, str], str]]] = {
