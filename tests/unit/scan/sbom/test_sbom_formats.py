@@ -68,11 +68,11 @@ def test_cli_store_image_first_then_cached(cli, tmp_path: Path) -> None:  # type
     _write_layout(layout)
     cli("copy", f"oci:{layout}:app", "example/app:1")
     first = cli("sbom", "example/app:1", "--format", "json")
-    assert "✓ Indexed 10 packages" in first.stderr
+    assert "✓ Indexed 11 packages" in first.stderr
     doc = json.loads(first.stdout)
-    assert doc["os"]["ecosystem"] == "Alpine:v3.19" and len(doc["packages"]) == 10
+    assert doc["os"]["ecosystem"] == "Alpine:v3.19" and len(doc["packages"]) == 11
     second = cli("sbom", "example/app:1", "--format", "cyclonedx", "-o", tmp_path / "bom.json")
-    assert "✓ SBOM of image already cached, 10 packages indexed" in second.stderr
+    assert "✓ SBOM of image already cached, 11 packages indexed" in second.stderr
     assert second.stdout == ""
     assert json.loads((tmp_path / "bom.json").read_text())["bomFormat"] == "CycloneDX"
     direct = cli("sbom", f"oci:{layout}:app")

@@ -46,21 +46,20 @@ def test_mixed_image(go_binary: Path) -> None:
     assert {p.layer for p in python.values()} == {diff[1]}
 
     npm = _by_name(sbom, "npm")
-    assert sorted(npm) == ["@babel/core", "lodash", "minimist"]  # app/package.json is not under node_modules
+    # node_modules packages and the application's own manifest (as Trivy and Syft); lib/package.json has no name
+    assert sorted(npm) == ["@babel/core", "lodash", "minimist", "myapp"]
     assert npm["@babel/core"].purl == "pkg:npm/%40babel/core@7.23.0"
     assert npm["minimist"].ecosystem == "npm" and npm["minimist"].layer == diff[2]
 
     go = _by_name(sbom, "go")
-    assert "example.com/greet" in go_version_m(go_binary)
-    assert sorted(go) == ["example.com/app", "example.com/greet", "stdlib"]
-    # the local `replace` keeps the module go.mod requires
-    assert (go["example.com/greet"].version, go["example.com/greet"].purl) == (
-        "1.2.3",
-        "pkg:golang/example.com/greet@1.2.3",
-    )
-    assert go["example.com/app"].version == "(devel)"
+    assert "=>\t../greet" in go_version_m(go_binary)
+    assert sorted(go) == ["../greet", "example.com/app", "stdlib"]
+    # a local-directory `replace` is the directory, with no version (not the published module's v1.2.3)
+    assert go["../greet"].version == ""
+    assert (go["example.com/app"].version, go["example.com/app"].purl) == ("", "pkg:golang/example.com/app")
     assert go["stdlib"].version.startswith("1.") and go["stdlib"].path == "usr/local/bin/app"
-    assert all(p.ecosystem == "Go" for p in go.values())
+    assert go["stdlib"].purl == f"pkg:golang/stdlib@{go['stdlib'].version}"
+    assert all(p.ecosystem == "Go" and p.layer == diff[2] for p in go.values())
 
 
 def test_whiteout_of_a_package_database_removes_its_packages() -> None:
@@ -171,3 +170,36 @@ def test_a_corrupt_apk_database_is_named() -> None:
     sbom = build(image)
     assert not sbom.complete
     assert all("lib/apk/db/installed" in w for w in sbom.warnings)
+
+
+def test_go_modinfo_replace_forms() -> None:
+    from dockyard.scan.sbom.catalogers.golang import BuildInfo, modules, parse_modinfo
+
+    text = (
+        "path\texample.com/app\n"
+        "mod\texample.com/app\tv1.4.0\th1:abc=\n"
+        "dep\tgolang.org/x/text\tv0.3.7\th1:def=\n"
+        "dep\tgithub.com/old/lib\tv1.0.0\n"
+        "=>\tgithub.com/fork/lib\tv1.0.1\th1:ghi=\n"
+        "dep\texample.com/local\tv0.0.0-00010101000000-000000000000\n"
+        "=>\t./local\t\n"
+        "build\t-compiler=gc\n"
+    )
+    main, deps = parse_modinfo(text)
+    found = [(f.name, f.version, f.role) for f in modules(BuildInfo("go1.21.5 X:nocoverageredesign", main, deps))]
+    assert found == [
+        ("example.com/app", "1.4.0", "main"),
+        ("golang.org/x/text", "0.3.7", ""),
+        ("github.com/fork/lib", "1.0.1", ""),
+        ("./local", "", ""),
+        ("stdlib", "1.21.5", "stdlib"),
+    ]
+
+
+def test_not_go_and_truncated_buildinfo() -> None:
+    from dockyard.scan.sbom.catalogers.golang import MAGIC, read_buildinfo
+
+    assert read_buildinfo(b"#!/bin/sh\necho hi\n") is None
+    assert read_buildinfo(b"\x7fELF" + b"\0" * 60) is None
+    truncated = b"\x7fELF" + b"\0" * 12 + MAGIC + b"\x08\x02" + b"\0" * 16 + b"\xff\xff\xff"
+    assert read_buildinfo(truncated) is None

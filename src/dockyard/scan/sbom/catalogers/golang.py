@@ -95,27 +95,24 @@ def read_buildinfo(data: bytes) -> BuildInfo | None:
     return None
 
 
-def _local(path: str, version: str) -> bool:
-    """A ``replace`` by a directory (``../greet``): Go records it with no version or ``(devel)``."""
-    return not version or version == "(devel)" or path.startswith((".", "/"))
-
-
 def _trim(version: str) -> str:
     return version[1:] if version.startswith("v") and version[1:2].isdigit() else version
 
 
 def modules(info: BuildInfo) -> Iterable[Found]:
-    """The packages of one binary: the main module, each dependency (a ``replace`` with a version gives the
-    replacement's path and version, as Trivy and Syft do; a local-directory ``replace`` keeps the module path and
-    version that go.mod requires, where Trivy reports the directory), and
-    the standard library (``stdlib``, the name OSV's Go advisories use)."""
+    """The packages of one binary: the main module, each dependency and the standard library (``stdlib``, the
+    name OSV's Go advisories use, version without ``go``).
+
+    A ``replace``d module is reported as its replacement (path and version), as Trivy and Syft both do; a
+    replacement by a local directory (``=> ../greet``) keeps the directory as its name, with no version: the code
+    in the binary is not the published module, so advisories on that module must not match it. ``(devel)`` (the
+    main module built from a checkout) is no version either, as in Trivy (Syft prints ``(devel)``).
+    """
     for role, mod in [("main", info.main)] + [("", d) for d in info.deps]:
         if mod is None or not mod.path:
             continue
-        path, version = mod.path, mod.version
-        if mod.replaced_by is not None and not _local(*mod.replaced_by):
-            path, version = mod.replaced_by
-        yield Found("go", path, _trim(version), role=role)
+        path, version = mod.replaced_by if mod.replaced_by is not None else (mod.path, mod.version)
+        yield Found("go", path, "" if version == "(devel)" else _trim(version), role=role)
     if info.go_version.startswith("go"):
         yield Found("go", "stdlib", info.go_version[2:].split(" ")[0], role="stdlib")
 

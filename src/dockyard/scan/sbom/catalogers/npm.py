@@ -1,5 +1,7 @@
-"""npm: packages installed under ``node_modules`` (``node_modules/NAME/package.json``,
-``node_modules/@SCOPE/NAME/package.json``; nested ``node_modules`` too)."""
+"""npm: every ``package.json`` with a ``name`` and a ``version``: the packages installed under ``node_modules``
+(``node_modules/NAME``, ``node_modules/@SCOPE/NAME``, nested ``node_modules`` too) and the application's own
+manifest, as Trivy and Syft both list it. A ``package.json`` without name or version (``{"type": "module"}`` in
+a package's subdirectory) is not a package."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 from dockyard.layers.walk import FileInfo, Read
 from dockyard.scan.sbom.found import Found, Problem
 
-_WANTED = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/@.][^/]*/package\.json$")
+_WANTED = re.compile(r"(?:^|/)package\.json$")
 
 
 def _licenses(doc: dict[str, object]) -> tuple[str, ...]:
