@@ -14,8 +14,7 @@ INCOMPLETE = 3
 
 def cmd_sbom(args: argparse.Namespace) -> int:
     from dockyard.oci.platform import Platform
-    from dockyard.scan.sbom import formats
-    from dockyard.scan.sbom.index import build
+    from dockyard.scan.sbom import formats, sbom
     from dockyard.scan.sbom.source import open_image
 
     platform = Platform.parse(args.platform) if args.platform else None
@@ -30,7 +29,7 @@ def cmd_sbom(args: argparse.Namespace) -> int:
 
     with open_store(args) as store, open_image(args.image, store, platform=platform) as (image, _loc):
         cache_root = None if args.no_cache else store.paths.cache / "sbom"
-        result = build(image, cache_root=cache_root, progress=progress)
+        result = sbom(image, cache_root=cache_root, progress=progress)
     text = formats.render(result, args.format, args.image)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:

@@ -13,7 +13,7 @@ from typing import Final
 
 from dockyard.compat.runewidth import string_width
 from dockyard.scan.package import Package
-from dockyard.scan.sbom.index import Sbom
+from dockyard.scan.sbom.result import Sbom
 
 TOOL: Final = "dockyard"
 

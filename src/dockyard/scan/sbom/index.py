@@ -10,76 +10,24 @@ below (with no layer between them deleting the file) was introduced by the lowes
 
 from __future__ import annotations
 
-import hashlib
 import zlib
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
 
 from dockyard.errors import DockyardError
 from dockyard.image.base import Image, image_id
 from dockyard.layers.apply import apply
 from dockyard.layers.walk import Analyzer, AnalyzerLayer, Cache, LayerChanges, LayerResult, walk_layer
-from dockyard.scan.package import OS, Package
-from dockyard.scan.sbom.cache import ImageCache, LayerCache
+from dockyard.scan.sbom import Progress
+from dockyard.scan.sbom.cache import LayerCache
 from dockyard.scan.sbom.catalogers import CATALOGERS
 from dockyard.scan.sbom.catalogers.dpkg import STATUS_D
 from dockyard.scan.sbom.found import Found, Problem, ReleaseFile
 from dockyard.scan.sbom.osrelease import ReleaseFiles, detect
 from dockyard.scan.sbom.purls import package
+from dockyard.scan.sbom.result import ImageCache, Sbom, catalog_version
 
-#: Bump when the way packages are derived from the catalogers' findings changes (invalidates image caches).
-FORMAT_VERSION: Final = 1
 _RELEASE = ReleaseFiles()
-
-Progress = Callable[[int, int, str, bool], None]
-"""``(layer index, layer count, diff_id, cached)`` after each layer."""
-
-
-@dataclass(frozen=True, slots=True)
-class Sbom:
-    """An image's packages and OS. ``warnings`` name what could not be read: a scan with warnings is
-    incomplete (``complete`` is False) and says so."""
-
-    image_id: str
-    os: OS | None
-    packages: tuple[Package, ...]
-    layers: tuple[str, ...]
-    warnings: tuple[str, ...] = ()
-    cached: bool = False
-
-    @property
-    def complete(self) -> bool:
-        return not self.warnings
-
-    def to_doc(self) -> dict[str, Any]:
-        return {
-            "image_id": self.image_id,
-            "os": asdict(self.os) if self.os is not None else None,
-            "layers": list(self.layers),
-            "packages": [asdict(p) for p in self.packages],
-            "warnings": list(self.warnings),
-        }
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any], *, cached: bool = False) -> Sbom:
-        os_doc = doc.get("os")
-        packages = tuple(Package(**{**p, "licenses": tuple(p.get("licenses", ()))}) for p in doc.get("packages", []))
-        return cls(
-            str(doc["image_id"]),
-            OS(**os_doc) if isinstance(os_doc, dict) else None,
-            packages,
-            tuple(doc.get("layers", [])),
-            tuple(doc.get("warnings", [])),
-            cached,
-        )
-
-
-def catalog_version(analyzers: Sequence[Analyzer]) -> str:
-    """A short key naming the analyzers and versions an SBOM was made with."""
-    names = ",".join(f"{a.name}:{a.version}" for a in [_RELEASE, *analyzers])
-    return hashlib.sha256(f"{FORMAT_VERSION}|{names}".encode()).hexdigest()[:12]
 
 
 def _walk_all(
@@ -139,15 +87,12 @@ def build(
 ) -> Sbom:
     """The SBOM of ``image``: from the image cache when it holds it, else walked (layers from the layer cache)."""
     ident = str(image_id(image))
-    version = catalog_version(analyzers)
+    version = catalog_version(tuple((a.name, a.version) for a in [_RELEASE, *analyzers]))
     images = ImageCache(cache_root) if cache_root is not None else None
     if images is not None:
-        doc = images.get(ident, version)
-        if doc is not None:
-            try:
-                return Sbom.from_doc(doc, cached=True)
-            except (KeyError, TypeError, ValueError):
-                pass
+        hit = images.get(ident, version)
+        if hit is not None:
+            return hit
     cache = LayerCache(cache_root) if cache_root is not None else None
     results, warnings = _walk_all(image, analyzers, cache, progress)
     view = apply(results)
@@ -176,8 +121,8 @@ def build(
     keyed = sorted(ranked, key=lambda t: (t[0], t[1].name, t[1].version, t[1].path))
     sbom = Sbom(ident, os, tuple(p for _, p in keyed), tuple(r.diff_id for r in results), tuple(warnings))
     if images is not None and sbom.complete:
-        images.put(ident, version, sbom.to_doc())
+        images.put(sbom, version)
     return sbom
 
 
-__all__ = ["FORMAT_VERSION", "Progress", "Sbom", "build", "catalog_version"]
+__all__ = ["Sbom", "build"]

@@ -203,3 +203,37 @@ def test_not_go_and_truncated_buildinfo() -> None:
     assert read_buildinfo(b"\x7fELF" + b"\0" * 60) is None
     truncated = b"\x7fELF" + b"\0" * 12 + MAGIC + b"\x08\x02" + b"\0" * 16 + b"\xff\xff\xff"
     assert read_buildinfo(truncated) is None
+
+
+def test_catalog_table_names_the_registry() -> None:
+    from dockyard.scan.sbom.catalogers import CATALOGERS
+    from dockyard.scan.sbom.osrelease import ReleaseFiles
+    from dockyard.scan.sbom.result import CATALOG
+
+    assert tuple((a.name, a.version) for a in [ReleaseFiles(), *CATALOGERS]) == CATALOG
+
+
+def test_a_cached_sbom_loads_neither_walker_nor_catalogers(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from dockyard.scan.sbom import sbom
+
+    image = mixed_image()
+    first = sbom(image, cache_root=tmp_path)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[2]); from sbom_images import mixed_image\n"
+        "from pathlib import Path; from dockyard.scan.sbom import sbom\n"
+        "s = sbom(mixed_image(), cache_root=Path(sys.argv[1]))\n"
+        "names = ('dockyard.layers.walk', 'debian.deb822', 'dockyard.scan.sbom.index')\n"
+        "heavy = [m for m in names if m in sys.modules]\n"
+        "print(s.cached, len(s.packages), heavy)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path), str(Path(__file__).parent)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split(maxsplit=2)
+    out[-1] = out[-1].strip()
+    assert out == ["True", str(len(first.packages)), "[]"]
