@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from dockyard.image.base import StaticImage
-from dockyard.image.build import build_image, file, symlink, whiteout
+from dockyard.image.build import Entry, build_image, file, symlink, whiteout
 
 ALPINE_OS_RELEASE = """NAME="Alpine Linux"
 ID=alpine
@@ -110,9 +111,9 @@ def go_version_m(binary: Path) -> str:
     return subprocess.run([go, "version", "-m", str(binary)], check=True, capture_output=True, text=True).stdout
 
 
-def mixed_image(go_binary: bytes | None = None) -> StaticImage:
+def mixed_image(go_binary: bytes | None = None, extra: Sequence[Sequence[Entry]] = ()) -> StaticImage:
     """Alpine base (os-release, apk db); Python packages; npm packages (and a Go binary); a layer that removes
-    one Python package with a whiteout and rewrites the apk database with one more package."""
+    one Python package with a whiteout and rewrites the apk database with one more package; then ``extra``."""
     base = [
         file("usr/lib/os-release", ALPINE_OS_RELEASE),
         symlink("etc/os-release", "../usr/lib/os-release"),
@@ -144,4 +145,4 @@ def mixed_image(go_binary: bytes | None = None) -> StaticImage:
         whiteout(f"{SITE}/six-1.16.0.dist-info"),
         file("lib/apk/db/installed", APK_INSTALLED + "\nC:Q1jkl=\nP:zlib\nV:1.3.1-r0\nA:x86_64\nL:Zlib\no:zlib\n"),
     ]
-    return build_image([base, python, node, top])
+    return build_image([base, python, node, top, *extra])

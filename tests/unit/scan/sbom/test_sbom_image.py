@@ -10,7 +10,7 @@ import pytest
 from sbom_images import APK_INSTALLED, build_go_binary, go_version_m, mixed_image
 
 from dockyard.image.base import BlobLayer, StaticImage
-from dockyard.image.build import build_image, file
+from dockyard.image.build import build_image, file, symlink
 from dockyard.scan.package import Package
 from dockyard.scan.sbom.index import Sbom, build
 
@@ -237,3 +237,59 @@ def test_a_cached_sbom_loads_neither_walker_nor_catalogers(tmp_path: Path) -> No
     ).stdout.split(maxsplit=2)
     out[-1] = out[-1].strip()
     assert out == ["True", str(len(first.packages)), "[]"]
+
+
+def test_distroless_debian_and_ubuntu_images() -> None:
+    distroless = build_image(
+        [
+            [
+                file("etc/os-release", 'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Distroless"\n'),
+                file(
+                    "var/lib/dpkg/status.d/base-files",
+                    "Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\n",
+                ),
+                file("var/lib/dpkg/status.d/base-files.md5sums", "abc  etc/issue\n"),
+                file("var/lib/dpkg/status.d/libssl3", "Package: libssl3\nSource: openssl\nVersion: 3.0.11-1~deb12u2\n"),
+            ]
+        ]
+    )
+    sbom = build(distroless)
+    assert sbom.complete and sbom.os is not None and sbom.os.ecosystem == "Debian:12"
+    assert [(p.name, p.source, p.ecosystem) for p in sbom.packages] == [
+        ("base-files", "base-files", "Debian:12"),
+        ("libssl3", "openssl", "Debian:12"),
+    ]
+    ubuntu = build_image(
+        [
+            [
+                file("usr/lib/os-release", 'ID=ubuntu\nVERSION="22.04.4 LTS (Jammy Jellyfish)"\nVERSION_ID="22.04"\n'),
+                symlink("etc/os-release", "../usr/lib/os-release"),
+                file("var/lib/dpkg/status", "Package: bash\nStatus: install ok installed\nVersion: 5.1-6ubuntu1\n"),
+            ]
+        ]
+    )
+    sbom = build(ubuntu)
+    assert sbom.os is not None and sbom.os.ecosystem == "Ubuntu:22.04:LTS"
+    assert sbom.packages[0].purl == "pkg:deb/ubuntu/bash@5.1-6ubuntu1?distro=ubuntu-22.04"
+    assert sbom.packages[0].ecosystem == "Ubuntu:22.04:LTS"
+
+
+def test_hard_linked_python_metadata_and_opaque_directory() -> None:
+    from dockyard.image.build import hardlink, opaque
+
+    meta = "Metadata-Version: 2.1\nName: {n}\nVersion: 1.0\n"
+    image = build_image(
+        [
+            [
+                file("a/x-1.0.dist-info/METADATA", meta.format(n="x")),
+                file("b/y-1.0.dist-info/METADATA", meta.format(n="y")),
+            ],
+            [hardlink("c/x-1.0.dist-info/METADATA", "a/x-1.0.dist-info/METADATA"), opaque("b")],
+        ]
+    )
+    diff = [str(layer.diff_id()) for layer in image.layers()]
+    sbom = build(image)
+    assert [(p.name, p.path, diff.index(p.layer)) for p in sbom.packages] == [
+        ("x", "a/x-1.0.dist-info/METADATA", 0),
+        ("x", "c/x-1.0.dist-info/METADATA", 1),
+    ]

@@ -39,10 +39,10 @@ def parse(text: str) -> tuple[list[Found], list[str]]:
 @dataclass(frozen=True)
 class Apk:
     name: str = "apk"
-    version: int = 1
+    version: int = 2  # 2: hard links too
 
     def required(self, path: str, info: FileInfo) -> bool:
-        return path == INSTALLED and info.kind == "file"
+        return path == INSTALLED and info.kind in ("file", "hardlink")
 
     def analyze(self, path: str, info: FileInfo, read: Read) -> Iterable[Found | Problem]:
         found, bad = parse(read().decode("utf-8", "replace"))

@@ -55,10 +55,10 @@ def parse(text: str, *, need_status: bool = True) -> Iterable[Found]:
 @dataclass(frozen=True)
 class Dpkg:
     name: str = "dpkg"
-    version: int = 1
+    version: int = 2  # 2: hard links too
 
     def required(self, path: str, info: FileInfo) -> bool:
-        if info.kind != "file":
+        if info.kind not in ("file", "hardlink"):
             return False
         if path == STATUS:
             return True

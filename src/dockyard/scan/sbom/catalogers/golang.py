@@ -120,10 +120,10 @@ def modules(info: BuildInfo) -> Iterable[Found]:
 @dataclass(frozen=True)
 class GoBinaries:
     name: str = "go"
-    version: int = 1
+    version: int = 2  # 2: hard links too
 
     def required(self, path: str, info: FileInfo) -> bool:
-        return info.kind == "file" and info.mode & 0o111 != 0 and info.size > _HEADER
+        return info.mode & 0o111 != 0 and (info.kind == "hardlink" or (info.kind == "file" and info.size > _HEADER))
 
     def analyze(self, path: str, info: FileInfo, read: Read) -> Iterable[Found]:
         data = read()

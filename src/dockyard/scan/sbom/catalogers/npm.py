@@ -31,10 +31,10 @@ def _licenses(doc: dict[str, object]) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Npm:
     name: str = "npm"
-    version: int = 1
+    version: int = 2  # 2: hard links too
 
     def required(self, path: str, info: FileInfo) -> bool:
-        return info.kind == "file" and _WANTED.search(path) is not None
+        return info.kind in ("file", "hardlink") and _WANTED.search(path) is not None
 
     def analyze(self, path: str, info: FileInfo, read: Read) -> Iterable[Found | Problem]:
         try:

@@ -29,10 +29,10 @@ def parse(text: str) -> Found | None:
 @dataclass(frozen=True)
 class Python:
     name: str = "python"
-    version: int = 1
+    version: int = 2  # 2: hard links too
 
     def required(self, path: str, info: FileInfo) -> bool:
-        return info.kind == "file" and _WANTED.search(path) is not None
+        return info.kind in ("file", "hardlink") and _WANTED.search(path) is not None
 
     def analyze(self, path: str, info: FileInfo, read: Read) -> Iterable[Found | Problem]:
         found = parse(read().decode("utf-8", "replace"))
