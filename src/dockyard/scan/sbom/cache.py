@@ -78,6 +78,12 @@ class LayerCache(MutableMapping[Key, Entry]):
         except FileNotFoundError:
             raise KeyError(key) from None
 
+    def __contains__(self, key: object) -> bool:
+        try:
+            return self._path(key).is_file()  # type: ignore[arg-type]
+        except (KeyError, TypeError, ValueError):
+            return False
+
     def __iter__(self) -> Iterator[Key]:
         return iter(())  # not enumerable: the walker only gets and sets
 

@@ -22,7 +22,7 @@ from dockyard.scan.package import OS, Package
 FORMAT_VERSION: Final = 1
 
 #: ``(name, version)`` of the OS-release analyzer and of every cataloger, in registry order.
-CATALOG: Final = (("os-release", 1), ("dpkg", 2), ("apk", 2), ("python", 2), ("npm", 2), ("go", 2))
+CATALOG: Final = (("os-release", 1), ("dpkg", 2), ("apk", 2), ("python", 2), ("npm", 3), ("go", 2))
 
 
 @dataclass(frozen=True, slots=True)

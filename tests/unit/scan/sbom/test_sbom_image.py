@@ -293,3 +293,18 @@ def test_hard_linked_python_metadata_and_opaque_directory() -> None:
         ("x", "a/x-1.0.dist-info/METADATA", 0),
         ("x", "c/x-1.0.dist-info/METADATA", 1),
     ]
+
+
+def test_broken_package_json_counts_only_for_installed_packages() -> None:
+    image = build_image(
+        [
+            [
+                file("app/node_modules/ok/package.json", b'{"name":"ok","version":"1.0.0"}'),
+                file("app/node_modules/ok/test/fixtures/package.json", b"{broken on purpose"),
+                file("app/node_modules/bad/package.json", b"{broken"),
+            ]
+        ]
+    )
+    sbom = build(image)
+    assert [p.name for p in sbom.packages] == ["ok"]
+    assert len(sbom.warnings) == 1 and "app/node_modules/bad/package.json" in sbom.warnings[0]

@@ -14,6 +14,9 @@ from dockyard.layers.walk import FileInfo, Read
 from dockyard.scan.sbom.found import Found, Problem
 
 _WANTED = re.compile(r"(?:^|/)package\.json$")
+#: An installed package's own manifest: one that cannot be read makes the scan incomplete. Elsewhere (a test
+#: fixture inside a package, an application's sources) a broken package.json is no package, as in Trivy.
+_INSTALLED = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/@.][^/]*/package\.json$")
 
 
 def _licenses(doc: dict[str, object]) -> tuple[str, ...]:
@@ -31,19 +34,22 @@ def _licenses(doc: dict[str, object]) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Npm:
     name: str = "npm"
-    version: int = 2  # 2: hard links too
+    version: int = 3  # 2: hard links too; 3: a broken package.json outside node_modules is no problem
 
     def required(self, path: str, info: FileInfo) -> bool:
         return info.kind in ("file", "hardlink") and _WANTED.search(path) is not None
 
     def analyze(self, path: str, info: FileInfo, read: Read) -> Iterable[Found | Problem]:
+        installed = _INSTALLED.search(path) is not None
         try:
             doc = json.loads(read())
         except ValueError as exc:
-            yield Problem(f"{path}: not JSON ({exc})")
+            if installed:
+                yield Problem(f"{path}: not JSON ({exc})")
             return
         if not isinstance(doc, dict):
-            yield Problem(f"{path}: not a JSON object")
+            if installed:
+                yield Problem(f"{path}: not a JSON object")
             return
         name, version = doc.get("name"), doc.get("version")
         if isinstance(name, str) and isinstance(version, str) and name and version:
