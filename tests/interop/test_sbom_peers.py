@@ -6,6 +6,12 @@ Where the peers disagree, dockyard's choice (each asserted below):
 * Debian source version when ``Source:`` names no version (``Source: zlib``): Trivy and ``dpkg-query
   ${source:Version}`` give the binary's version, Syft gives nothing. dockyard follows Trivy and dpkg: Debian's
   advisories are keyed by source package and source version, so the matcher needs one for every package.
+* Which dpkg stanzas are packages: dockyard takes the issue's rule and dpkg's own (state ``installed``:
+  dpkg-query's ``ii``/``hi``). Trivy also counts ``half-installed`` and ``unpacked`` packages (anything not
+  wanted ``deinstall``/``purge``), Syft every stanza, ``config-files`` (removed, only its conffiles left)
+  included. A package that is not installed has not run its maintainer scripts and may be half on disk; a
+  removed one is not there at all: reporting either as installed would report vulnerabilities in code that is
+  not (fully) in the image. The minbase image has only installed packages, so the three agree there.
 * Debian purls: the epoch goes to an ``epoch`` qualifier (Trivy; Syft keeps it in the version); ``distro`` is
   ``debian-12`` (VERSION_ID, as Syft and the issue's example; Trivy writes ``debian-12.15``).
 * Python names: normalised per PEP 503 (``zope-interface``, ``ruamel-yaml``), as Syft; Trivy keeps the
@@ -209,3 +215,26 @@ def test_mixed_image_against_syft(mixed: tuple[Path, Sbom], tmp_path: Path) -> N
 
 def test_peers_are_here() -> None:
     assert shutil.which(_peer("trivy")) and shutil.which(_peer("syft"))
+
+
+def test_dpkg_states_against_peers(tmp_path: Path) -> None:
+    from test_sbom_dpkg import STATUS  # installed, hold, config-files, half-installed, unpacked stanzas
+
+    from dockyard.image.build import build_image, file
+
+    image = build_image([[file("etc/os-release", 'ID=debian\nVERSION_ID="12"\n'), file("var/lib/dpkg/status", STATUS)]])
+    layout = tmp_path / "layout"
+    dest = LayoutDestination(layout, as_tar=False)
+    try:
+        put_image(dest, image)
+        dest.name([RefName("app")])
+        dest.commit()
+    finally:
+        dest.close()
+    ours = {p.name for p in build(image).packages}
+    installed = {"bash", "libcap2", "libgcc-s1", "tzdata", "zlib1g"}
+    assert ours == installed
+    trivy = {c["name"] for c in _libraries(trivy_cyclonedx(layout, tmp_path))}
+    assert trivy == installed | {"half", "unpacked-only"}
+    syft = {c["name"] for c in _libraries(syft_cyclonedx(f"oci-dir:{layout}", tmp_path))}
+    assert syft == installed | {"half", "unpacked-only", "removed-but-configured"}
