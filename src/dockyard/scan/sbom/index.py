@@ -11,7 +11,7 @@ below (with no layer between them deleting the file) was introduced by the lowes
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 
 from dockyard.errors import DockyardError
@@ -54,28 +54,52 @@ def _walk_all(
     return results, warnings
 
 
-def _removed_between(path: str, layer: LayerResult) -> bool:
-    """Whether ``layer`` deletes ``path`` from the layers below it (whiteout or opaque parent)."""
-    ch = layer.changes
-    if path in ch.whiteouts:
-        return True
-    parts = path.split("/")
-    parents = {"/".join(parts[:n]) for n in range(1, len(parts))} | {"."}
-    return bool(parents & (set(ch.whiteouts) | set(ch.opaque_dirs)))
+class _History:
+    """Per-layer indexes for :func:`introduced`, built once per layer when first asked for."""
 
+    def __init__(self, results: Sequence[LayerResult]) -> None:
+        self.results = results
+        self._found: dict[tuple[int, str], dict[str, set[Hashable]]] = {}
+        self._written: dict[int, frozenset[str]] = {}
+        self._removed: dict[int, frozenset[str]] = {}
 
-def _introduced(results: Sequence[LayerResult], analyzer: str, path: str, value: Found, top: int) -> int:
-    layer = top
-    for k in range(top - 1, -1, -1):
-        if _removed_between(path, results[k + 1]):
-            break
-        res = results[k].analyzer(analyzer)
-        at_path = [f.value for f in res.findings if f.path == path]
-        if value in at_path:
-            layer = k
-        elif at_path or path in dict(results[k].changes.written):
-            break
-    return layer
+    def found(self, k: int, analyzer: str) -> dict[str, set[Hashable]]:
+        key = (k, analyzer)
+        if key not in self._found:
+            index: dict[str, set[Hashable]] = {}
+            for f in self.results[k].analyzer(analyzer).findings:
+                index.setdefault(f.path, set()).add(f.value)
+            self._found[key] = index
+        return self._found[key]
+
+    def written(self, k: int) -> frozenset[str]:
+        if k not in self._written:
+            self._written[k] = frozenset(p for p, _ in self.results[k].changes.written)
+        return self._written[k]
+
+    def removes(self, k: int, path: str) -> bool:
+        """Whether layer ``k`` deletes ``path`` from the layers below it (a whiteout, an opaque parent)."""
+        if k not in self._removed:
+            ch = self.results[k].changes
+            self._removed[k] = frozenset(ch.whiteouts) | frozenset(ch.opaque_dirs)
+        gone = self._removed[k]
+        if not gone:
+            return False
+        parts = path.split("/")
+        return "." in gone or any("/".join(parts[:n]) in gone for n in range(1, len(parts) + 1))
+
+    def introduced(self, analyzer: str, path: str, value: Found, top: int) -> int:
+        """The lowest layer from which ``path`` held ``value`` without interruption up to layer ``top``."""
+        layer = top
+        for k in range(top - 1, -1, -1):
+            if self.removes(k + 1, path):
+                break
+            at_path = self.found(k, analyzer).get(path)
+            if at_path is not None and value in at_path:
+                layer = k
+            elif at_path is not None or path in self.written(k):
+                break
+        return layer
 
 
 def build(
@@ -100,6 +124,7 @@ def build(
     distroless = False
     found: list[tuple[int, str, str, str, Found]] = []
     order = {a.name: n for n, a in enumerate(analyzers)}
+    history = _History(results)
     for loc in view.findings:
         if isinstance(loc.value, ReleaseFile):
             release[loc.path] = loc.value.text
@@ -108,7 +133,7 @@ def build(
         elif isinstance(loc.value, Found):
             if loc.analyzer == "dpkg" and loc.path.startswith(STATUS_D):
                 distroless = True
-            layer = _introduced(results, loc.analyzer, loc.path, loc.value, loc.layer)
+            layer = history.introduced(loc.analyzer, loc.path, loc.value, loc.layer)
             rank = order.get(loc.analyzer, len(order))
             found.append((rank, loc.path, results[layer].diff_id, loc.analyzer, loc.value))
     for res in results:

@@ -308,3 +308,19 @@ def test_broken_package_json_counts_only_for_installed_packages() -> None:
     sbom = build(image)
     assert [p.name for p in sbom.packages] == ["ok"]
     assert len(sbom.warnings) == 1 and "app/node_modules/bad/package.json" in sbom.warnings[0]
+
+
+def test_a_package_deleted_then_installed_again_is_introduced_by_the_later_layer() -> None:
+    status = "Package: a\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n"
+    image = build_image(
+        [
+            [file("etc/debian_version", "12.5\n"), file("var/lib/dpkg/status", status)],
+            [file("var/lib/dpkg/.wh.status", b"")],
+            [file("tmp/unrelated", "x")],
+            [file("var/lib/dpkg/status", status)],
+            [file("tmp/other", "y")],
+        ]
+    )
+    diff = [str(layer.diff_id()) for layer in image.layers()]
+    (pkg,) = build(image).packages
+    assert diff.index(pkg.layer) == 3

@@ -2,9 +2,10 @@
 
 Only stanzas whose ``Status`` says the package is installed (``install ok installed``, ``hold ok installed``:
 dpkg-query's ``ii``/``hi``) count; distroless stanzas carry no ``Status`` and count. (Trivy also counts
-``half-installed`` and ``unpacked`` packages, Syft every stanza: see tests/interop/test_sbom_peers.py.) ``Source: name`` or ``Source: name (version)`` gives the
-source package (its version defaults to the binary's, as dpkg-query's ``${source:Version}``); without ``Source``
-the source is the package itself. Parsed with python-debian's deb822.
+``half-installed`` and ``unpacked`` packages, Syft every stanza: see tests/interop/test_sbom_peers.py.)
+``Source: name`` or ``Source: name (version)`` gives the source package (its version defaults to the binary's,
+as dpkg-query's ``${source:Version}``); without ``Source`` the source is the package itself. Parsed with
+python-debian's deb822.
 """
 
 from __future__ import annotations
