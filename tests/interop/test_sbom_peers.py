@@ -36,6 +36,7 @@ from typing import Any
 import pytest
 from fixtures_util import require_tool
 
+from dockyard.image.base import StaticImage
 from dockyard.image.transfer import put_image
 from dockyard.layers.unpack import unpack
 from dockyard.scan.sbom.index import Sbom, build
@@ -238,3 +239,55 @@ def test_dpkg_states_against_peers(tmp_path: Path) -> None:
     assert trivy == installed | {"half", "unpacked-only"}
     syft = {c["name"] for c in _libraries(syft_cyclonedx(f"oci-dir:{layout}", tmp_path))}
     assert syft == installed | {"half", "unpacked-only", "removed-but-configured"}
+
+
+def _real_packages_image() -> tuple[StaticImage, int, int]:
+    """A layer of real npm packages (the package.json files of the npm installed here, /usr/lib/node_modules)
+    and a layer of real Python metadata (this venv's ``*.dist-info/METADATA``), at their own paths."""
+    import importlib.metadata
+    import sysconfig
+
+    from dockyard.image.build import build_image, file
+
+    npm_root = Path("/usr/lib/node_modules")
+    npm = sorted(npm_root.rglob("package.json")) if npm_root.is_dir() else []
+    if not npm:
+        pytest.skip("no npm installation under /usr/lib/node_modules here")
+    site = Path(sysconfig.get_paths()["purelib"])
+    metas = sorted(site.glob("*.dist-info/METADATA"))
+    layers = [
+        [file(os.fspath(p.relative_to("/")), p.read_bytes()) for p in npm],
+        [file(os.fspath(p.relative_to("/")), p.read_bytes()) for p in metas],
+    ]
+    dists = {d.metadata["Name"] for d in importlib.metadata.distributions(path=[os.fspath(site)])}
+    return build_image(layers), len(npm), len(dists)
+
+
+def test_real_npm_and_python_packages_against_both_peers(tmp_path: Path) -> None:
+    from packaging.utils import canonicalize_name
+
+    image, _npm_files, dists = _real_packages_image()
+    sbom = build(image)
+    assert sbom.complete, sbom.warnings
+    assert len([p for p in sbom.packages if p.kind == "python"]) == dists
+    layout = tmp_path / "layout"
+    dest = LayoutDestination(layout, as_tar=False)
+    try:
+        put_image(dest, image)
+        dest.name([RefName("app")])
+        dest.commit()
+    finally:
+        dest.close()
+
+    def inventory(doc: dict[str, Any]) -> set[tuple[str, str, str]]:
+        out = set()
+        for c in _libraries(doc):
+            kind = "npm" if c["purl"].startswith("pkg:npm/") else "python"
+            name = f"{c['group']}/{c['name']}" if c.get("group") else c["name"]
+            out.add((kind, canonicalize_name(name) if kind == "python" else name, c.get("version", "")))
+        return out
+
+    ours = _ours(sbom)
+    assert len(ours) > 100
+    assert inventory(trivy_cyclonedx(layout, tmp_path)) == ours
+    assert inventory(syft_cyclonedx(f"oci-dir:{layout}", tmp_path)) == ours
