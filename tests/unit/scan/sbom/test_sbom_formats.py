@@ -102,3 +102,18 @@ def _write_layout(layout: Path, image=None) -> None:  # type: ignore[no-untyped-
         dest.commit()
     finally:
         dest.close()
+
+
+def test_cli_archives_written_by_save(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    layout = tmp_path / "layout"
+    _write_layout(layout)
+    cli("copy", f"oci:{layout}:app", "example/app:1")
+    cli("save", "-o", tmp_path / "app.tar", "example/app:1")
+    cli("save", "--format", "oci", "-o", tmp_path / "app-oci.tar", "example/app:1")
+    stored = json.loads(cli("sbom", "example/app:1", "--format", "json", "--no-cache").stdout)["packages"]
+    for where in (f"docker-archive:{tmp_path / 'app.tar'}", f"oci-archive:{tmp_path / 'app-oci.tar'}"):
+        proc = cli("sbom", where, "--format", "json", "--no-cache")
+        assert "✓ Indexed 11 packages" in proc.stderr
+        assert json.loads(proc.stdout)["packages"] == stored
+    missing = cli("sbom", "example/none:1", check=False)
+    assert missing.returncode != 0 and "No such image" in missing.stderr
