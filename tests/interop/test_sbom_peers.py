@@ -55,10 +55,19 @@ def _peer(name: str) -> str:
     return os.fspath(beside) if beside.exists() else require_tool(name)
 
 
+def _offline() -> list[str]:
+    """``unshare -n``: the peer runs without any network (no loopback either), when the kernel lets us."""
+    unshare = shutil.which("unshare")
+    if unshare and subprocess.run([unshare, "-n", "true"], capture_output=True).returncode == 0:
+        return [unshare, "-n"]
+    return []
+
+
 def trivy_cyclonedx(target: Path, tmp: Path) -> dict[str, Any]:
     out = tmp / "trivy.json"
     subprocess.run(
         [
+            *_offline(),
             _peer("trivy"), "image", "--input", os.fspath(target), "--format", "cyclonedx", "--scanners", "",
             "--skip-version-check", "--disable-telemetry", "--skip-db-update", "--offline-scan",
             "--cache-dir", os.fspath(tmp / "trivy-cache"), "-o", os.fspath(out), "--quiet",
@@ -73,7 +82,7 @@ def syft_cyclonedx(source: str, tmp: Path) -> dict[str, Any]:
     out = tmp / "syft.json"
     env = {**os.environ, "SYFT_CHECK_FOR_APP_UPDATE": "false"}
     subprocess.run(
-        [_peer("syft"), "scan", source, "-o", f"cyclonedx-json={out}", "-q"],
+        [*_offline(), _peer("syft"), "scan", source, "-o", f"cyclonedx-json={out}", "-q"],
         check=True, capture_output=True, timeout=600, env=env,
     )  # fmt: skip
     doc: dict[str, Any] = json.loads(out.read_text())
