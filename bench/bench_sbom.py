@@ -69,9 +69,12 @@ def main() -> None:
         ours += ["--format", "cyclonedx", "-o", str(out)]
         cold = median_time(lambda: _run(ours), runs, setup=lambda: fresh(root))
         cached = median_time(lambda: _run(ours), runs)  # the store root of the last cold run
+        table = [*ours[:-4], "--format", "table", "-o", str(out)]
+        cached_table = median_time(lambda: _run(table), runs)
         fresh(root)
         rss = _peak_rss_mb(ours)
         print(f"dockyard sbom: cold {cold:.3f}s, cached {cached:.3f}s, peak RSS (cold) {rss:.0f} MB", flush=True)
+        print(f"  cached, --format table (no CycloneDX library to import): {cached_table:.3f}s", flush=True)
         images = median_time(lambda: _run([sys.executable, "-m", "dockyard", "--root", str(root), "images"]), runs)
         print(f"  for scale: `dockyard images` (interpreter start-up and the CLI) {images:.3f}s", flush=True)
         _in_process(archive, work, runs)
@@ -96,7 +99,9 @@ def main() -> None:
         report("SBOM cold (dockyard cold vs syft)", cold, "syft", s_time)
         print(
             f"targets: cold <= 0.5x trivy: {'met' if t_cold and cold <= 0.5 * t_cold else 'NOT met'}; "
-            f"cached <= 0.2 s: {'met' if cached <= 0.2 else 'NOT met'} ({runs} runs, medians)",
+            f"cached <= 0.2 s: {'met' if cached <= 0.2 else 'NOT met'}"
+            f" (table: {'met' if cached_table <= 0.2 else 'NOT met'})"
+            f" ({runs} runs, medians)",
             flush=True,
         )
     finally:
