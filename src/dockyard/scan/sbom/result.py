@@ -70,17 +70,25 @@ def catalog_version(catalog: tuple[tuple[str, int], ...] = CATALOG) -> str:
     return hashlib.sha256(f"{FORMAT_VERSION}|{names}".encode()).hexdigest()[:12]
 
 
-def write_json(path: Path, doc: Any) -> None:
-    """Write ``doc`` as JSON to ``path`` atomically (a temporary file renamed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+def write_json(path: Path, doc: Any) -> bool:
+    """Write ``doc`` as JSON to ``path`` atomically (a temporary file renamed). The cache is an optimisation:
+    a store whose cache cannot be written (read-only, full) still gets its SBOM, so this says False instead."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    except OSError:
+        return False
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(doc, f, separators=(",", ":"))
         os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+        return False
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return True
 
 
 def read_json(path: Path) -> Any:

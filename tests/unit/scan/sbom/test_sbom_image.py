@@ -324,3 +324,10 @@ def test_a_package_deleted_then_installed_again_is_introduced_by_the_later_layer
     diff = [str(layer.diff_id()) for layer in image.layers()]
     (pkg,) = build(image).packages
     assert diff.index(pkg.layer) == 3
+
+
+def test_a_cache_that_cannot_be_written_is_no_error(tmp_path: Path) -> None:
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache directory should be")
+    sbom = build(mixed_image(), cache_root=blocked)
+    assert sbom.complete and len(sbom.packages) == 11 and not sbom.cached
