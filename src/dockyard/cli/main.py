@@ -347,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tag_args(sub.add_parser("tag", help="create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"))
     _add_rmi_args(sub.add_parser("rmi", help="remove images"))
 
-    from dockyard.cli import registry, remote, rootfs, system
+    from dockyard.cli import registry, remote, rootfs, scan, system
 
     rootfs.add_parsers(sub)
     image = sub.add_parser("image", help="manage images (Docker's management commands: image ls, image pull, ...)")
@@ -368,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     registry.add_parsers(sub)
     remote.add_parsers(sub)
     __import__("dockyard.cli.db", fromlist=["add_parsers"]).add_parsers(sub, _Parser)
+    scan.add_parsers(sub)
     sub.add_parser("version", help="print the version").set_defaults(func=cmd_version)
     return parser
 

@@ -7,6 +7,7 @@ ROOT/
   metadata.db            SQLite (WAL): images, layers, tags, repo digests, containers
   vuln.db                SQLite (WAL): the offline OSV vulnerability database (scan/vuln/db.py)
   gc.lock                flock: shared while ingesting, exclusive while deleting blobs
+  cache/                 derived data, rebuildable, safe to delete (cache/sbom/: the scanner's SBOM cache)
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ class StorePaths:
     @property
     def vuln_db(self) -> Path:
         return self.root / "vuln.db"
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "cache"
 
     @property
     def gc_lock(self) -> Path:

@@ -1,0 +1,112 @@
+"""SBOM of the Debian bookworm minbase image (docker-archive, 88 dpkg packages): dockyard cold and cached against
+``trivy image --scanners ''`` (cold and with its own layer cache) and ``syft``, whole commands, same run.
+
+    python bench/bench_sbom.py [--runs N]
+
+Each tool writes CycloneDX JSON to a file. "cold": an empty cache (dockyard: a fresh store root; Trivy: a fresh
+``--cache-dir``); "cached": the same command again. Prints medians, ratios dockyard/peer (lower is better) and
+dockyard's peak RSS. Targets (issue 9): SBOM <= 0.5x Trivy's time, a cached scan <= 0.2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from _common import ROOT, fixtures_util, fresh, median_time, report
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "SYFT_CHECK_FOR_APP_UPDATE": "false"}
+
+
+def _tool(name: str) -> str | None:
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else shutil.which(name)
+
+
+def _run(argv: list[str]) -> None:
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+
+
+def _peak_rss_mb(argv: list[str]) -> float:
+    """Peak RSS of one run of ``argv``, measured in a fresh child so that no earlier child counts."""
+    code = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *argv], check=True, capture_output=True, text=True, env=ENV)
+    return int(out.stdout.strip()) / 1024
+
+
+def _in_process(archive: Path, work: Path, runs: int) -> None:
+    """The library alone, without the interpreter's start-up: walk + catalogers, and a cached lookup."""
+    from dockyard.scan.sbom import sbom
+    from dockyard.scan.sbom.source import open_image
+    from dockyard.store.store import Store
+
+    cache = work / "lib-cache"
+    with Store(work / "lib-store") as store, open_image(f"docker-archive:{archive}", store) as (image, _):
+        cold = median_time(lambda: sbom(image), runs)
+        sbom(image, cache_root=cache)
+        cached = median_time(lambda: sbom(image, cache_root=cache), runs)
+    print(f"  in process: cold {cold:.3f}s, cached {cached * 1000:.1f}ms", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    runs = ap.parse_args().runs
+    archive = fixtures_util.ensure_debian_docker_archive()
+    work = Path(tempfile.mkdtemp(prefix="bench-sbom-"))
+    try:
+        root = work / "root"
+        out = work / "out.json"
+        ours = [sys.executable, "-m", "dockyard", "--root", str(root), "sbom", f"docker-archive:{archive}"]
+        ours += ["--format", "cyclonedx", "-o", str(out)]
+        cold = median_time(lambda: _run(ours), runs, setup=lambda: fresh(root))
+        cached = median_time(lambda: _run(ours), runs)  # the store root of the last cold run
+        table = [*ours[:-4], "--format", "table", "-o", str(out)]
+        cached_table = median_time(lambda: _run(table), runs)
+        fresh(root)
+        rss = _peak_rss_mb(ours)
+        print(f"dockyard sbom: cold {cold:.3f}s, cached {cached:.3f}s, peak RSS (cold) {rss:.0f} MB", flush=True)
+        print(f"  cached, --format table (no CycloneDX library to import): {cached_table:.3f}s", flush=True)
+        images = median_time(lambda: _run([sys.executable, "-m", "dockyard", "--root", str(root), "images"]), runs)
+        print(f"  for scale: `dockyard images` (interpreter start-up and the CLI) {images:.3f}s", flush=True)
+        _in_process(archive, work, runs)
+
+        trivy = _tool("trivy")
+        t_cold = t_warm = None
+        if trivy is not None:
+            tcache = work / "trivy-cache"
+            targv = [trivy, "image", "--input", str(archive), "--format", "cyclonedx", "--scanners", "",
+                     "--skip-version-check", "--disable-telemetry", "--skip-db-update", "--offline-scan",
+                     "--cache-dir", str(tcache), "-o", str(work / "trivy.json"), "--quiet"]  # fmt: skip
+            t_cold = median_time(lambda: _run(targv), runs, setup=lambda: fresh(tcache))
+            t_warm = median_time(lambda: _run(targv), runs)
+        report("SBOM cold (dockyard cold vs trivy cold)", cold, "trivy", t_cold)
+        report("SBOM cached (dockyard cached vs trivy with its cache)", cached, "trivy", t_warm)
+
+        syft = _tool("syft")
+        s_time = None
+        if syft is not None:
+            sargv = [syft, "scan", f"docker-archive:{archive}", "-o", f"cyclonedx-json={work / 'syft.json'}", "-q"]
+            s_time = median_time(lambda: _run(sargv), runs)
+        report("SBOM cold (dockyard cold vs syft)", cold, "syft", s_time)
+        print(
+            f"targets: cold <= 0.5x trivy: {'met' if t_cold and cold <= 0.5 * t_cold else 'NOT met'}; "
+            f"cached <= 0.2 s: {'met' if cached <= 0.2 else 'NOT met'}"
+            f" (table: {'met' if cached_table <= 0.2 else 'NOT met'})"
+            f" ({runs} runs, medians)",
+            flush=True,
+        )
+    finally:
+        fixtures_util.remove_tree(work)
+
+
+if __name__ == "__main__":
+    main()
