@@ -369,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     remote.add_parsers(sub)
     __import__("dockyard.cli.db", fromlist=["add_parsers"]).add_parsers(sub, _Parser)
     scan.add_parsers(sub)
+    __import__("dockyard.cli.scout", fromlist=["add_parsers"]).add_parsers(sub)
     sub.add_parser("version", help="print the version").set_defaults(func=cmd_version)
     return parser
 

@@ -28,7 +28,7 @@ def cmd_sbom(args: argparse.Namespace) -> int:
                 sys.stderr.write("\r\x1b[K")
 
     with open_store(args) as store, open_image(args.image, store, platform=platform) as (image, _loc):
-        cache_root = None if args.no_cache else store.paths.cache / "sbom"
+        cache_root = None if args.no_cache else store.cache_dir / "sbom"
         result = sbom(image, cache_root=cache_root, progress=progress)
     text = formats.render(result, args.format, args.image)
     if args.output:

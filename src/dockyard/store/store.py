@@ -287,6 +287,16 @@ class Store:
     def blobs_dir(self) -> Path:
         return self.paths.blobs
 
+    @property
+    def cache_dir(self) -> Path:
+        """Derived data kept with the store (SBOMs per layer and image): safe to delete, made again."""
+        return self.paths.cache
+
+    @property
+    def vuln_db_path(self) -> Path:
+        """The OSV database (``dockyard db``) kept with the store."""
+        return self.paths.vuln_db
+
     def keep_manifest(self, raw: RawManifest, image_id: str) -> None:
         """Keep another manifest of an image (the one a push wrote after compressing its layers)."""
         from dockyard.store.lock import file_lock

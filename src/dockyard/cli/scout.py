@@ -1,0 +1,191 @@
+"""``dockyard scout quickview|cves`` (also ``dockyard scan ...``): Docker Scout's shapes, offline. Parsing and
+rendering only; the work is in :mod:`dockyard.scan.scout`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from dockyard.cli.common import UsageError, err, open_store, out
+
+#: Exit codes: 2 when ``--exit-code`` is given and something was found (as Scout); 3 when the scan is incomplete.
+FOUND = 2
+INCOMPLETE = 3
+
+
+def _report(args: argparse.Namespace) -> Any:
+    from dockyard.oci.platform import Platform
+    from dockyard.scan import scout
+    from dockyard.scan.vuln.db import VulnDB
+
+    platform = Platform.parse(args.platform) if args.platform else None
+    tty = sys.stderr.isatty()
+
+    def progress(index: int, total: int, diff_id: str, cached: bool) -> None:
+        if tty:
+            sys.stderr.write(f"\r  layer {index + 1}/{total} {diff_id[7:19]} {'cached' if cached else 'read'}\x1b[K")
+            if index + 1 == total:
+                sys.stderr.write("\r\x1b[K")
+
+    with open_store(args) as store:
+        db = VulnDB(store.vuln_db_path)
+        if db.count() == 0:
+            db.close()
+            raise UsageError("the vulnerability database is empty: run `dockyard db import PATH` (or `db update`)")
+        try:
+            report = scout.analyze(
+                store,
+                args.image,
+                db,
+                platform=platform,
+                ignore_unfixed=getattr(args, "ignore_unfixed", False),
+                progress=progress,
+            )
+        finally:
+            db.close()
+    sbom = report.target.sbom
+    if sbom.cached:
+        err(f"    ✓ SBOM of image already cached, {len(sbom.packages)} packages indexed")
+    else:
+        err(f"    ✓ Indexed {len(sbom.packages)} packages")
+    return report
+
+
+def _finish(report: Any, found: bool, args: argparse.Namespace) -> int:
+    for warning in (*report.target.sbom.warnings, *report.warnings):
+        err(f"    ! {warning}")
+    if not report.complete:
+        err("    ✗ The scan is incomplete: some layers or package databases could not be read (see above)")
+        return INCOMPLETE
+    if found and getattr(args, "exit_code", False):
+        return FOUND
+    return 0
+
+
+def cmd_quickview(args: argparse.Namespace) -> int:
+    from dockyard.scan import scout
+
+    report = _report(args)
+    target = scout.counts(report.target.findings)
+    base = scout.counts(report.base.findings) if report.base is not None else None
+    if args.format == "json":
+        doc: dict[str, Any] = {
+            "target": {"name": args.image, "digest": report.target.digest, "counts": target},
+            "base": None
+            if report.base is None
+            else {"name": report.base.name, "digest": report.base.digest, "counts": base},
+            "packages": len(report.target.sbom.packages),
+            "complete": report.complete,
+        }
+        out(json.dumps(doc, indent=2) + "\n")
+    else:
+        name_width = max(len(args.image), len(report.base.name) if report.base else 0, 28)
+        rows = [("Target", args.image, scout.count_text(target)), ("  digest", report.target.digest, "")]
+        if report.base is not None and base is not None:
+            rows.append(("Base image", report.base.name, scout.count_text(base)))
+        out("\n")
+        for label, name, text in rows:
+            line = f"{label:<18} │  {name:<{name_width}}  │"
+            out((line + ("    " + text if text else "")).rstrip() + "\n")
+        total = sum(target[s] for s in scout.SEVERITIES)
+        packages = len({(f.package.name, f.package.version) for f in report.target.findings})
+        vulns = "vulnerability" if total == 1 else "vulnerabilities"
+        out(f"\n  {total} {vulns} in {packages} package{'' if packages == 1 else 's'}")
+        if report.base is not None:
+            own = sum(1 for f in report.target.findings if not report.from_base(f))
+            out(f"; {total - own if total >= own else 0} come with the base image {report.base.name}")
+        out("\n")
+    return _finish(report, bool(report.target.findings), args)
+
+
+def cmd_cves(args: argparse.Namespace) -> int:
+    from dockyard.scan import scout
+
+    report = _report(args)
+    groups = scout.package_groups(
+        report.target.findings,
+        only_severity=[s for v in args.only_severity or [] for s in v.split(",") if s],
+        only_fixed=args.only_fixed,
+        ignore_unfixed=args.ignore_unfixed,
+        only_package=[p for v in args.only_package or [] for p in v.split(",") if p],
+    )
+    vulns = sum(len(g.findings) for g in groups)
+    if args.format == "json":
+        out(json.dumps([_group_doc(g, report) for g in groups], indent=2) + "\n")
+    else:
+        noun = "package" if len(groups) == 1 else "packages"
+        vnoun = "vulnerability" if vulns == 1 else "vulnerabilities"
+        mark = "✗" if groups else "✓"
+        err(f"    {mark} Detected {len(groups)} vulnerable {noun} with {vulns} {vnoun}")
+        if groups:
+            out("\n## Packages and Vulnerabilities\n")
+        for g in groups:
+            c = scout.counts(g.findings)
+            out(f"  {scout.count_text(c)}  {g.package.name} {g.package.version}\n")
+            out(f"{g.package.purl}\n")
+            if report.from_base(g.findings[0]):
+                out(f"      (from the base image {report.base.name if report.base else ''})\n")
+            for f in g.findings:
+                out(f"\n    ✗ {f.severity.value.upper()} {scout.display_id(f)}\n")
+                out(f"      {f.url}\n")
+                out(f"      Affected range : {f.affected_range}\n")
+                out(f"      Fixed version  : {f.fixed_version or 'not fixed'}\n")
+                if f.cvss_score is not None:
+                    out(f"      CVSS Score     : {f.cvss_score}\n")
+            out("\n")
+    return _finish(report, bool(groups), args)
+
+
+def _group_doc(group: Any, report: Any) -> dict[str, Any]:
+    from dockyard.scan import scout
+
+    return {
+        "package": group.package.name,
+        "version": group.package.version,
+        "purl": group.package.purl,
+        "layer": group.package.layer,
+        "from_base": report.from_base(group.findings[0]),
+        "vulnerabilities": [
+            {
+                "id": scout.display_id(f),
+                "record": f.id,
+                "aliases": list(f.aliases),
+                "severity": f.severity.value,
+                "severity_source": f.severity_source.value,
+                "cvss_score": f.cvss_score,
+                "affected_range": f.affected_range,
+                "fixed_version": f.fixed_version,
+                "url": f.url,
+                "summary": f.summary,
+            }
+            for f in group.findings
+        ],
+    }
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "image", metavar="IMAGE", help="a store image, or oci:DIR, oci-archive:FILE, docker-archive:FILE, docker://REF"
+    )
+    p.add_argument("--platform", help="os/arch[/variant] of a multi-platform image (default: this host)")
+    p.add_argument("--format", default="table", help="table (default) or json")
+    p.add_argument("--exit-code", "-e", action="store_true", help="exit 2 when vulnerabilities are found")
+
+
+def add_parsers(sub: Any) -> None:
+    for command in ("scout", "scan"):
+        group = sub.add_parser(command, help="vulnerabilities of an image, offline (Docker Scout's commands)")
+        gsub = group.add_subparsers(dest=f"{command}_command", metavar="COMMAND", required=True)
+        p = gsub.add_parser("quickview", help="vulnerability counts of an image and of its base image")
+        _common(p)
+        p.add_argument("--ignore-unfixed", action="store_true", help="leave out vulnerabilities without a fix")
+        p.set_defaults(func=cmd_quickview)
+        p = gsub.add_parser("cves", help="the vulnerable packages of an image and their vulnerabilities")
+        _common(p)
+        p.add_argument("--only-severity", action="append", help="critical, high, medium, low (comma-separated)")
+        p.add_argument("--only-fixed", action="store_true", help="only vulnerabilities with a fix")
+        p.add_argument("--ignore-unfixed", action="store_true", help="leave out vulnerabilities without a fix")
+        p.add_argument("--only-package", action="append", help="only these packages (comma-separated)")
+        p.set_defaults(func=cmd_cves)

@@ -1,0 +1,68 @@
+"""``dockyard scout quickview|cves`` on the brief's example: the bundled Alpine-shaped image on a
+``python:3-alpine``-like base with ``expat 2.5.0-r2``, against OSV records written from CVE-2023-52425/52426."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dockyard.scan import sample
+from dockyard.transport import docker_archive
+
+
+@pytest.fixture
+def scout(cli: Any, tmp_path: Path) -> Any:
+    archive = tmp_path / "demo.tar"
+    docker_archive.write(
+        [(sample.base_image(), ["python:3-alpine"]), (sample.app_image(), ["myuser/tu-demo:latest"])], archive
+    )
+    cli("load", "-q", "-i", str(archive))
+    cli("db", "import", str(sample.write_osv(tmp_path / "osv")))
+    return cli
+
+
+def test_quickview_as_the_brief(scout: Any) -> None:
+    res = scout("scout", "quickview", "myuser/tu-demo:latest")
+    lines = res.stdout.splitlines()
+    target = next(line for line in lines if line.startswith("Target"))
+    base = next(line for line in lines if line.startswith("Base image"))
+    digest = next(line for line in lines if line.strip().startswith("digest"))
+    assert "myuser/tu-demo:latest" in target and target.endswith("0C     1H     1M     0L")
+    assert "python:3-alpine" in base and base.endswith("0C     1H     1M     0L")
+    image_digest = json.loads(scout("inspect", "myuser/tu-demo:latest").stdout)[0]["Descriptor"]["digest"]
+    assert image_digest[7:19] in digest
+    assert "✓ Indexed" in res.stderr or "already cached" in res.stderr
+    again = scout("scout", "quickview", "myuser/tu-demo:latest")
+    assert "✓ SBOM of image already cached, 6 packages indexed" in again.stderr
+    doc = json.loads(scout("scout", "quickview", "--format", "json", "myuser/tu-demo:latest").stdout)
+    assert doc["target"]["counts"]["High"] == 1 and doc["base"]["name"] == "python:3-alpine"
+
+
+def test_cves_as_the_brief(scout: Any) -> None:
+    res = scout("scout", "cves", "myuser/tu-demo:latest")
+    assert "✗ Detected 1 vulnerable package with 2 vulnerabilities" in res.stderr
+    out = res.stdout
+    assert "0C     1H     1M     0L  expat 2.5.0-r2" in out
+    assert "pkg:apk/alpine/expat@2.5.0-r2?os_name=alpine&os_version=3.19" in out
+    assert "✗ HIGH CVE-2023-52425" in out and "✗ MEDIUM CVE-2023-52426" in out
+    assert out.index("CVE-2023-52425") < out.index("CVE-2023-52426")  # most severe first
+    assert out.count("Affected range : <2.6.0-r0") == 2 and out.count("Fixed version  : 2.6.0-r0") == 2
+    high = scout("scout", "cves", "--only-severity", "high", "myuser/tu-demo:latest")
+    assert "CVE-2023-52425" in high.stdout and "CVE-2023-52426" not in high.stdout
+    none = scout("scout", "cves", "--only-package", "musl", "myuser/tu-demo:latest")
+    assert "✓ Detected 0 vulnerable packages with 0 vulnerabilities" in none.stderr
+    gate = scout("scout", "cves", "--exit-code", "myuser/tu-demo:latest", check=False)
+    assert gate.returncode == 2
+    doc = json.loads(scout("scout", "cves", "--format", "json", "myuser/tu-demo:latest").stdout)
+    assert [v["id"] for v in doc[0]["vulnerabilities"]] == ["CVE-2023-52425", "CVE-2023-52426"]
+    assert doc[0]["from_base"] is True and doc[0]["vulnerabilities"][0]["severity_source"] == "cvss_v3"
+
+
+def test_base_image_alone_and_an_empty_database(scout: Any, cli: Any, tmp_path: Path) -> None:
+    res = scout("scout", "quickview", "python:3-alpine")
+    assert "Base image" not in res.stdout  # nothing below a one-layer base
+    empty = cli("--root", str(tmp_path / "other"), "scout", "cves", "python:3-alpine", check=False)
+    assert empty.returncode != 0 and empty.stderr.count("\n") == 1
