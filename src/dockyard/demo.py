@@ -1,7 +1,8 @@
 """``make demo``: the main job on an embedded default — no external registry, no network beyond 127.0.0.1.
 
 Part 1 writes the bundled sample images as a docker-archive, loads it into a fresh store, and shows
-``images``, ``inspect``, ``history``, ``tag``, ``rmi``, ``save``, ``unpack`` and ``system df/check``.
+``images``, ``inspect``, ``history``, ``tag``, ``rmi``, ``save``, ``unpack`` and ``system df/check``; then the brief's
+Docker Scout example offline (``sbom``, ``db import``, ``scout quickview``, ``scout cves``).
 Part 2 starts a registry on 127.0.0.1 (the CNCF Distribution registry, Debian package ``docker-registry``,
 which ``make demo`` installs; dockyard's own server will take its place), pushes the sample image, pulls it
 back into a second store, assembles a two-platform index with ``imagetools create``, inspects it and pulls
@@ -72,9 +73,28 @@ def main() -> int:
         _run(root, "rmi", "dockyard/app")
         _run(root, "images")
         _run(root, "system", "check")
+        _scout_part(work, root)
         _registry_part(work, root)
     print("\ndemo finished: every step above ran against fresh local stores, no daemon, only 127.0.0.1.")
     return 0
+
+
+def _scout_part(work: Path, root: Path) -> None:
+    """The brief's Docker Scout example, offline: the bundled image on a python:3-alpine-like base, scanned
+    against bundled OSV records (CVE-2023-52425 and CVE-2023-52426 in expat 2.5.0-r2)."""
+    from dockyard.scan import sample as scan_sample
+
+    archive = work / "tu-demo.tar"
+    docker_archive.write(
+        [(scan_sample.base_image(), ["python:3-alpine"]), (scan_sample.app_image(), ["myuser/tu-demo:latest"])],
+        archive,
+    )
+    _run(root, "load", "-i", str(archive))
+    _run(root, "db", "import", str(scan_sample.write_osv(work / "osv")))
+    _run(root, "sbom", "myuser/tu-demo:latest")
+    _run(root, "scout", "quickview", "myuser/tu-demo:latest")
+    _run(root, "scout", "quickview", "myuser/tu-demo:latest")
+    _run(root, "scout", "cves", "myuser/tu-demo:latest")
 
 
 def _free_port() -> int:
