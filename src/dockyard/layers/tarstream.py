@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import struct
 import tarfile
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -64,6 +65,9 @@ _KINDS: Final = {
 _HEADER_ONLY: Final = frozenset({HARDLINK, SYMLINK, CHAR, BLOCKDEV, DIR, FIFO})
 _ZERO_BLOCK: Final = bytes(BLOCK)
 #: Extended headers, whose data is read into memory: PAX (local, global), GNU long name and long link.
+#: The header fields ``_build`` reads, split in one call: name, mode, uid, gid, (size skipped), mtime, (checksum and
+#: type skipped), linkname, magic, uname, gname, (device numbers skipped), prefix.
+_FIELDS: Final = struct.Struct("100s8s8s8s12x12s8x1x100s6s2x32s32s16x155s")
 _META: Final = {b"x": "PAX", b"X": "PAX", b"g": "PAX global", b"L": "GNU long name", b"K": "GNU long link"}
 
 
@@ -368,26 +372,27 @@ class TarReader:
         longname: bytes | None,
         longlink: bytes | None,
     ) -> TarHeader:
-        magic = block[257:263]
-        name = _nts(block[0:100])
+        (name, f_mode, f_uid, f_gid, f_mtime, f_link, magic, f_uname, f_gname, f_prefix) = _FIELDS.unpack_from(block)
+        name = name.split(b"\0", 1)[0]
         if magic == b"ustar\0":  # POSIX ustar: the prefix field extends the name
-            prefix = _nts(block[345:500])
+            prefix = f_prefix.split(b"\0", 1)[0]
             if prefix:
                 name = prefix + b"/" + name
         if longname is not None:
             name = longname
-        linkname = longlink if longlink is not None else _nts(block[157:257])
+        linkname = longlink if longlink is not None else f_link.split(b"\0", 1)[0]
         kind = _KINDS.get(typeflag, OTHER)
         h = TarHeader(
-            name=_decode(name),
-            kind=kind,
-            mode=_num(block[100:108], "mode") & 0o7777,
-            uid=_num(block[108:116], "uid"),
-            gid=_num(block[116:124], "gid"),
-            mtime_ns=_num(block[136:148], "mtime") * 1_000_000_000,
-            linkname=_decode(linkname),
-            uname=_decode(_nts(block[265:297])),
-            gname=_decode(_nts(block[297:329])),
+            name.decode("utf-8", "surrogateescape"),
+            kind,
+            0,
+            _num(f_mode, "mode") & 0o7777,
+            _num(f_uid, "uid"),
+            _num(f_gid, "gid"),
+            f_uname.split(b"\0", 1)[0].decode("utf-8", "surrogateescape"),
+            f_gname.split(b"\0", 1)[0].decode("utf-8", "surrogateescape"),
+            _num(f_mtime, "mtime") * 1_000_000_000,
+            linkname.decode("utf-8", "surrogateescape"),
             typeflag=typeflag,
         )
         if kind in (CHAR, BLOCKDEV):
