@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from sbom_images import mixed_image
 from dockyard.scan.sbom.formats import render
 from dockyard.scan.sbom.index import Sbom, build
 
-SPDX_SCHEMA = Path("/work/shared/schemas/spdx-schema-2.3.json")
+SHARED = Path(os.environ.get("DOCKYARD_SHARED", Path(__file__).resolve().parents[4].parent / "shared"))
+SPDX_SCHEMA = SHARED / "schemas" / "spdx-schema-2.3.json"
 
 
 @pytest.fixture(scope="module")
