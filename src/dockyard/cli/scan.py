@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from dockyard.cli.common import err, open_store, out
@@ -12,12 +13,8 @@ from dockyard.cli.common import err, open_store, out
 INCOMPLETE = 3
 
 
-def cmd_sbom(args: argparse.Namespace) -> int:
-    from dockyard.oci.platform import Platform
-    from dockyard.scan.sbom import formats, sbom
-    from dockyard.scan.sbom.source import open_image
-
-    platform = Platform.parse(args.platform) if args.platform else None
+def layer_progress() -> Callable[[int, int, str, bool], None]:
+    """The layers read or found cached, one line rewritten in place on a terminal (nothing otherwise)."""
     tty = sys.stderr.isatty()
 
     def progress(index: int, total: int, diff_id: str, cached: bool) -> None:
@@ -27,6 +24,16 @@ def cmd_sbom(args: argparse.Namespace) -> int:
             if index + 1 == total:
                 sys.stderr.write("\r\x1b[K")
 
+    return progress
+
+
+def cmd_sbom(args: argparse.Namespace) -> int:
+    from dockyard.oci.platform import Platform
+    from dockyard.scan.sbom import formats, sbom
+    from dockyard.scan.sbom.source import open_image
+
+    platform = Platform.parse(args.platform) if args.platform else None
+    progress = layer_progress()
     with open_store(args) as store, open_image(args.image, store, platform=platform) as (image, _loc):
         cache_root = None if args.no_cache else store.cache_dir / "sbom"
         result = sbom(image, cache_root=cache_root, progress=progress)

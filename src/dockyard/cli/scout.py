@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from dockyard.cli.common import UsageError, err, open_store, out
@@ -16,19 +15,13 @@ INCOMPLETE = 3
 
 
 def _report(args: argparse.Namespace) -> Any:
+    from dockyard.cli.scan import layer_progress
     from dockyard.oci.platform import Platform
     from dockyard.scan import scout
     from dockyard.scan.vuln.db import VulnDB
 
     platform = Platform.parse(args.platform) if args.platform else None
-    tty = sys.stderr.isatty()
-
-    def progress(index: int, total: int, diff_id: str, cached: bool) -> None:
-        if tty:
-            sys.stderr.write(f"\r  layer {index + 1}/{total} {diff_id[7:19]} {'cached' if cached else 'read'}\x1b[K")
-            if index + 1 == total:
-                sys.stderr.write("\r\x1b[K")
-
+    progress = layer_progress()
     with open_store(args) as store:
         db = VulnDB(store.vuln_db_path)
         if db.count() == 0:
