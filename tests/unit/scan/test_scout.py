@@ -66,3 +66,30 @@ def test_base_image_alone_and_an_empty_database(scout: Any, cli: Any, tmp_path: 
     assert "Base image" not in res.stdout  # nothing below a one-layer base
     empty = cli("--root", str(tmp_path / "other"), "scout", "cves", "python:3-alpine", check=False)
     assert empty.returncode != 0 and empty.stderr.count("\n") == 1
+
+
+def test_an_incomplete_scan_says_so_and_exits_3(cli: Any, tmp_path: Path) -> None:
+    """A package database that cannot be read: what was found is printed, what was missed is said, exit 3 (a CI
+    gate must not pass on a partial scan)."""
+    from dockyard.image.build import build_image, directory, file
+
+    broken = build_image(
+        [
+            [
+                directory("etc"),
+                file("etc/os-release", "ID=alpine\nVERSION_ID=3.19.1\n"),
+                directory("lib"),
+                directory("lib/apk"),
+                directory("lib/apk/db"),
+                file("lib/apk/db/installed", "P:expat\nV:2.5.0-r2\no:expat\n\n\x00\x01garbage without fields\n"),
+            ]
+        ]
+    )
+    archive = tmp_path / "broken.tar"
+    docker_archive.write([(broken, ["broken/apk:1"])], archive)
+    cli("load", "-q", "-i", str(archive))
+    cli("db", "import", str(sample.write_osv(tmp_path / "osv")))
+    res = cli("scout", "cves", "broken/apk:1", check=False)
+    assert res.returncode == 3
+    assert "CVE-2023-52425" in res.stdout  # what was found is reported
+    assert "lib/apk/db/installed" in res.stderr and "incomplete" in res.stderr
