@@ -129,6 +129,7 @@ def cmd_copy(args: argparse.Namespace) -> int:
             store=store,
             platform=platform,
             all_platforms=args.all,
+            include_foreign=args.include_foreign,
             on_event=progress,
             insecure=_insecure(args),
         )
@@ -182,6 +183,11 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("source", metavar="SOURCE")
     p.add_argument("destination", metavar="DESTINATION")
     p.add_argument("--all", action="store_true", help="copy every platform of an index, byte for byte")
+    p.add_argument(
+        "--include-foreign",
+        action="store_true",
+        help="copy non-distributable (foreign) layers too (by default they stay where their URLs say)",
+    )
     p.add_argument("--platform", help="platform to take from a multi-platform source (default: this host)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_copy)

@@ -152,3 +152,37 @@ def test_index_copied_whole(tmp_path: Path, place: str) -> None:
         image, _desc = select_platform(children, Platform.parse(platform))
         validate_image(image)
         assert image.manifest().raw == want.manifest().raw
+
+
+def test_foreign_layers_stay_where_their_urls_say_unless_asked(tmp_path: Path, cli: object) -> None:
+    """A non-distributable layer (Windows base layers) is not copied between places unless asked, as skopeo and
+    crane do; the manifest keeps naming it, byte for byte."""
+    import json as _json
+
+    from dockyard.oci.manifest import Manifest
+
+    image = _image()
+    foreign_layer = image.layers()[0]
+    desc = foreign_layer.descriptor()
+    foreign = Descriptor(
+        mediatype.OCI_LAYER_NONDIST_GZIP, desc.digest, desc.size, urls=("https://example.com/base.tar.gz",)
+    )
+    m = image.manifest()
+    manifest = Manifest.build(m.config, [foreign, *m.layers[1:]], m.media_type)
+    layers = (BlobLayer(foreign, foreign_layer.diff_id(), foreign_layer.open), *image.layers()[1:])
+    with_foreign = StaticImage(manifest, image.config(), layers)
+    src = tmp_path / "src"
+    with LayoutDestination(src, as_tar=False) as dest:
+        transfer(BytesSource(with_foreign), dest, where="test", reference="", include_foreign=True)
+        dest.name([RefName("1")])  # type: ignore[list-item]
+        dest.commit()
+    assert (src / "blobs" / "sha256" / desc.digest.hex).exists()
+    run = cli  # the CLI, as a user copies
+    run("copy", f"oci:{src}:1", f"oci:{tmp_path / 'plain'}:1")  # type: ignore[operator]
+    run("copy", "--include-foreign", f"oci:{src}:1", f"oci:{tmp_path / 'all'}:1")  # type: ignore[operator]
+    assert not (tmp_path / "plain" / "blobs" / "sha256" / desc.digest.hex).exists()
+    assert (tmp_path / "all" / "blobs" / "sha256" / desc.digest.hex).exists()
+    for out in ("plain", "all"):
+        top = _json.loads((tmp_path / out / "index.json").read_text())["manifests"][0]
+        raw = (tmp_path / out / "blobs" / "sha256" / top["digest"].split(":")[1]).read_bytes()
+        assert raw == manifest.raw  # the manifest still names the foreign layer, unchanged
