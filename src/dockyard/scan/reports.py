@@ -232,7 +232,9 @@ def _vulnerability(vid: str, items: list[Finding], refs: dict[int, str]) -> dict
             doc["recommendation"] = f"Upgrade to {fixes[0][1]}"
         else:
             doc["recommendation"] = "; ".join(f"Upgrade {n} to {fixed}" for n, fixed in fixes)
-    urls = list(dict.fromkeys(f.url for f in items if f.url))
+    urls = list(
+        dict.fromkeys([*(f.url for f in items if f.url), *([_source(vid)["url"]] if vid.startswith("CVE-") else [])])
+    )
     if urls:
         doc["advisories"] = [{"url": u} for u in urls]
     if not doc["description"]:

@@ -64,13 +64,18 @@ def scout(cli: Any, tmp_path: Path) -> Any:
     return cli
 
 
-def test_sarif_is_valid_and_names_rules_results_purls_and_layers(scout: Any) -> None:
+def _sarif_validator() -> Any:
     jsonschema = pytest.importorskip("jsonschema")
     if not SARIF_SCHEMA.is_file():
         pytest.skip(f"no SARIF schema at {SARIF_SCHEMA}")
+    return jsonschema.Draft4Validator(json.loads(SARIF_SCHEMA.read_text()))
+
+
+def test_sarif_is_valid_and_names_rules_results_purls_and_layers(scout: Any) -> None:
+    validator = _sarif_validator()
     res = scout("scout", "cves", "--format", "sarif", IMAGE)
     doc = json.loads(res.stdout)
-    jsonschema.Draft4Validator(json.loads(SARIF_SCHEMA.read_text())).validate(doc)
+    validator.validate(doc)
     assert doc["version"] == "2.1.0" and len(doc["runs"]) == 1
     run = doc["runs"][0]
     assert run["tool"]["driver"]["name"] == "dockyard"
@@ -170,3 +175,102 @@ def test_change_text() -> None:
     assert change_text(current, {"Critical": 0, "High": 0, "Medium": 0, "Low": 0}) == "-1H -1M"
     assert change_text(current, dict(current)) == "+0"
     assert change_text(current, {"Critical": 2, "High": 1, "Medium": 0, "Low": 3}) == "+2C -1M +3L"
+
+
+def _finding(package: Any, vid: str, severity: Any, *, score: float | None, fixed: str | None, rng: str) -> Any:
+    from dockyard.scan.vuln.match import Finding
+    from dockyard.scan.vuln.severity import SeveritySource
+
+    return Finding(
+        package=package,
+        id=vid,
+        aliases=(),
+        severity=severity,
+        severity_source=SeveritySource.CVSS_V3 if score is not None else SeveritySource.NONE,
+        cvss_score=score,
+        affected_range=rng,
+        fixed_version=fixed,
+        summary="",
+        url=f"https://osv.dev/vulnerability/{vid}",
+    )
+
+
+def test_reports_of_shared_unfixed_and_unscored_vulnerabilities() -> None:
+    """Two packages with one CVE (one rule, two results; one vulnerability, two affects, two fixes), an unfixed
+    Debian finding (no recommendation, ``vers:deb/*``) and a PyPI one without a score (SARIF's default 2.0 for
+    Low): both documents still valid."""
+    validator = _sarif_validator()
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    from dockyard.scan.package import OS, Package
+    from dockyard.scan.reports import to_cyclonedx, to_sarif
+    from dockyard.scan.sbom.result import Sbom
+    from dockyard.scan.scout import ImageReport, Part
+    from dockyard.scan.vuln.severity import Severity
+
+    layer = "sha256:" + "1" * 64
+    libc = Package(
+        "libc6",
+        "2.36-9",
+        "Debian:12",
+        "pkg:deb/debian/libc6@2.36-9?distro=debian-12",
+        "dpkg",
+        "glibc",
+        "2.36-9",
+        layer,
+        "var/lib/dpkg/status",
+    )
+    bin_ = Package(
+        "libc-bin",
+        "2.36-9",
+        "Debian:12",
+        "pkg:deb/debian/libc-bin@2.36-9?distro=debian-12",
+        "dpkg",
+        "glibc",
+        "2.36-9",
+        layer,
+        "var/lib/dpkg/status",
+    )
+    req = Package(
+        "requests",
+        "2.0.0",
+        "PyPI",
+        "pkg:pypi/requests@2.0.0",
+        "python",
+        layer=layer,
+        path="usr/lib/python3/dist-packages/requests-2.0.0.dist-info/METADATA",
+    )
+    sbom = Sbom("sha256:" + "2" * 64, OS("debian", "12", "Debian:12"), (libc, bin_, req), (layer,))
+    findings = [
+        _finding(libc, "CVE-2023-4911", Severity.HIGH, score=7.8, fixed="2.36-9+deb12u3", rng="<2.36-9+deb12u3"),
+        _finding(bin_, "CVE-2023-4911", Severity.HIGH, score=7.8, fixed="2.36-9+deb12u4", rng="<2.36-9+deb12u4"),
+        _finding(libc, "CVE-2010-4756", Severity.LOW, score=None, fixed=None, rng=">=0"),
+        _finding(req, "GHSA-xxxx-yyyy-zzzz", Severity.LOW, score=None, fixed="2.31.0", rng=">=0.1, <2.31.0"),
+    ]
+    report = ImageReport(Part("app", sbom.image_id, "2" * 12, sbom, tuple(findings)))
+    sarif = to_sarif(report, findings, "app")
+    validator.validate(sarif)
+    run = sarif["runs"][0]
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [
+        "CVE-2023-4911",
+        "CVE-2010-4756",
+        "GHSA-xxxx-yyyy-zzzz",
+    ]
+    assert [r["ruleId"] for r in run["results"]].count("CVE-2023-4911") == 2
+    assert run["tool"]["driver"]["rules"][1]["properties"]["security-severity"] == "2.0"
+    assert run["tool"]["driver"]["rules"][2]["name"] == "LanguageVulnerability"
+    cdx = to_cyclonedx(report, findings, "app")
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(json.dumps(cdx)) is None
+    vulns = {v["id"]: v for v in cdx["vulnerabilities"]}
+    glibc = vulns["CVE-2023-4911"]
+    assert [a["ref"] for a in glibc["affects"]] == [bin_.purl, libc.purl]
+    assert glibc["recommendation"] == "Upgrade libc-bin to 2.36-9+deb12u4; Upgrade libc6 to 2.36-9+deb12u3"
+    unfixed = vulns["CVE-2010-4756"]
+    assert "recommendation" not in unfixed and unfixed["ratings"] == [
+        {"severity": "low", "source": {"name": "NVD", "url": "https://nvd.nist.gov/vuln/detail/CVE-2010-4756"}}
+    ]
+    assert unfixed["affects"][0]["versions"][1] == {"range": "vers:deb/*", "status": "affected"}
+    ghsa = vulns["GHSA-xxxx-yyyy-zzzz"]
+    assert ghsa["affects"][0]["versions"][1]["range"] == "vers:pypi/>=0.1|<2.31.0"
+    assert ghsa["source"] == {"name": "OSV", "url": "https://osv.dev/vulnerability/GHSA-xxxx-yyyy-zzzz"}
