@@ -170,6 +170,18 @@ def _group_doc(group: Any, report: Any) -> dict[str, Any]:
     }
 
 
+def _registry_tags(args: argparse.Namespace) -> Callable[[str], list[str]]:
+    def tags(repository: str) -> list[str]:
+        from dockyard import remote_ops
+        from dockyard.cli.remote import _client
+
+        repo = remote_ops.repository_of(repository)
+        with _client(args, repo.domain) as client:
+            return [t for t in remote_ops.list_tags(client, repo.path) if not t.startswith("sha256-")]
+
+    return tags
+
+
 def cmd_recommendations(args: argparse.Namespace) -> int:
     from dockyard.scan import reports, scout
 
@@ -181,6 +193,7 @@ def cmd_recommendations(args: argparse.Namespace) -> int:
             report,
             db,
             ignore_unfixed=args.ignore_unfixed,
+            registry_tags=_registry_tags(args) if args.registry else None,
             progress=lambda name: err(f"    … scanning {name}"),
         )
 
@@ -210,7 +223,8 @@ def cmd_recommendations(args: argparse.Namespace) -> int:
         for row in rows:
             out("  " + "   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")
         if not recs.candidates:
-            out(f"\n  No other tag of {recs.base.name.rsplit(':', 1)[0]} in the store.\n")
+            where = "its registry" if args.registry else "the store"
+            out(f"\n  No other tag of {recs.base.name.rsplit(':', 1)[0]} in {where}.\n")
         else:
             best = recs.candidates[0]
             if best.change.startswith("-") and "+" not in best.change:
@@ -249,4 +263,9 @@ def add_parsers(sub: Any) -> None:
         )
         _common(p)
         p.add_argument("--ignore-unfixed", action="store_true", help="leave out vulnerabilities without a fix")
+        p.add_argument(
+            "--registry",
+            action="store_true",
+            help="the tags of the base repository in its registry (streamed, not stored) instead of the store's",
+        )
         p.set_defaults(func=cmd_recommendations)

@@ -320,12 +320,16 @@ def recommendations(
     db: VulnDB,
     *,
     ignore_unfixed: bool = False,
+    registry_tags: Callable[[str], Sequence[str]] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Recommendations:
-    """The other tags of the repository of ``report``'s base image, in the store, scanned and ranked best first
-    (fewest critical, then high, medium, low vulnerabilities; then the smallest)."""
+    """The other tags of the repository of ``report``'s base image, scanned and ranked best first (fewest critical,
+    then high, medium, low vulnerabilities; then the smallest).
+
+    The tags are the store's; with ``registry_tags`` (repository, as ``host/path`` → its tags in the registry) the
+    registry's, each streamed once from ``docker://`` without being stored, its size then the compressed size of
+    its layers (the store's sizes are unpacked ones)."""
     from dockyard.oci import reference as refs
-    from dockyard.scan.scout import analyze
 
     if report.base_image is None or report.base is None:
         raise NotFound(f"no base image of {report.target.name} in the store: nothing to compare with")
@@ -337,21 +341,49 @@ def recommendations(
     sizes = {str(s.id): s.size for s in store.summaries()}
     current_counts = counts(report.base.findings)
     base = Candidate(report.base.name, base_id, sizes.get(base_id, 0), current_counts, "+0", current=True)
-    scanned: dict[str, dict[str, int]] = {base_id: current_counts}
+    if registry_tags is None:
+        places = [(repo, tag, image_id) for repo, tag, image_id in sorted(tags) if repo in repositories]
+    else:
+        places = [(repo, tag, "") for repo in repositories for tag in registry_tags(repo)]
+    scanned: dict[str, tuple[dict[str, int], int]] = {base_id: (current_counts, base.size)}
     out: list[Candidate] = []
-    for repo, tag, image_id in sorted(tags):
-        if repo not in repositories or image_id == base_id:
+    for repo, tag, known_id in places:
+        if known_id == base_id:
             continue
         name = refs.parse(f"{repo}:{tag}").familiar()
-        if image_id not in scanned:
-            if progress is not None:
-                progress(name)
-            part = analyze(store, image_id, db, ignore_unfixed=ignore_unfixed, with_base=False).target
-            scanned[image_id] = counts(part.findings)
-        c = scanned[image_id]
-        out.append(Candidate(name, image_id, sizes.get(image_id, 0), c, change_text(current_counts, c)))
+        if progress is not None and known_id not in scanned:
+            progress(name)
+        if known_id:
+            image_id = known_id
+            if image_id not in scanned:
+                scanned[image_id] = (_counts_of(store, image_id, db, ignore_unfixed), sizes.get(image_id, 0))
+        else:
+            image_id, found, size = _scan_remote(store, f"docker://{repo}:{tag}", db, ignore_unfixed)
+            if image_id == base_id:
+                continue
+            scanned.setdefault(image_id, (found, size))
+        c, size = scanned[image_id]
+        out.append(Candidate(name, image_id, size, c, change_text(current_counts, c)))
     out.sort(key=lambda c: (_rank(c), c.name))
     return Recommendations(report.target.name, base, tuple(out))
+
+
+def _counts_of(store: Store, text: str, db: VulnDB, ignore_unfixed: bool) -> dict[str, int]:
+    from dockyard.scan.scout import analyze
+
+    return counts(analyze(store, text, db, ignore_unfixed=ignore_unfixed, with_base=False).target.findings)
+
+
+def _scan_remote(store: Store, text: str, db: VulnDB, ignore_unfixed: bool) -> tuple[str, dict[str, int], int]:
+    """(image ID, counts, compressed size) of a registry image, read once (layers already analysed are cached)."""
+    from dockyard.scan.sbom.source import open_image
+    from dockyard.scan.scout import analyze
+
+    part = analyze(store, text, db, ignore_unfixed=ignore_unfixed, with_base=False).target
+    with open_image(text, store) as (image, _loc):
+        manifest = image.manifest()
+        size = manifest.config.size + sum(d.size for d in manifest.layers)
+    return part.image_id, counts(part.findings), size
 
 
 __all__ = [

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures_util import require_tool
+from registry_util import start_registry
 
 from dockyard.image.build import LayerSpec, build_image, directory, file
 from dockyard.oci.platform import Platform
@@ -274,3 +276,43 @@ def test_reports_of_shared_unfixed_and_unscored_vulnerabilities() -> None:
     ghsa = vulns["GHSA-xxxx-yyyy-zzzz"]
     assert ghsa["affects"][0]["versions"][1]["range"] == "vers:pypi/>=0.1|<2.31.0"
     assert ghsa["source"] == {"name": "OSV", "url": "https://osv.dev/vulnerability/GHSA-xxxx-yyyy-zzzz"}
+
+
+@pytest.mark.interop
+def test_recommendations_from_a_registry(cli: Any, tmp_path: Path) -> None:
+    """``--registry``: the base repository's tags in a real registry (CNCF Distribution on 127.0.0.1), each
+    streamed without being stored; the tag of the current base image itself is left out."""
+    registry = start_registry(tmp_path / "registry", binary=require_tool("docker-registry"))
+    try:
+        repo = f"{registry.host}/python"
+        pushed = tmp_path / "pushed.tar"
+        docker_archive.write(
+            [
+                (sample.base_image(), [f"{repo}:3-alpine"]),
+                (_alpine_base("2.6.0-r0"), [f"{repo}:3.12-alpine"]),
+                (_alpine_base("2.5.0-r2", [file("etc/motd", "x" * 4096)]), [f"{repo}:3.11-alpine"]),
+            ],
+            pushed,
+        )
+        other = ("--root", str(tmp_path / "pusher"))
+        cli(*other, "load", "-q", "-i", str(pushed))
+        for tag in ("3-alpine", "3.12-alpine", "3.11-alpine"):
+            cli(*other, "push", "-q", f"{repo}:{tag}")
+        local = tmp_path / "local.tar"
+        docker_archive.write([(sample.base_image(), [f"{repo}:3-alpine"]), (sample.app_image(), [IMAGE])], local)
+        cli("load", "-q", "-i", str(local))
+        cli("db", "import", str(sample.write_osv(tmp_path / "osv")))
+        before = cli("images", "-q", "--no-trunc").stdout
+        store_only = json.loads(cli("scout", "recommendations", "--format", "json", IMAGE).stdout)
+        assert store_only["recommendations"] == []  # the store holds no other tag
+        doc = json.loads(cli("scout", "recommendations", "--registry", "--format", "json", IMAGE).stdout)
+        assert doc["base"]["name"] == f"{repo}:3-alpine"
+        recs = doc["recommendations"]
+        assert [r["name"] for r in recs] == [f"{repo}:3.12-alpine", f"{repo}:3.11-alpine"]
+        assert [r["change"] for r in recs] == ["-1H -1M", "+0"]
+        assert recs[1]["size"] > recs[0]["size"] > 0
+        assert cli("images", "-q", "--no-trunc").stdout == before  # read, not stored
+        text = cli("scout", "recommendations", "--registry", IMAGE).stdout
+        assert f"Rebase on {repo}:3.12-alpine: -1H -1M" in text
+    finally:
+        registry.stop()
