@@ -1,10 +1,11 @@
-"""``dockyard scout quickview|cves`` (also ``dockyard scan ...``): Docker Scout's shapes, offline. Parsing and
-rendering only; the work is in :mod:`dockyard.scan.scout`."""
+"""``dockyard scout quickview|cves|recommendations`` (also ``dockyard scan ...``): Docker Scout's shapes, offline.
+Parsing and rendering only; the work is in :mod:`dockyard.scan.scout` and :mod:`dockyard.scan.reports`."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from typing import Any
 
 from dockyard.cli.common import UsageError, err, open_store, out
@@ -14,7 +15,9 @@ FOUND = 2
 INCOMPLETE = 3
 
 
-def _report(args: argparse.Namespace) -> Any:
+def _report(args: argparse.Namespace, then: Callable[[Any, Any, Any], Any] | None = None) -> Any:
+    """The scan of ``args.image``; ``then(store, db, report)``, when given, runs with the store and database
+    still open and its answer is returned beside the report."""
     from dockyard.cli.scan import layer_progress
     from dockyard.oci.platform import Platform
     from dockyard.scan import scout
@@ -22,6 +25,7 @@ def _report(args: argparse.Namespace) -> Any:
 
     platform = Platform.parse(args.platform) if args.platform else None
     progress = layer_progress()
+    extra = None
     with open_store(args) as store:
         db = VulnDB(store.vuln_db_path)
         if db.count() == 0:
@@ -36,6 +40,8 @@ def _report(args: argparse.Namespace) -> Any:
                 ignore_unfixed=getattr(args, "ignore_unfixed", False),
                 progress=progress,
             )
+            if then is not None:
+                extra = then(store, db, report)
         finally:
             db.close()
     sbom = report.target.sbom
@@ -43,7 +49,7 @@ def _report(args: argparse.Namespace) -> Any:
         err(f"    ✓ SBOM of image already cached, {len(sbom.packages)} packages indexed")
     else:
         err(f"    ✓ Indexed {len(sbom.packages)} packages")
-    return report
+    return report if then is None else (report, extra)
 
 
 def _finish(report: Any, found: bool, args: argparse.Namespace) -> int:
@@ -107,6 +113,12 @@ def cmd_cves(args: argparse.Namespace) -> int:
     vulns = sum(len(g.findings) for g in groups)
     if args.format == "json":
         out(json.dumps([_group_doc(g, report) for g in groups], indent=2) + "\n")
+    elif args.format in ("sarif", "cyclonedx"):
+        from dockyard.scan import reports
+
+        findings = [f for g in groups for f in g.findings]
+        render = reports.to_sarif if args.format == "sarif" else reports.to_cyclonedx
+        out(json.dumps(render(report, findings, args.image), indent=2) + "\n")
     else:
         noun = "package" if len(groups) == 1 else "packages"
         vnoun = "vulnerability" if vulns == 1 else "vulnerabilities"
@@ -158,12 +170,76 @@ def _group_doc(group: Any, report: Any) -> dict[str, Any]:
     }
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _registry_tags(args: argparse.Namespace) -> Callable[[str], list[str]]:
+    def tags(repository: str) -> list[str]:
+        from dockyard import remote_ops
+        from dockyard.cli.remote import _client
+
+        repo = remote_ops.repository_of(repository)
+        with _client(args, repo.domain) as client:
+            return [t for t in remote_ops.list_tags(client, repo.path) if not t.startswith("sha256-")]
+
+    return tags
+
+
+def cmd_recommendations(args: argparse.Namespace) -> int:
+    from dockyard.scan import reports, scout
+
+    def then(store: Any, db: Any, report: Any) -> Any:
+        if report.base is None:
+            return None
+        return reports.recommendations(
+            store,
+            report,
+            db,
+            ignore_unfixed=args.ignore_unfixed,
+            registry_tags=_registry_tags(args) if args.registry else None,
+            progress=lambda name: err(f"    … scanning {name}"),
+        )
+
+    report, recs = _report(args, then)
+    if recs is None:
+        err(f"    ✗ No base image of {args.image} in the store: nothing to recommend")
+        code = _finish(report, False, args)
+        return code or 1
+    if args.format == "json":
+        out(json.dumps(recs.as_dict(), indent=2) + "\n")
+    else:
+        from dockyard.units import human_size
+
+        rows = [("", "BASE IMAGE", "VULNERABILITIES", "CHANGE", "SIZE")]
+        for c in (recs.base, *recs.candidates):
+            rows.append(
+                (
+                    "current" if c.current else "",
+                    c.name,
+                    scout.count_text(c.counts),
+                    "" if c.current else c.change,
+                    human_size(c.size),
+                )
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        out(f"\n## Recommended fixes for {args.image} (base image {recs.base.name})\n\n")
+        for row in rows:
+            out("  " + "   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")
+        if not recs.candidates:
+            where = "its registry" if args.registry else "the store"
+            out(f"\n  No other tag of {recs.base.name.rsplit(':', 1)[0]} in {where}.\n")
+        else:
+            best = recs.candidates[0]
+            if best.change.startswith("-") and "+" not in best.change:
+                out(f"\n  Rebase on {best.name}: {best.change}\n")
+            else:
+                out(f"\n  No tag in the store has fewer vulnerabilities than {recs.base.name}.\n")
+    return _finish(report, False, args)
+
+
+def _common(p: argparse.ArgumentParser, formats: str = "table (default) or json") -> None:
     p.add_argument(
         "image", metavar="IMAGE", help="a store image, or oci:DIR, oci-archive:FILE, docker-archive:FILE, docker://REF"
     )
     p.add_argument("--platform", help="os/arch[/variant] of a multi-platform image (default: this host)")
-    p.add_argument("--format", default="table", help="table (default) or json")
+    p.add_argument("--format", default="table", help=formats)
     p.add_argument("--exit-code", "-e", action="store_true", help="exit 2 when vulnerabilities are found")
 
 
@@ -176,9 +252,20 @@ def add_parsers(sub: Any) -> None:
         p.add_argument("--ignore-unfixed", action="store_true", help="leave out vulnerabilities without a fix")
         p.set_defaults(func=cmd_quickview)
         p = gsub.add_parser("cves", help="the vulnerable packages of an image and their vulnerabilities")
-        _common(p)
+        _common(p, "table (default), json, sarif (SARIF 2.1.0) or cyclonedx (CycloneDX 1.6 with vulnerabilities)")
         p.add_argument("--only-severity", action="append", help="critical, high, medium, low (comma-separated)")
         p.add_argument("--only-fixed", action="store_true", help="only vulnerabilities with a fix")
         p.add_argument("--ignore-unfixed", action="store_true", help="leave out vulnerabilities without a fix")
         p.add_argument("--only-package", action="append", help="only these packages (comma-separated)")
         p.set_defaults(func=cmd_cves)
+        p = gsub.add_parser(
+            "recommendations", help="the other tags of the base image's repository, with their vulnerabilities"
+        )
+        _common(p)
+        p.add_argument("--ignore-unfixed", action="store_true", help="leave out vulnerabilities without a fix")
+        p.add_argument(
+            "--registry",
+            action="store_true",
+            help="the tags of the base repository in its registry (streamed, not stored) instead of the store's",
+        )
+        p.set_defaults(func=cmd_recommendations)
