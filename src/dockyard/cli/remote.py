@@ -28,7 +28,7 @@ def _insecure(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(getattr(args, "insecure_registry", None) or ())
 
 
-def _client(args: argparse.Namespace, domain: str, *, force_insecure: bool = False) -> RegistryClient:
+def registry_client(args: argparse.Namespace, domain: str, *, force_insecure: bool = False) -> RegistryClient:
     from dockyard.transport import remote
 
     extra = _insecure(args) + ((domain,) if force_insecure else ())
@@ -125,7 +125,7 @@ def cmd_manifest_inspect(args: argparse.Namespace) -> int:
     from dockyard import remote_ops
 
     ref = _ref(args.name)
-    with _client(args, ref.domain, force_insecure=args.insecure) as client:
+    with registry_client(args, ref.domain, force_insecure=args.insecure) as client:
         text = remote_ops.manifest_inspect(client, ref, verbose=args.verbose)
     sys.stdout.flush()
     sys.stdout.buffer.write(text)
@@ -141,7 +141,7 @@ def cmd_imagetools_inspect(args: argparse.Namespace) -> int:
     if args.raw and args.format:
         raise UsageError("format and raw cannot be used together")
     ref = imagetools.parse_name(args.name)
-    with _client(args, ref.domain) as client:
+    with registry_client(args, ref.domain) as client:
         item = imagetools.fetch(client, args.name)
         if args.raw:
             sys.stdout.flush()
@@ -191,7 +191,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
     ref = _ref(args.name)
     platform = Platform.parse(args.platform) if args.platform else None
-    with _client(args, ref.domain) as client:
+    with registry_client(args, ref.domain) as client:
         digest = remote_ops.digest_of(client, ref, platform)
     out(f"{ref.untagged().with_digest(digest) if args.full_ref else digest}\n")
     return 0
@@ -201,7 +201,7 @@ def cmd_tags(args: argparse.Namespace) -> int:
     from dockyard import remote_ops
 
     repo = remote_ops.repository_of(args.repo)
-    with _client(args, repo.domain) as client:
+    with registry_client(args, repo.domain) as client:
         tags = remote_ops.list_tags(client, repo.path)
     for tag in tags:
         if args.omit_digest_tags and tag.startswith("sha256-"):
@@ -214,7 +214,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     from dockyard import remote_ops
 
     host = remote_ops.registry_of(args.registry)
-    with _client(args, host) as client:
+    with registry_client(args, host) as client:
         repos = remote_ops.catalog(client)
     prefix = args.registry.rstrip("/")
     for repo in repos:
@@ -227,7 +227,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
     for name in args.names:
         ref = _ref(name)
-        with _client(args, ref.domain) as client:
+        with registry_client(args, ref.domain) as client:
             deleted = remote_ops.delete(client, ref)
         out(f"Deleted: {deleted}\n")
     return 0

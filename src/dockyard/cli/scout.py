@@ -173,10 +173,10 @@ def _group_doc(group: Any, report: Any) -> dict[str, Any]:
 def _registry_tags(args: argparse.Namespace) -> Callable[[str], list[str]]:
     def tags(repository: str) -> list[str]:
         from dockyard import remote_ops
-        from dockyard.cli.remote import _client
+        from dockyard.cli.remote import registry_client
 
         repo = remote_ops.repository_of(repository)
-        with _client(args, repo.domain) as client:
+        with registry_client(args, repo.domain) as client:
             return [t for t in remote_ops.list_tags(client, repo.path) if not t.startswith("sha256-")]
 
     return tags

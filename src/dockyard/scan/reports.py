@@ -244,13 +244,13 @@ def _vulnerability(vid: str, items: list[Finding], refs: dict[int, str]) -> dict
 
 def to_cyclonedx(report: ImageReport, findings: Sequence[Finding], name: str) -> dict[str, Any]:
     """The target's CycloneDX 1.6 SBOM with a ``vulnerabilities`` section for ``findings``."""
-    from dockyard.scan.sbom.formats import _refs
+    from dockyard.scan.sbom.formats import component_refs
     from dockyard.scan.sbom.formats import to_cyclonedx as sbom_cyclonedx
 
     sbom = report.target.sbom
     doc: dict[str, Any] = json.loads(sbom_cyclonedx(sbom, name))
-    by_package = {id(p): ref for ref, p in zip(_refs(sbom.packages), sbom.packages, strict=True)}
-    by_value = {p: ref for ref, p in zip(_refs(sbom.packages), sbom.packages, strict=True)}
+    by_package = {id(p): ref for ref, p in zip(component_refs(sbom.packages), sbom.packages, strict=True)}
+    by_value = {p: ref for ref, p in zip(component_refs(sbom.packages), sbom.packages, strict=True)}
     refs: dict[int, str] = {}
     for f in findings:
         ref = by_package.get(id(f.package)) or by_value.get(f.package)

@@ -52,7 +52,7 @@ def to_table(sbom: Sbom, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _refs(packages: tuple[Package, ...]) -> list[str]:
+def component_refs(packages: tuple[Package, ...]) -> list[str]:
     """A unique reference per package: its purl, suffixed when two packages share it (two site-packages)."""
     seen: dict[str, int] = {}
     out = []
@@ -91,7 +91,7 @@ def to_cyclonedx(sbom: Sbom, name: str) -> str:
                 description=sbom.os.name or None,
             )
         )
-    for ref, p in zip(_refs(sbom.packages), sbom.packages, strict=True):
+    for ref, p in zip(component_refs(sbom.packages), sbom.packages, strict=True):
         props = [
             Property(name="dockyard:package:type", value=p.kind),
             Property(name="dockyard:package:ecosystem", value=p.ecosystem),
