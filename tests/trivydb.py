@@ -1,4 +1,4 @@
-"""A writer of Trivy's vulnerability database (``db/trivy.db`` + ``db/metadata.json``) from OSV records, in stdlib Python.
+"""A writer of Trivy's vulnerability DB (``db/trivy.db`` + ``db/metadata.json``) from OSV records, in stdlib Python.
 
 Trivy's database is a bbolt file. The on-disk format written here (from ``etcd-io/bbolt``'s ``page.go``, ``meta``,
 ``bucket.go``): 4 KiB pages; page 0 and 1 are meta pages (magic ``0xED0CDAED``, version 2, page size, the root
@@ -29,7 +29,7 @@ import json
 import re
 import struct
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Union
 
@@ -177,7 +177,11 @@ def _read_tree(data: bytes, off: int, page_size: int) -> Tree:
 PIP_SOURCE = "pip::Python Packaging Advisory Database"
 DATA_SOURCES = {
     "pip": {"ID": "osv", "Name": "Python Packaging Advisory Database", "URL": "https://github.com/pypa/advisory-db"},
-    "debian": {"ID": "debian", "Name": "Debian Security Tracker", "URL": "https://salsa.debian.org/security-tracker-team/security-tracker"},
+    "debian": {
+        "ID": "debian",
+        "Name": "Debian Security Tracker",
+        "URL": "https://salsa.debian.org/security-tracker-team/security-tracker",
+    },
     "alpine": {"ID": "alpine", "Name": "Alpine Secdb", "URL": "https://secdb.alpinelinux.org/"},
 }
 
@@ -236,7 +240,7 @@ def _severity(record: Mapping[str, Any]) -> str:
 
 def trivy_tree(records: Iterable[Mapping[str, Any]], now: datetime | None = None) -> Tree:
     """The bucket tree Trivy reads for these OSV records (PyPI, ``Debian:N``, ``Alpine:vX.Y``; others are skipped)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     sources: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
     vulns: dict[str, dict[str, Any]] = {}
     for record in records:
@@ -281,7 +285,7 @@ def write_trivy_db(cache_dir: Path, records: Iterable[Mapping[str, Any]]) -> Tre
     """Write ``cache_dir/db/trivy.db`` and ``metadata.json`` (schema 2, next update in a year); return the tree."""
     tree = trivy_tree(records)
     write_bolt(cache_dir / "db" / "trivy.db", tree)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     stamp = "%Y-%m-%dT%H:%M:%SZ"
     metadata = {
         "Version": 2,
