@@ -6,7 +6,9 @@ bucket's page, the freelist page, the high-water page id, a txid and an FNV-64a 
 page 2 an empty freelist; then every bucket is a B+tree of leaf pages (``flags=0x02``, 16-byte elements
 ``flags,pos,ksize,vsize``) under branch pages (``flags=0x01``, 16-byte elements ``pos,ksize,pgid``) when it does not
 fit one page. A nested bucket is a leaf element with flag ``0x01`` whose value is its 16-byte header
-``(root pgid, sequence)``. A single element larger than a page is written as one page with ``overflow`` pages.
+``(root pgid, sequence)``; a small bucket without nested buckets is inline, as bbolt writes it: root 0 and its
+leaf page (with ``id`` 0) right after the header, in the value. A single element larger than a page is written as
+one page with ``overflow`` pages.
 
 The bucket layout (from ``aquasecurity/trivy-db``'s ``pkg/db`` and ``pkg/vulnsrc/osv``): a root bucket per data
 source (``pip::Python Packaging Advisory Database``, ``debian 12``, ``alpine 3.19``), in it a bucket per package
@@ -92,12 +94,7 @@ class _File:
         return level[0][1]
 
     def _leaf(self, items: list[tuple[bytes, bytes, int]]) -> int:
-        heads, data = bytearray(), bytearray()
-        base = len(items) * _LEAF.size
-        for i, (k, v, flags) in enumerate(items):
-            heads += _LEAF.pack(flags, base + len(data) - i * _LEAF.size, len(k), len(v))
-            data += k + v
-        return self.page(LEAF_PAGE, len(items), bytes(heads + data))
+        return self.page(LEAF_PAGE, len(items), _leaf_body(items))
 
     def _branch(self, items: list[tuple[bytes, int]]) -> int:
         heads, data = bytearray(), bytearray()
@@ -107,21 +104,37 @@ class _File:
             data += k
         return self.page(BRANCH_PAGE, len(items), bytes(heads + data))
 
-    def bucket(self, tree: Tree) -> int:
+    def bucket(self, tree: Tree) -> bytes:
+        """The bucket's header value: inline (root 0, then its leaf page) when small and flat, as bbolt does."""
         items = []
         for key in sorted(tree):
             value = tree[key]
             if isinstance(value, dict):
-                items.append((key, struct.pack("<QQ", self.bucket(value), 0), BUCKET_LEAF))
+                items.append((key, self.bucket(value), BUCKET_LEAF))
             else:
                 items.append((key, value, 0))
-        return self.node(items)
+        if all(flags == 0 for _, _, flags in items):
+            body = _leaf_body(items)
+            if _HDR.size + len(body) <= PAGE // 4:
+                return struct.pack("<QQ", 0, 0) + _HDR.pack(0, LEAF_PAGE, len(items), 0) + body
+        return struct.pack("<QQ", self.node(items), 0)
+
+
+def _leaf_body(items: list[tuple[bytes, bytes, int]]) -> bytes:
+    heads, data = bytearray(), bytearray()
+    base = len(items) * _LEAF.size
+    for i, (k, v, flags) in enumerate(items):
+        heads += _LEAF.pack(flags, base + len(data) - i * _LEAF.size, len(k), len(v))
+        data += k + v
+    return bytes(heads + data)
 
 
 def write_bolt(path: Path, tree: Tree) -> None:
     """Write ``tree`` (bucket name -> bucket; inside, key -> bytes or a nested bucket) as a bbolt file."""
     f = _File()
-    root = f.bucket(tree)
+    root = f.node(
+        [(k, f.bucket(v), BUCKET_LEAF) if isinstance(v, dict) else (k, v, 0) for k, v in sorted(tree.items())]
+    )
     metas = []
     for pgid, txid in ((0, 1), (1, 2)):
         fields = _META.pack(MAGIC, 2, PAGE, 0, root, 0, 2, f.next, txid)
