@@ -1,6 +1,7 @@
 """Trivy 0.76 as the matching peer: dockyard's findings (``db import`` of OSV records, then ``scout cves --format
 json``) equal Trivy's (``trivy image --scanners vuln``, fully offline) on a database written from the same records
-(tests/trivydb.py), on an image of real Python packages and on the real Debian bookworm minbase image.
+(tests/trivydb.py): on an image of real Python packages, on the real Debian bookworm minbase image and on an Alpine
+3.11 image of real releases against the real Alpine records (for the two OS images, fixed versions compared too).
 
 Differences that remain are rules where dockyard follows the OSV rules and Trivy does not; each is asserted:
 
@@ -60,7 +61,7 @@ PYTHON_PACKAGES = [
 ]
 DIST_INFO = "Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: a package\n"
 
-Finding = tuple[str, str, str]  # (package, installed version, record ID)
+Finding = tuple[str, ...]  # (package, installed version, record ID[, fixed version or ""])
 
 
 def _need(path: Path) -> None:
@@ -83,7 +84,7 @@ def _offline() -> list[str]:
     return []
 
 
-def trivy_findings(archive: Path, cache: Path) -> set[Finding]:
+def trivy_findings(archive: Path, cache: Path, *, fixed: bool = False) -> set[Finding]:
     proc = subprocess.run(
         [
             *_offline(), _peer("trivy"), "image", "--input", os.fspath(archive), "--format", "json",
@@ -94,16 +95,20 @@ def trivy_findings(archive: Path, cache: Path) -> set[Finding]:
     )  # fmt: skip
     doc = json.loads(proc.stdout)
     return {
-        (v["PkgName"], v["InstalledVersion"], v["VulnerabilityID"])
+        (v["PkgName"], v["InstalledVersion"], v["VulnerabilityID"], *([v.get("FixedVersion", "")] if fixed else []))
         for result in doc.get("Results") or []
         for v in result.get("Vulnerabilities") or []
     }
 
 
-def dockyard_findings(cli: Any, archive: Path, *sources: Path) -> set[Finding]:
+def dockyard_findings(cli: Any, archive: Path, *sources: Path, fixed: bool = False) -> set[Finding]:
     cli("db", "import", *sources)
     proc = cli("scout", "cves", "--format", "json", f"docker-archive:{archive}")
-    return {(p["package"], p["version"], v["record"]) for p in json.loads(proc.stdout) for v in p["vulnerabilities"]}
+    return {
+        (p["package"], p["version"], v["record"], *([v["fixed_version"] or ""] if fixed else []))
+        for p in json.loads(proc.stdout)
+        for v in p["vulnerabilities"]
+    }
 
 
 def _zip_records(path: Path) -> list[dict[str, Any]]:
@@ -175,6 +180,7 @@ def test_python_image_findings_equal_trivys(cli: Any, tmp_path: Path) -> None:
     assert common >= {"django", "requests", "urllib3", "jinja2", "pillow", "cryptography", "pyyaml"}
 
     only_ours, only_trivy = ours - trivy, trivy - ours
+    print(f"{len(ours & trivy)} common findings; only dockyard: {sorted(only_ours)}; only Trivy: {sorted(only_trivy)}")
     for package, version, rid in only_ours:
         assert _drops_non_pep440(_affected(records, rid, package)), (package, version, rid)
     for package, version, rid in only_trivy:
@@ -192,7 +198,44 @@ def test_debian_image_findings_equal_trivys(cli: Any, debian_docker_archive: Pat
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
     write_trivy_db(tmp_path / "trivy", records)
 
-    trivy = trivy_findings(debian_docker_archive, tmp_path / "trivy")
-    ours = dockyard_findings(cli, debian_docker_archive, folder)
+    trivy = trivy_findings(debian_docker_archive, tmp_path / "trivy", fixed=True)
+    ours = dockyard_findings(cli, debian_docker_archive, folder, fixed=True)
     assert len(trivy) > 30
+    print(f"{len(ours)} findings, {len(trivy)} from Trivy")
+    assert ours == trivy
+
+
+ALPINE_PACKAGES = [  # (package, origin, version): real releases that real ALPINE-CVE records for v3.11 affect
+    ("curl", "curl", "7.61.1-r0"),
+    ("libcurl", "curl", "7.61.1-r0"),
+    ("tcpdump", "tcpdump", "4.9.2-r0"),
+    ("mariadb", "mariadb", "10.3.10-r0"),
+    ("imagemagick", "imagemagick", "7.0.8.30-r0"),
+    ("wireshark", "wireshark", "2.6.3-r0"),
+    ("musl", "musl", "1.1.24-r2"),
+]
+
+
+def test_alpine_image_findings_equal_trivys(cli: Any, tmp_path: Path) -> None:
+    """The writer's ``alpine 3.11`` buckets (origin package -> ID -> FixedVersion), apk version order on both sides."""
+    zip_path = OSV / "Alpine" / "all.zip"
+    _need(zip_path)
+    installed = "".join(
+        f"C:Q1{i:027d}=\nP:{name}\nV:{version}\nA:x86_64\nL:MIT\no:{origin}\n\n"
+        for i, (name, origin, version) in enumerate(ALPINE_PACKAGES)
+    )
+    layer = [
+        file("etc/alpine-release", "3.11.6\n"),
+        file("etc/os-release", 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.11.6\n'),
+        file("lib/apk/db/installed", installed),
+    ]
+    archive = tmp_path / "alpine.tar"
+    docker_archive.write([(build_image([layer]), ["alpine-app:latest"])], archive)
+    write_trivy_db(tmp_path / "trivy", _zip_records(zip_path))
+
+    trivy = trivy_findings(archive, tmp_path / "trivy", fixed=True)
+    ours = dockyard_findings(cli, archive, zip_path, fixed=True)
+    assert len(trivy) > 30
+    assert {f[0] for f in trivy} >= {"curl", "libcurl", "tcpdump", "mariadb", "imagemagick", "wireshark"}
+    print(f"{len(ours)} findings, {len(trivy)} from Trivy")
     assert ours == trivy
