@@ -25,3 +25,10 @@ def replaced_atomically(out: Path) -> Iterator[Path]:
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_atomically(out: Path, data: bytes) -> None:
+    """``out`` holds ``data`` whole, or keeps what it held: written beside it and renamed over it."""
+    with replaced_atomically(out) as tmp:
+        tmp.write_bytes(data)
+

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from dockyard.atomicfile import replaced_atomically
+from dockyard.atomicfile import replaced_atomically, write_atomically
 from dockyard.errors import (
     DigestMismatch,
     InvalidArchive,
@@ -391,9 +391,9 @@ class LayoutDestination:
             for digest, data in self._small.items():
                 target = self._path(digest)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                _atomic_write(target, data)
-            _atomic_write(self.out / LAYOUT_FILE, layout)
-            _atomic_write(self.out / INDEX_FILE, index.raw)
+                write_atomically(target, data)
+            write_atomically(self.out / LAYOUT_FILE, layout)
+            write_atomically(self.out / INDEX_FILE, index.raw)
         self._committed = True
 
     def close(self) -> None:
@@ -446,12 +446,6 @@ def _prepare_dir(out: Path) -> bool:
         return False
     out.mkdir()
     return True
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
 
 
 def _check(hasher: DigestHasher, expected: Digest, what: str) -> None:

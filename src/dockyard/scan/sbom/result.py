@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -73,21 +71,13 @@ def catalog_version(catalog: tuple[tuple[str, int], ...] = CATALOG) -> str:
 def write_json(path: Path, doc: Any) -> bool:
     """Write ``doc`` as JSON to ``path`` atomically (a temporary file renamed). The cache is an optimisation:
     a store whose cache cannot be written (read-only, full) still gets its SBOM, so this says False instead."""
+    from dockyard.atomicfile import write_atomically
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        write_atomically(path, json.dumps(doc, separators=(",", ":")).encode("utf-8"))
     except OSError:
         return False
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, separators=(",", ":"))
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
-        return False
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return True
 
 
