@@ -1,5 +1,5 @@
-"""``dockyard db import|status|update``: the offline OSV vulnerability database. Parsing and rendering only; the
-work is in :mod:`dockyard.scan.vuln.db` and :mod:`dockyard.scan.vuln.update`. Imports stay inside the commands."""
+"""``dockyard db import|status|update|push|pull``: the offline OSV vulnerability database. Parsing and rendering
+only; the work is in :mod:`dockyard.scan.vuln.db`, ``.update`` and ``.artifact``. Imports stay inside the commands."""
 
 from __future__ import annotations
 
@@ -106,6 +106,31 @@ def cmd_db_update(args: argparse.Namespace) -> int:
     return _report(result, args.verbose)
 
 
+def _artifact(args: argparse.Namespace, push: bool) -> int:
+    from dockyard.cli.remote import registry_client
+    from dockyard.oci import reference as refs
+    from dockyard.scan.vuln import artifact
+    from dockyard.scan.vuln.db import default_path
+    from dockyard.units import human_size
+
+    root = args.root or os.environ.get("DOCKYARD_ROOT")
+    path = default_path(Path(root) if root else None)
+    ref = refs.parse(args.ref)
+    with registry_client(args, ref.domain) as client:
+        moved = artifact.push(path, client, ref) if push else artifact.pull(client, ref, path)
+    verb = "Pushed" if push else "Pulled"
+    out(f"{verb} {moved.records:,} records ({human_size(moved.size)} compressed): {ref.familiar()}@{moved.digest}\n")
+    return 0
+
+
+def cmd_db_push(args: argparse.Namespace) -> int:
+    return _artifact(args, push=True)
+
+
+def cmd_db_pull(args: argparse.Namespace) -> int:
+    return _artifact(args, push=False)
+
+
 def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     """Add the ``db`` group to the top-level subparsers."""
     group = sub.add_parser("db", help="the offline vulnerability database (OSV records)")
@@ -124,3 +149,9 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("-v", "--verbose", action="store_true", help="name every record skipped, and why")
     p.set_defaults(func=cmd_db_update)
+    p = dsub.add_parser("push", help="put the database into a registry as an OCI artifact (pin its digest)")
+    p.add_argument("ref", metavar="REF")
+    p.set_defaults(func=cmd_db_push)
+    p = dsub.add_parser("pull", help="replace the database with the artifact a registry holds (REF or REF@DIGEST)")
+    p.add_argument("ref", metavar="REF")
+    p.set_defaults(func=cmd_db_pull)
