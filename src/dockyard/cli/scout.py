@@ -88,7 +88,7 @@ def cmd_quickview(args: argparse.Namespace) -> int:
         for label, name, text in rows:
             line = f"{label:<18} │  {name:<{name_width}}  │"
             out((line + ("    " + text if text else "")).rstrip() + "\n")
-        total = sum(target[s] for s in scout.SEVERITIES)
+        total = sum(target.values())  # every vulnerability, those without a severity too
         packages = len({(f.package.name, f.package.version) for f in report.target.findings})
         vulns = "vulnerability" if total == 1 else "vulnerabilities"
         out(f"\n  {total} {vulns} in {packages} package{'' if packages == 1 else 's'}")

@@ -79,8 +79,10 @@ def counts(findings: Iterable[Finding]) -> dict[str, int]:
 
 
 def count_text(c: dict[str, int]) -> str:
-    """``0C     1H     1M     0L``, as Scout aligns it."""
-    return "     ".join(f"{c[s]}{LETTERS[s]}" for s in SEVERITIES)
+    """``0C     1H     1M     0L``, as Scout aligns it, then ``2?`` when some have no severity (as Scout prints
+    its unspecified ones)."""
+    text = "     ".join(f"{c[s]}{LETTERS[s]}" for s in SEVERITIES)
+    return text + (f"     {c['Unknown']}?" if c.get("Unknown") else "")
 
 
 def _scan(

@@ -93,3 +93,11 @@ def test_an_incomplete_scan_says_so_and_exits_3(cli: Any, tmp_path: Path) -> Non
     assert res.returncode == 3
     assert "CVE-2023-52425" in res.stdout  # what was found is reported
     assert "lib/apk/db/installed" in res.stderr and "incomplete" in res.stderr
+
+
+def test_counts_show_the_unspecified_as_scout_does() -> None:
+    from dockyard.scan.scout import count_text
+
+    base = {"Critical": 0, "High": 1, "Medium": 1, "Low": 0, "Unknown": 0}
+    assert count_text(base) == "0C     1H     1M     0L"
+    assert count_text({**base, "Unknown": 17}) == "0C     1H     1M     0L     17?"
