@@ -71,3 +71,23 @@ def dockyard(*args: str, root: Path) -> subprocess.CompletedProcess[bytes]:
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
     )
+
+
+def tool(name: str) -> str | None:
+    """A peer's command: beside this interpreter (a wheel's binary in the venv) or on PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else shutil.which(name)
+
+
+def run_quiet(argv: list[str], env: dict[str, str]) -> None:
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+
+
+def peak_rss_mb(argv: list[str], env: dict[str, str]) -> float:
+    """Peak RSS of one run of ``argv``, measured in a fresh child so that no earlier child counts."""
+    code = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *argv], check=True, capture_output=True, text=True, env=env)
+    return int(out.stdout.strip()) / 1024

@@ -12,34 +12,25 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from _common import ROOT, fixtures_util, fresh, median_time, report
+from _common import ROOT, fixtures_util, fresh, median_time, peak_rss_mb, report, run_quiet, tool
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "SYFT_CHECK_FOR_APP_UPDATE": "false"}
 
 
 def _tool(name: str) -> str | None:
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else shutil.which(name)
+    return tool(name)
 
 
 def _run(argv: list[str]) -> None:
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    run_quiet(argv, ENV)
 
 
 def _peak_rss_mb(argv: list[str]) -> float:
-    """Peak RSS of one run of ``argv``, measured in a fresh child so that no earlier child counts."""
-    code = (
-        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-    )
-    out = subprocess.run([sys.executable, "-c", code, *argv], check=True, capture_output=True, text=True, env=ENV)
-    return int(out.stdout.strip()) / 1024
+    return peak_rss_mb(argv, ENV)
 
 
 def _in_process(archive: Path, work: Path, runs: int) -> None:

@@ -25,7 +25,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from _common import ROOT, fixtures_util, fresh, median_time, report
+from _common import ROOT, fixtures_util, fresh, median_time, peak_rss_mb, report, run_quiet, tool
 from bench_vulndb import SHARED, _alpine_records, _debian_records, _packages, _write_zip
 from trivydb import write_trivy_db
 
@@ -36,22 +36,15 @@ TRIVY_FLAGS = ["--skip-version-check", "--disable-telemetry", "--skip-db-update"
 
 
 def _tool(name: str) -> str | None:
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else shutil.which(name)
+    return tool(name)
 
 
 def _run(argv: list[str]) -> None:
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    run_quiet(argv, ENV)
 
 
 def _peak_rss_mb(argv: list[str]) -> float:
-    """Peak RSS of one run of ``argv``, measured in a fresh child so that no earlier child counts."""
-    code = (
-        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-    )
-    out = subprocess.run([sys.executable, "-c", code, *argv], check=True, capture_output=True, text=True, env=ENV)
-    return int(out.stdout.strip()) / 1024
+    return peak_rss_mb(argv, ENV)
 
 
 def _in_process(archive: Path, root: Path, runs: int) -> None:
