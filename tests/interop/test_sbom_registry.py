@@ -17,8 +17,8 @@ from registry_util import Registry, start_registry
 
 from dockyard.image.base import StaticImage
 from dockyard.image.build import file
-from dockyard.image.transfer import put_image
-from dockyard.transport.oci_layout import LayoutDestination, RefName
+from dockyard.transport import oci_layout
+from dockyard.transport.oci_layout import RefName
 
 sys.path.insert(0, os.fspath(Path(__file__).resolve().parents[1] / "unit" / "scan" / "sbom"))
 from sbom_images import mixed_image
@@ -34,13 +34,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
 
 
 def _layout(path: Path, image: StaticImage) -> Path:
-    dest = LayoutDestination(path, as_tar=False)
-    try:
-        put_image(dest, image)
-        dest.name([RefName("app")])
-        dest.commit()
-    finally:
-        dest.close()
+    oci_layout.write([(image, [RefName("app")])], path, as_tar=False)
     return path
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_util import require_tool
+from fixtures_util import offline_prefix, peer_tool
 from packaging.version import InvalidVersion, Version
 
 from dockyard.image.build import build_image, file
@@ -71,23 +70,10 @@ def _need(path: Path) -> None:
         pytest.skip(f"{path} is missing")
 
 
-def _peer(name: str) -> str:
-    beside = Path(sys.executable).parent / name
-    return os.fspath(beside) if beside.exists() else require_tool(name)
-
-
-def _offline() -> list[str]:
-    """``unshare -n``: Trivy runs without any network, when the kernel lets us."""
-    unshare = shutil.which("unshare")
-    if unshare and subprocess.run([unshare, "-n", "true"], capture_output=True).returncode == 0:
-        return [unshare, "-n"]
-    return []
-
-
 def trivy_findings(archive: Path, cache: Path, *, fixed: bool = False) -> set[Finding]:
     proc = subprocess.run(
         [
-            *_offline(), _peer("trivy"), "image", "--input", os.fspath(archive), "--format", "json",
+            *offline_prefix(), peer_tool("trivy"), "image", "--input", os.fspath(archive), "--format", "json",
             "--scanners", "vuln", "--skip-version-check", "--disable-telemetry", "--skip-db-update",
             "--offline-scan", "--cache-dir", os.fspath(cache), "--quiet",
         ],
