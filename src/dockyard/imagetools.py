@@ -30,6 +30,7 @@ from dockyard.oci.manifest import Manifest
 from dockyard.oci.platform import Platform
 from dockyard.oci.reference import Reference
 from dockyard.remote_ops import go_descriptor
+from dockyard.transport.base import MAX_INDEX_DEPTH
 
 if TYPE_CHECKING:
     from dockyard.transport.registry.client import RegistryClient
@@ -38,7 +39,6 @@ Progress = Callable[[str], None]
 
 _REFERENCE_ANNOTATIONS: Final = ("com.docker.reference.digest", "vnd.docker.reference.digest")
 _PFX: Final = "  "
-_MAX_DEPTH: Final = 4
 
 
 # --- inspect -----------------------------------------------------------------------------------------------------
@@ -211,7 +211,7 @@ def image_value(client: RegistryClient, item: Inspected) -> Any:
 
     def visit(repo: str, parsed: Index | Manifest, desc: Descriptor | None, depth: int) -> None:
         if isinstance(parsed, Index):
-            if depth > _MAX_DEPTH:
+            if depth > MAX_INDEX_DEPTH:
                 raise InvalidManifest(f"{item.ref.familiar()}: indexes nested too deeply")
             for child in parsed.manifests:
                 if child.media_type not in mediatype.MANIFEST_TYPES | mediatype.INDEX_TYPES:
@@ -367,7 +367,7 @@ def _resolve_source(clients: Clients, src: Source) -> None:
     src.digest = got.digest
     src.size = len(got.data)
     src.media_type = src.media_type or got.media_type
-    if src.media_type in (mediatype.DOCKER_SCHEMA1_MANIFEST, mediatype.DOCKER_SCHEMA1_SIGNED):
+    if src.media_type in mediatype.SCHEMA1_TYPES:
         raise InvalidManifest("schema1 manifests are not allowed in manifest lists")
     if src.media_type in mediatype.MANIFEST_TYPES and (src.platform is None or not src.platform.os):
         parsed = parse_any(got.data, src.media_type)

@@ -26,6 +26,8 @@ DOCKER_SCHEMA1_MANIFEST: Final = "application/vnd.docker.distribution.manifest.v
 DOCKER_SCHEMA1_SIGNED: Final = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 
 MANIFEST_TYPES: Final = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
+#: Schema 1 manifests (signed or not): retired by Docker, refused with a clear error wherever they come in.
+SCHEMA1_TYPES: Final = frozenset({DOCKER_SCHEMA1_MANIFEST, DOCKER_SCHEMA1_SIGNED})
 INDEX_TYPES: Final = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
 CONFIG_TYPES: Final = frozenset({OCI_CONFIG, DOCKER_CONFIG})
 LAYER_TYPES: Final = frozenset(

@@ -36,14 +36,6 @@ MAX_CONFIG_SIZE = 8 << 20
 #: Manifests and indexes larger than this are refused (Distribution's default limit is 4 MiB).
 MAX_MANIFEST_SIZE = 4 << 20
 
-#: Schema 1 manifests (signed or not): retired by Docker, refused with a clear error.
-SCHEMA1_TYPES = frozenset(
-    {
-        "application/vnd.docker.distribution.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.v1+prettyjws",
-    }
-)
-
 
 class Source(Protocol):
     """Where an image or index is read from."""
@@ -103,7 +95,7 @@ def verified_child(raw: RawManifest, desc: Descriptor, where: str) -> RawManifes
 
 def parse_raw(raw: RawManifest, where: str) -> Index | Manifest:
     """A manifest or index parsed; schema 1 refused with Docker's advice."""
-    if raw.media_type in SCHEMA1_TYPES:
+    if raw.media_type in mediatype.SCHEMA1_TYPES:
         raise InvalidManifest(
             f"{where} is a Docker image manifest schema 1, which is deprecated and not supported: "
             "push it again with a current client"

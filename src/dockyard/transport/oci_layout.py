@@ -53,7 +53,6 @@ from dockyard.transport._tarutil import (
 from dockyard.transport.base import SourceIndex, is_image_manifest, source_image
 
 _CHUNK: Final = 1 << 20
-_MAX_INDEX_DEPTH: Final = 4
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,22 +16,13 @@ from dockyard.errors import InvalidManifest, InvalidReference
 from dockyard.image.transfer import RawManifest
 from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest
-from dockyard.oci.index import Index, parse_any
+from dockyard.oci.index import Index
 from dockyard.oci.manifest import Manifest
 from dockyard.oci.reference import Reference
 
 if TYPE_CHECKING:
     from dockyard.transport.registry.client import RegistryClient
     from dockyard.transport.registry.credentials import CredentialSource
-
-#: Schema 1 manifests (signed or not): retired by Docker, refused with a clear error.
-_SCHEMA1 = frozenset(
-    {
-        "application/vnd.docker.distribution.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.v1+prettyjws",
-    }
-)
-_MAX_INDEX_DEPTH = 4
 
 
 def insecure_registries(extra: Iterable[str] = ()) -> frozenset[str]:
@@ -88,15 +79,10 @@ def resolve(client: RegistryClient, ref: Reference) -> Target:
 
 def parse_target(ref: Reference, data: bytes, media_type: str, digest: Digest) -> Target:
     """What ``data`` (a manifest or index the registry sent for ``ref``) is; schema 1 refused."""
-    if media_type in _SCHEMA1:
-        raise InvalidManifest(
-            f"{ref.familiar()} is a Docker image manifest schema 1, which is deprecated and not supported: "
-            "push it again with a current client"
-        )
-    try:
-        parsed = parse_any(data, media_type or None)
-    except InvalidManifest as exc:
-        raise InvalidManifest(f"{ref.familiar()}: {exc}") from None
+    from dockyard.image.transfer import RawManifest
+    from dockyard.transport.base import parse_raw
+
+    parsed = parse_raw(RawManifest(data, media_type), ref.familiar())
     kind = parsed.media_type
     return Target(ref, data, kind, digest, parsed)
 
