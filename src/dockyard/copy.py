@@ -186,6 +186,12 @@ class Context:
             client.close()
         self.clients.clear()
 
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 @dataclass(frozen=True, slots=True)
 class Place:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 from dockyard.compat.gojson import marshal_ordered as go_marshal
 from dockyard.compat.gotime import rfc3339_nano as go_time
 from dockyard.compat.tabwriter import tabwrite
+from dockyard.copy import Context
 from dockyard.errors import DockyardError, InvalidInput, InvalidManifest, InvalidReference, SizeMismatch
 from dockyard.oci import mediatype
 from dockyard.oci.descriptor import Descriptor
@@ -317,40 +318,14 @@ def parse_source(text: str) -> Source:
         ) from None
 
 
-class Clients:
-    """One registry client per domain, closed together."""
-
-    def __init__(self, insecure: Iterable[str] = ()) -> None:
-        self.insecure = tuple(insecure)
-        self._clients: dict[str, RegistryClient] = {}
-
-    def get(self, domain: str) -> RegistryClient:
-        from dockyard.transport import remote
-
-        if domain not in self._clients:
-            self._clients[domain] = remote.client_for(domain, insecure=self.insecure)
-        return self._clients[domain]
-
-    def close(self) -> None:
-        for client in self._clients.values():
-            client.close()
-        self._clients.clear()
-
-    def __enter__(self) -> Clients:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 def _same_repo(a: Reference, b: Reference) -> bool:
     return a.domain == b.domain and a.path == b.path
 
 
-def _resolve_source(clients: Clients, src: Source) -> None:
+def _resolve_source(clients: Context, src: Source) -> None:
     """Fetch the source's manifest; fill in its media type, digest, size and (for images) platform."""
     assert src.ref is not None
-    client = clients.get(src.ref.domain)
+    client = clients.client(src.ref.domain)
     ref = src.ref.with_default_tag()
     ident: str | Digest
     if src.digest is not None:
@@ -458,20 +433,20 @@ def create(
             only = next(iter(repos.values())).untagged()
             s.ref = only.with_digest(s.digest) if s.digest is not None else only.with_default_tag()
     progress = on_progress or (lambda _line: None)
-    with Clients(insecure) as clients:
+    with Context(insecure=tuple(insecure)) as clients:
         for s in srcs:
             _resolve_source(clients, s)
         raw, desc = combine(srcs, prefer_index=prefer_index)
         if dry_run:
             return CreateResult(raw, desc, ())
         for target in targets:
-            dst = clients.get(target.domain)
+            dst = clients.client(target.domain)
             for s in srcs:
                 assert s.ref is not None
                 if _same_repo(s.ref, target):
                     continue
                 progress(f"copying {s.digest} from {s.ref} to {target}")
-                _copy_source(clients.get(s.ref.domain), s, dst, target)
+                _copy_source(clients.client(s.ref.domain), s, dst, target)
             progress(f"pushing {desc.digest} to {target}")
             tagged = target if target.digest is not None and target.tag is None else target.with_default_tag()
             where: str | Digest = tagged.tag if tagged.tag is not None else desc.digest
@@ -501,7 +476,6 @@ def _copy_source(src: RegistryClient, source: Source, dst: RegistryClient, targe
 
 
 __all__ = [
-    "Clients",
     "CreateResult",
     "Inspected",
     "Source",
