@@ -17,6 +17,9 @@
     ├── Conflict                                  the operation would break Docker's rules (rmi)
     ├── StoreError                                the local store is damaged or locked
     ├── CredentialsError                          a Docker config.json or credential helper failed
+    ├── BuildError                                a build step failed (a RUN's exit code, a missing COPY source)
+    │   ├── DockerfileError (InvalidInput)        a Dockerfile that does not parse: names the file and line
+    │   └── BuildUnavailable                      no runtime / kernel feature / emulator for what was asked
     └── RegistryError                             a registry answered with an error (codes + status)
         ├── RegistryAuthError                     401/403: no, wrong or insufficient credentials
         ├── RegistryNotFound (NotFound)           404: MANIFEST_UNKNOWN, BLOB_UNKNOWN, NAME_UNKNOWN ...
@@ -110,6 +113,27 @@ class CredentialsError(DockyardError):
     """A Docker ``config.json`` that does not parse, or a credential helper that failed."""
 
 
+class BuildError(DockyardError):
+    """A build step failed: a RUN's exit code, a COPY source that is not in the context, a bad stage name."""
+
+
+class DockerfileError(BuildError, InvalidInput):
+    """A Dockerfile (or .dockerignore) that does not parse; the message names the file and the line."""
+
+    def __init__(self, path: str, line: int, message: str) -> None:
+        super().__init__(f"{path}:{line}: {message}" if line else f"{path}: {message}")
+        self.path = path
+        self.line = line
+        self.reason = message
+
+
+class BuildUnavailable(BuildError):
+    """What the build needs is not on this machine: an OCI runtime, overlayfs, root, QEMU for a platform.
+
+    The message names the missing package or kernel feature.
+    """
+
+
 class RegistryError(DockyardError):
     """A registry answered with an error: the Distribution error codes it sent and the HTTP status.
 
@@ -170,10 +194,13 @@ class RegistryUnavailable(RegistryError):
 
 __all__ = [
     "BlobNotFound",
+    "BuildError",
+    "BuildUnavailable",
     "Conflict",
     "ContainerNotFound",
     "CredentialsError",
     "DigestMismatch",
+    "DockerfileError",
     "DockyardError",
     "ImageNotFound",
     "InvalidArchive",
