@@ -13,14 +13,15 @@ from dockyard.cli.common import err, open_store, out
 INCOMPLETE = 3
 
 
-def layer_progress() -> Callable[[int, int, str, bool], None]:
-    """The layers read or found cached, one line rewritten in place on a terminal (nothing otherwise)."""
+def layer_progress() -> Callable[[int, int, str, bool, int], None]:
+    """The layers read or found cached and the package records found so far, one line rewritten in place on a
+    terminal (nothing otherwise)."""
     tty = sys.stderr.isatty()
 
-    def progress(index: int, total: int, diff_id: str, cached: bool) -> None:
+    def progress(index: int, total: int, diff_id: str, cached: bool, found: int) -> None:
         if tty:
             state = "cached" if cached else "read"
-            sys.stderr.write(f"\r  layer {index + 1}/{total} {diff_id[7:19]} {state}\x1b[K")
+            sys.stderr.write(f"\r  layer {index + 1}/{total} {diff_id[7:19]} {state}, {found} packages found\x1b[K")
             if index + 1 == total:
                 sys.stderr.write("\r\x1b[K")
 
@@ -37,7 +38,7 @@ def cmd_sbom(args: argparse.Namespace) -> int:
     with open_store(args) as store, open_image(args.image, store, platform=platform) as (image, _loc):
         cache_root = None if args.no_cache else store.cache_dir / "sbom"
         result = sbom(image, cache_root=cache_root, progress=progress)
-    text = formats.render(result, args.format, args.image)
+    text = formats.render(result, args.format, args.image, cache_root=cache_root)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(text)

@@ -92,7 +92,7 @@ def _scan(
     *,
     platform: Platform | None,
     ignore_unfixed: bool,
-    progress: Callable[[int, int, str, bool], None] | None,
+    progress: Callable[[int, int, str, bool, int], None] | None,
     warn: Callable[[str], None],
 ) -> Part:
     from dockyard.scan.sbom import sbom
@@ -115,7 +115,7 @@ def analyze(
     platform: Platform | None = None,
     ignore_unfixed: bool = False,
     with_base: bool = True,
-    progress: Callable[[int, int, str, bool], None] | None = None,
+    progress: Callable[[int, int, str, bool, int], None] | None = None,
 ) -> ImageReport:
     """Scan ``text`` (any place the copy engine reads) and, when the store holds its base image, the base too."""
     warnings: list[str] = []

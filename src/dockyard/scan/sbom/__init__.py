@@ -11,8 +11,8 @@ from pathlib import Path
 from dockyard.image.base import Image
 from dockyard.scan.sbom.result import Sbom, lookup
 
-Progress = Callable[[int, int, str, bool], None]
-"""``(layer index, layer count, diff_id, cached)`` after each layer."""
+Progress = Callable[[int, int, str, bool, int], None]
+"""``(layer index, layer count, diff_id, cached, package records found so far)`` after each layer."""
 
 
 def sbom(image: Image, *, cache_root: Path | None = None, progress: Progress | None = None) -> Sbom:

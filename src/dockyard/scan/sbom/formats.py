@@ -1,14 +1,20 @@
 """An SBOM written out: ``json`` (dockyard's own document), ``table``, ``cyclonedx`` (CycloneDX 1.6 JSON through
 ``cyclonedx-python-lib``) and ``spdx`` (SPDX 2.3 JSON through ``spdx-tools``, validated by it as it writes).
-The libraries are imported only by the format that needs them."""
+The libraries are imported only by the format that needs them.
+
+With a cache root, a CycloneDX or SPDX document is kept per SBOM content (``rendered/``): the same image written
+again takes the kept document with a new serial number / namespace and creation time, without importing or
+running the library (~0.1 s of a cached ``sbom --format cyclonedx``)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Final
 
 from dockyard.compat.runewidth import string_width
@@ -213,8 +219,46 @@ FORMATS: Final[dict[str, Callable[[Sbom, str], str]]] = {
 }
 
 
-def render(sbom: Sbom, fmt: str, name: str) -> str:
-    return FORMATS[fmt](sbom, name)
+def _fresh_cyclonedx(text: str) -> str:
+    """A kept CycloneDX document as a new one: a new ``serialNumber`` and ``metadata.timestamp``."""
+    now = datetime.now(UTC).isoformat()
+    text = re.sub(r'"timestamp": "[^"]*"', lambda _: f'"timestamp": "{now}"', text, count=1)
+    serial = f"urn:uuid:{uuid.uuid4()}"
+    return re.sub(r'"serialNumber": "urn:uuid:[0-9a-f-]+"', lambda _: f'"serialNumber": "{serial}"', text, count=1)
+
+
+def _fresh_spdx(text: str) -> str:
+    """A kept SPDX document as a new one: a new ``documentNamespace`` (its UUID) and ``creationInfo.created``."""
+    now = datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = re.sub(r'"created": "[^"]*"', lambda _: f'"created": "{now}"', text, count=1)
+    ns = r'("documentNamespace": "[^"]*-)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"'
+    return re.sub(ns, lambda m: f'{m.group(1)}{uuid.uuid4()}"', text, count=1)
+
+
+#: The formats whose documents are kept, and how a kept one is made new.
+_KEPT: Final[dict[str, Callable[[str], str]]] = {"cyclonedx": _fresh_cyclonedx, "spdx": _fresh_spdx}
+
+
+def render(sbom: Sbom, fmt: str, name: str, *, cache_root: Path | None = None) -> str:
+    """``sbom`` written in ``fmt``; with ``cache_root``, CycloneDX and SPDX documents of complete SBOMs are kept."""
+    fresh = _KEPT.get(fmt)
+    if cache_root is None or fresh is None or not sbom.complete:
+        return FORMATS[fmt](sbom, name)
+    doc = json.dumps([fmt, name, _version(), sbom.to_doc()], sort_keys=True, separators=(",", ":"))
+    path = cache_root / "rendered" / f"{hashlib.sha256(doc.encode()).hexdigest()}.{fmt}.json"
+    try:
+        return fresh(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        pass
+    text = FORMATS[fmt](sbom, name)
+    from dockyard.atomicfile import write_atomically
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, text.encode("utf-8"))
+    except OSError:
+        pass  # the cache is an optimisation: a read-only store still gets its document
+    return text
 
 
 __all__ = ["FORMATS", "render", "to_cyclonedx", "to_json", "to_spdx", "to_table"]

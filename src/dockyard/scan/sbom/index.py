@@ -36,6 +36,7 @@ def _walk_all(
     results: list[LayerResult] = []
     warnings: list[str] = []
     layers = image.layers()
+    found = 0
     for i, layer in enumerate(layers):
         diff_id = str(layer.diff_id())
         cached = (
@@ -50,7 +51,8 @@ def _walk_all(
             empty = tuple(AnalyzerLayer(a.name, a.version) for a in [_RELEASE, *analyzers])
             results.append(LayerResult(diff_id, LayerChanges(), empty))
         if progress is not None:
-            progress(i, len(layers), diff_id, cached)
+            found += sum(isinstance(f.value, Found) for a in results[-1].analyzers for f in a.findings)
+            progress(i, len(layers), diff_id, cached, found)
     return results, warnings
 
 

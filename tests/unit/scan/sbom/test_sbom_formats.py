@@ -119,3 +119,49 @@ def test_cli_archives_written_by_save(cli, tmp_path: Path) -> None:  # type: ign
         assert json.loads(proc.stdout)["packages"] == stored
     missing = cli("sbom", "example/none:1", check=False)
     assert missing.returncode != 0 and "No such image" in missing.stderr
+
+
+@pytest.mark.parametrize(("fmt", "fields"), [("cyclonedx", ("serialNumber",)), ("spdx", ("documentNamespace",))])
+def test_kept_documents_are_new_documents(
+    sbom: Sbom, tmp_path: Path, fmt: str, fields: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CycloneDX/SPDX document written again from the cache differs from the first only in its serial number
+    (namespace) and creation time, and still validates; another name or other packages are not served from it."""
+    from dockyard.scan.sbom import formats
+
+    first = render(sbom, fmt, "example/app:1", cache_root=tmp_path)
+    assert len(list((tmp_path / "rendered").iterdir())) == 1
+    writer = formats.FORMATS[fmt]
+
+    def not_again(*_: object) -> str:
+        raise AssertionError("the kept document should have been used")
+
+    monkeypatch.setitem(formats.FORMATS, fmt, not_again)
+    again = render(sbom, fmt, "example/app:1", cache_root=tmp_path)
+    monkeypatch.setitem(formats.FORMATS, fmt, writer)
+    a, b = json.loads(first), json.loads(again)
+    for field in fields:
+        assert a.pop(field) != b.pop(field)
+    if fmt == "cyclonedx":
+        a["metadata"].pop("timestamp"), b["metadata"].pop("timestamp")
+        from cyclonedx.schema import SchemaVersion
+        from cyclonedx.validation.json import JsonStrictValidator
+
+        assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(again) is None
+    else:
+        a["creationInfo"].pop("created"), b["creationInfo"].pop("created")
+        assert b["name"] == "example/app:1"
+    assert a == b
+    other = json.loads(render(sbom, fmt, "example/other:2", cache_root=tmp_path))
+    assert "example/other:2" in json.dumps(other)
+    assert len(list((tmp_path / "rendered").iterdir())) == 2
+
+
+def test_progress_counts_layers_and_packages() -> None:
+    calls: list[tuple[int, int, bool, int]] = []
+    image = mixed_image()
+    result = build(image, progress=lambda i, n, _d, cached, found: calls.append((i, n, cached, found)))
+    layers = len(image.layers())
+    assert [(i, n, c) for i, n, c, _ in calls] == [(i, layers, False) for i in range(layers)]
+    counts = [f for *_, f in calls]
+    assert counts == sorted(counts) and counts[-1] >= len(result.packages)
