@@ -12,6 +12,7 @@ from dockyard.layers.digesting import copy_and_digest
 from dockyard.oci.digest import Digest
 from dockyard.store.image import StoreImage
 from dockyard.store.lock import file_lock
+from dockyard.store.metadata import BUILD_CACHE
 
 if TYPE_CHECKING:
     from dockyard.store.core import ImageSummary, StoreCore
@@ -156,8 +157,8 @@ def _check(store: StoreCore, *, rehash: bool) -> CheckReport:
                 problems.append(problem)
     for blob, users in sorted(used.items()):
         if blob not in present:
-            who = ", ".join(sorted(u[7:19] for u in users))
-            problems.append(f"blob {blob} is missing (used by image {who})")
+            who = ", ".join(sorted("the build cache" if u == BUILD_CACHE else f"image {u[7:19]}" for u in users))
+            problems.append(f"blob {blob} is missing (used by {who})")
     for row in store.meta.images():
         try:
             image = StoreImage(store, row)

@@ -163,6 +163,7 @@ def prune(store: StoreCore, *, all_unused: bool = False) -> tuple[list[DeleteRec
                     _untag(store, ref, image_id)
                     records.append(DeleteRecord("Untagged", ref.familiar()))
                 records.extend(_delete_image(store, image_id))
+            store.meta.forget_unused_steps(db, all_steps=all_unused)  # build steps whose layers no image uses
         reclaimed = collect_garbage(store)  # freed blobs, and a dead writer's temp files and old uploads
     return records, reclaimed
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +37,22 @@ class LayerRow:
     compressed_size: int
     size: int
     content_size: int  # Docker's SIZE of the layer
+
+
+#: The user ``referenced_blobs`` names for blobs the build cache keeps.
+BUILD_CACHE = "build-cache"
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRow:
+    """A build step in the cache: its key, the layer it made (None: no layer) and its history line."""
+
+    key: str
+    diff_id: str | None
+    created_by: str
+    description: str
+    created: str
+    last_used: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +275,10 @@ class Metadata:
             "SELECT il.image_id, f.blob_digest FROM image_layers il JOIN layer_forms f ON f.diff_id = il.diff_id"
         ):
             used.setdefault(blob, set()).add(image_id)
+        for (blob,) in self.conn.execute(
+            "SELECT l.blob_digest FROM build_cache c JOIN layers l ON l.diff_id = c.diff_id"
+        ):
+            used.setdefault(blob, set()).add(BUILD_CACHE)
         for blob, image_id in self.conn.execute("SELECT digest, image_id FROM manifests WHERE image_id IS NOT NULL"):
             used.setdefault(blob, set()).add(image_id)
         for blob, image_id in self.conn.execute(
@@ -539,7 +559,63 @@ class Metadata:
         self.forget_unused_layers()
 
     def forget_unused_layers(self) -> None:
-        self.conn.execute("DELETE FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers)")
+        self.conn.execute(
+            "DELETE FROM layers WHERE diff_id NOT IN (SELECT diff_id FROM image_layers) "
+            "AND diff_id NOT IN (SELECT diff_id FROM build_cache WHERE diff_id IS NOT NULL)"
+        )
+
+    # --- build cache -------------------------------------------------------------------------------------
+
+    def cache_step(self, key: str, now: str) -> CacheRow | None:
+        """The build step recorded under ``key`` (its last use set to ``now``), or None."""
+        with self.write() as db:
+            row = db.execute(
+                "SELECT key, diff_id, created_by, description, created, last_used FROM build_cache WHERE key = ?",
+                (key,),
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute("UPDATE build_cache SET last_used = ? WHERE key = ?", (now, key))
+        return CacheRow(*row)
+
+    def record_step(self, row: CacheRow, layer: LayerRow | None) -> None:
+        """A build step and the layer it made (kept once per diff_id, the first writer's blob), in one transaction."""
+        with self.write() as db:
+            if layer is not None:
+                db.execute(
+                    "INSERT OR IGNORE INTO layers "
+                    "(diff_id, blob_digest, media_type, compressed_size, size, content_size) VALUES (?, ?, ?, ?, ?, ?)",
+                    (layer.diff_id, layer.blob_digest, layer.media_type, layer.compressed_size, layer.size,
+                     layer.content_size),
+                )  # fmt: skip
+            db.execute(
+                "INSERT OR REPLACE INTO build_cache (key, diff_id, created_by, description, created, last_used) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (row.key, row.diff_id, row.created_by, row.description, row.created, row.last_used),
+            )
+
+    def cache_steps(self) -> list[CacheRow]:
+        return [
+            CacheRow(*r)
+            for r in self.conn.execute(
+                "SELECT key, diff_id, created_by, description, created, last_used FROM build_cache ORDER BY last_used"
+            )
+        ]
+
+    def forget_unused_steps(self, db: sqlite3.Connection, *, all_steps: bool) -> int:
+        """Drop the build steps whose layer no image uses (and steps without a layer), or every step; returns how
+        many (inside the caller's transaction)."""
+        if all_steps:
+            return int(db.execute("DELETE FROM build_cache").rowcount)
+        return int(
+            db.execute(
+                "DELETE FROM build_cache WHERE diff_id IS NULL OR diff_id NOT IN (SELECT diff_id FROM image_layers)"
+            ).rowcount
+        )
+
+    def forget_steps(self, db: sqlite3.Connection, keys: Iterable[str]) -> None:
+        """Drop build steps (inside the caller's transaction); their layers go with the next collection."""
+        db.executemany("DELETE FROM build_cache WHERE key = ?", [(k,) for k in keys])
 
     def integrity_problem(self) -> str | None:
         """SQLite's own check of the database file: None when it is sound."""

@@ -8,6 +8,8 @@ ROOT/
   vuln.db                SQLite (WAL): the offline OSV vulnerability database (scan/vuln/db.py)
   gc.lock                flock: shared while ingesting, exclusive while deleting blobs
   cache/                 derived data, rebuildable, safe to delete (cache/sbom/: the scanner's SBOM cache)
+  build/                 builds: snapshots/<diff_id> (layers unpacked for overlayfs), work/ (a running build's
+                         mounts and runtime state; what a killed build left is cleaned by the next one)
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ class StorePaths:
     @property
     def cache(self) -> Path:
         return self.root / "cache"
+
+    @property
+    def build(self) -> Path:
+        return self.root / "build"
 
     @property
     def gc_lock(self) -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -88,7 +88,20 @@ CREATE TABLE IF NOT EXISTS containers (
     created TEXT NOT NULL,
     command TEXT NOT NULL DEFAULT ''   -- the image's Entrypoint + Cmd when it was created (COMMAND column)
 );
+CREATE TABLE IF NOT EXISTS build_cache (  -- build steps by BuildKit-style cache key, keeping their layers
+    key TEXT PRIMARY KEY,
+    diff_id TEXT,                      -- the layer the step made, NULL for a step that adds none
+    created_by TEXT NOT NULL,          -- the step's history line
+    description TEXT NOT NULL DEFAULT '',
+    created TEXT NOT NULL,
+    last_used TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS build_cache_diff ON build_cache(diff_id);
 """
+
+#: Schema 3 -> 4: the build cache.
+_BUILD_CACHE = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS build_cache") :]
+_MIGRATE_3_TO_4 = tuple(stmt.strip() for stmt in _BUILD_CACHE.split(";") if stmt.strip())
 
 #: Schema 2 -> 3: manifests and indexes kept by digest; a tag remembers its manifest or index; containers keep
 #: their command. Existing tags point at their image's manifest; ``extra_blobs`` (index bytes kept before 3)
@@ -121,6 +134,9 @@ def migrate(conn: sqlite3.Connection, version: int) -> None:
             conn.execute("ALTER TABLE layers ADD COLUMN content_size INTEGER")
         if version <= 2:
             _migrate_to_3(conn)
+        if version <= 3:
+            for stmt in _MIGRATE_3_TO_4:
+                conn.execute(stmt)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

@@ -16,7 +16,7 @@ from dockyard.oci.digest import Digest
 from dockyard.oci.timefmt import parse_time
 from dockyard.store.blobs import BlobStore
 from dockyard.store.core import ImageSummary
-from dockyard.store.metadata import ContainerRow, LayerRow, Metadata
+from dockyard.store.metadata import CacheRow, ContainerRow, LayerRow, Metadata
 from dockyard.store.paths import StorePaths, default_root
 
 if TYPE_CHECKING:
@@ -296,6 +296,51 @@ class Store:
     def vuln_db_path(self) -> Path:
         """The OSV database (``dockyard db``) kept with the store."""
         return self.paths.vuln_db
+
+    @property
+    def build_dir(self) -> Path:
+        """Where builds keep unpacked layers and their running state (see :mod:`dockyard.store.paths`)."""
+        return self.paths.build
+
+    # --- build cache --------------------------------------------------------------------------------------
+
+    def build_step(self, key: str) -> CacheRow | None:
+        """The build step cached under ``key`` whose layer (if it made one) the store still holds, or None."""
+        row = self.meta.cache_step(key, _now())
+        if row is None or row.diff_id is None:
+            return row
+        layer = self.meta.layer(row.diff_id)
+        if layer is None or not self.blobs.exists(Digest.parse(layer.blob_digest)):
+            return None
+        return row
+
+    def record_build_step(
+        self,
+        key: str,
+        created_by: str,
+        *,
+        description: str = "",
+        layer: tuple[Path, Digest, Digest, str] | None = None,
+        diff_id: str | None = None,
+    ) -> CacheRow:
+        """Cache a build step. ``layer`` is a layer blob it made: (file, digest, diff_id, media type), put in the
+        store (verified) unless the store holds that diff_id already; ``diff_id`` names a layer already held.
+        Hold the gc lock shared around a build (a prune between put and record would take the blob)."""
+        row_layer: LayerRow | None = None
+        if layer is not None:
+            path, digest, layer_diff, media_type = layer
+            diff_id = str(layer_diff)
+            known = self.meta.layer(diff_id)
+            if known is None or not self.blobs.exists(Digest.parse(known.blob_digest)):
+                with open(path, "rb") as f:
+                    got = self.blobs.put_layer(f, digest, layer_diff, path.stat().st_size)
+                row_layer = LayerRow(
+                    diff_id, str(digest), media_type, got.size, got.uncompressed_size, got.content_size
+                )
+        now = _now()
+        row = CacheRow(key, diff_id, created_by, description, now, now)
+        self.meta.record_step(row, row_layer)
+        return row
 
     def keep_manifest(self, raw: RawManifest, image_id: str) -> None:
         """Keep another manifest of an image (the one a push wrote after compressing its layers)."""

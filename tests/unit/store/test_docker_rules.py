@@ -15,6 +15,7 @@ from dockyard.errors import ContainerNotFound, InvalidReference
 from dockyard.image.build import build_image, file, symlink
 from dockyard.image.sample import app_image, base_image
 from dockyard.oci import reference as refs
+from dockyard.store.schema import SCHEMA_VERSION
 from dockyard.store.store import Store
 from dockyard.transport import docker_archive
 
@@ -151,7 +152,7 @@ def test_store_from_schema_1_is_migrated(store: Store, dockyard_root: Path) -> N
     store.meta.conn.execute("PRAGMA user_version = 1")
     store.close()
     with Store(dockyard_root) as again:
-        assert again.meta.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert again.meta.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert again.summaries()[0].size == size
         assert all(row.content_size == row.size for row in again.meta.layers())  # unknown: the tar length
         assert again.check().ok

@@ -17,6 +17,7 @@ from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest
 from dockyard.oci.index import Index
 from dockyard.oci.platform import Platform
+from dockyard.store.schema import SCHEMA_VERSION
 from dockyard.store.store import Store
 
 TESTDATA = Path(__file__).parents[2] / "testdata"
@@ -51,7 +52,7 @@ def test_schema_2_store_is_migrated(dockyard_root: Path) -> None:
     with tarfile.open(TESTDATA / "store-v2.tar.gz") as tar:
         tar.extractall(dockyard_root, filter="data")
     with Store(dockyard_root) as store:
-        assert store.meta.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert store.meta.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert store.meta.tag_manifest("example.com/base", "1") == V2_BASE_MANIFEST
         assert store.meta.tag_manifest("example.com/app", "latest") == V2_APP_MANIFEST
         # the index kept as an extra blob is now a kept index with its children
