@@ -82,9 +82,7 @@ def _mount_api(lowers_top_first: Sequence[Path], upper: Path, work: Path, target
                     if e.errno != errno.EINVAL:
                         raise
                     _fs_log(fd)  # drop the message about an option this kernel does not know
-            ret = _libc.syscall(
-                _SYS_FSCONFIG, ctypes.c_int(fd), ctypes.c_uint(_FSCONFIG_CMD_CREATE), None, None, 0
-            )
+            ret = _libc.syscall(_SYS_FSCONFIG, ctypes.c_int(fd), ctypes.c_uint(_FSCONFIG_CMD_CREATE), None, None, 0)
             _check(ret, "creating the overlay")
         except OSError as e:
             log = _fs_log(fd)
