@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.build.runtime import RunSpec, Snapshots, available, cleanup_stale, diff, overlay, run
-from dockyard.build.runtime.mounts import mounts_under
+from dockyard.build.runtime.mounts import _legacy_mount, mounts_under, unmount_all
 from dockyard.errors import BuildError
 from dockyard.layers.tarstream import TarHeader, TarReader
 
@@ -234,3 +234,20 @@ def test_many_layers(work: Path) -> None:
         assert len([n for n in os.listdir(r.merged) if n.startswith("f")]) == 120
         assert (r.merged / "shared").read_text() == "119"  # the last given is the top
     assert elapsed < 5
+
+
+def test_legacy_mount_with_relative_names(work: Path) -> None:
+    """Kernels without ``lowerdir+``: mount(2), with names relative to the layers' parent when too long."""
+    lowers = []
+    for i in range(60):
+        d = work / "layers" / f"layer-with-a-long-name-to-exceed-one-page-of-mount-options-{i:03d}"
+        d.mkdir(parents=True)
+        (d / "shared").write_text(str(i))
+        lowers.append(d)
+    for d in ("upper", "wd", "merged"):
+        (work / d).mkdir()
+    _legacy_mount(list(reversed(lowers)), work / "upper", work / "wd", work / "merged")
+    try:
+        assert (work / "merged/shared").read_text() == "59"
+    finally:
+        unmount_all(work)

@@ -8,7 +8,9 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
@@ -113,21 +115,30 @@ def _legacy_mount(lowers_top_first: Sequence[Path], upper: Path, work: Path, tar
         ret = _libc.mount(b"overlay", os.fsencode(target), b"overlay", 0, opts.encode())
         _check(ret, f"mounting overlayfs on {target}")
         return
-    # Too long: relative names from the layers' common parent, in a child whose working directory it is.
-    base = Path(os.path.commonpath([*lowers_top_first, upper, work]))
-    rel = [os.path.relpath(p, base) for p in lowers_top_first]
-    opts = options(":".join(rel), os.path.relpath(upper, base), os.path.relpath(work, base))
-    if len(opts) > _MAX_OPTIONS:
-        raise BuildError(f"{len(lowers_top_first)} layers do not fit in one overlay mount on this kernel")
-    proc = subprocess.run(
-        ["mount", "-t", "overlay", "overlay", "-o", opts, os.fspath(target)],
-        cwd=base,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode:
-        raise OSError(errno.EINVAL, f"mount overlay: {proc.stderr.strip()}")
+    # Too long: short symbolic links to the layers (as Docker's overlay2 driver makes), named relative to
+    # their directory in a child whose working directory it is; the mount keeps the layers, not the links.
+    links = Path(tempfile.mkdtemp(prefix="l-", dir=upper.parent))
+    try:
+        for i, p in enumerate(lowers_top_first):
+            os.symlink(os.path.abspath(p), links / f"{i:x}")
+        opts = options(
+            ":".join(f"{i:x}" for i in range(len(lowers_top_first))),
+            os.path.abspath(upper),
+            os.path.abspath(work),
+        )
+        if len(opts) > _MAX_OPTIONS:
+            raise BuildError(f"{len(lowers_top_first)} layers do not fit in one overlay mount on this kernel")
+        proc = subprocess.run(
+            ["mount", "-t", "overlay", "overlay", "-o", opts, os.path.abspath(target)],
+            cwd=links,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode:
+            raise OSError(errno.EINVAL, f"mount overlay: {proc.stderr.strip()}")
+    finally:
+        shutil.rmtree(links)
 
 
 def mount_overlay(lowers_top_first: Sequence[Path], upper: Path, work: Path, target: Path) -> None:
