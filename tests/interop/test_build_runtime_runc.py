@@ -193,9 +193,10 @@ def test_interrupt_kills_and_cleans_up(base: Path, work: Path) -> None:
 
 
 CHILD = """
-import sys
+import signal, sys
 from pathlib import Path
 from dockyard.build.runtime import RunSpec, overlay, run
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # what a builder does: SIGTERM -> exception
 work = Path(sys.argv[2])
 with overlay([Path(sys.argv[1])], work / "ovl") as r:
     run(RunSpec(args=("sh", "-c", "echo started; exec sleep 62.5"), env=()), r,
@@ -203,7 +204,7 @@ with overlay([Path(sys.argv[1])], work / "ovl") as r:
 """
 
 
-def test_cleanup_after_a_killed_build(base: Path, work: Path) -> None:
+def _child_build(base: Path, work: Path) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(CHILD), str(base), str(work)],
         stdout=subprocess.PIPE,
@@ -211,6 +212,20 @@ def test_cleanup_after_a_killed_build(base: Path, work: Path) -> None:
     )
     assert proc.stdout is not None
     assert proc.stdout.readline() == b"started\n"
+    return proc
+
+
+def test_sigterm_turned_into_an_exception_cleans_up(base: Path, work: Path) -> None:
+    proc = _child_build(base, work)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 143
+    assert mounts_under(work) == []
+    assert _sleepers("62.5") == []
+    assert os.listdir(work / "ovl") == [] and os.listdir(work / "state") == []
+
+
+def test_cleanup_after_a_killed_build(base: Path, work: Path) -> None:
+    proc = _child_build(base, work)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert mounts_under(work) != [] and _sleepers("62.5") != []

@@ -317,16 +317,22 @@ def run(spec: RunSpec, rootfs: Rootfs, *, output: Callable[[bytes], None], state
         remove_tree(base)
 
 
-def _runc_roots(work: Path) -> list[Path]:
-    """runc state roots under ``work`` (directories of container directories holding ``state.json``)."""
+_STALE_DEPTH: Final = 3
+
+
+def _leftovers(work: Path) -> list[Path]:
+    """Overlay and step directories at most three levels under ``work``, not looking into mount points."""
     found = []
-    for dirpath, dirs, files in os.walk(work):
-        if "state.json" in files:
-            found.append(Path(dirpath).parent)
-            dirs[:] = []
-            continue
-        dirs[:] = [d for d in dirs if not os.path.ismount(os.path.join(dirpath, d))]
-    return sorted(set(found))
+    for dirpath, dirs, _files in os.walk(work):
+        depth = len(Path(dirpath).relative_to(work).parts)
+        for d in list(dirs):
+            full = Path(dirpath, d)
+            if d.startswith((OVERLAY_PREFIX, RUN_PREFIX)):
+                found.append(full)
+                dirs.remove(d)
+            elif depth + 1 >= _STALE_DEPTH or os.path.ismount(full):
+                dirs.remove(d)
+    return found
 
 
 def cleanup_stale(work: Path) -> None:
@@ -334,20 +340,19 @@ def cleanup_stale(work: Path) -> None:
     ``work`` and remove the overlay and step directories left there."""
     if not work.is_dir():
         return
+    leftovers = _leftovers(work)
     runc = runc_binary()
     if runc is not None:
-        for root in _runc_roots(work):
+        for step in leftovers:
+            root = step / "runc"
+            if not step.name.startswith(RUN_PREFIX) or not root.is_dir():
+                continue
             for entry in sorted(root.iterdir()):
-                if not (entry / "state.json").is_file():
-                    continue
                 for cmd in (["kill", entry.name, "KILL"], ["delete", "--force", entry.name]):
                     subprocess.run([runc, "--root", os.fspath(root), *cmd], capture_output=True, check=False)
     unmount_all(work)
-    for dirpath, dirs, _files in os.walk(work):
-        for d in list(dirs):
-            if d.startswith((OVERLAY_PREFIX, RUN_PREFIX)):
-                remove_tree(Path(dirpath, d))
-                dirs.remove(d)
+    for path in leftovers:
+        remove_tree(path)
 
 
 __all__ = [
