@@ -158,3 +158,13 @@ def test_whiteouts_and_opaque_directories(tmp_path: Path) -> None:
     assert by["opq/"].xattrs == {}  # trusted.overlay.* never goes into a layer
     assert by["opq/.wh..wh..opq"].kind == "file" and by["opq/.wh..wh..opq"].mode == 0o750
     assert (by["tty"].kind, by["tty"].devmajor, by["tty"].devminor) == ("char", 5, 0)
+
+
+@needs_root
+def test_whiteouts_take_the_epoch(tmp_path: Path) -> None:
+    up = tmp_path / "upper"
+    up.mkdir()
+    os.mknod(up / "gone", stat.S_IFCHR, os.makedev(0, 0))
+    os.utime(up / "gone", (50, 50), follow_symlinks=False)
+    entries, _, _ = _diff(up, epoch=100)
+    assert [(h.name, h.mtime_ns) for h, _ in entries] == [(".wh.gone", 100 * 10**9)]  # as containerd's writer

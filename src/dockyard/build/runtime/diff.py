@@ -127,7 +127,9 @@ class _Writer:
             return self.directory(parts, rel, path, st)
         if stat.S_ISCHR(mode) and st.st_rdev == 0:
             whiteout = "/".join((*parts[:-1], WHITEOUT_PREFIX + parts[-1]))
-            self.header(whiteout, FILE, mode=0, mtime_ns=self.mtime(st))
+            # containerd writes one time for all whiteouts: the epoch when given (here: else the device's).
+            wh_time = self.epoch_ns if self.epoch_ns is not None else self.mtime(st)
+            self.header(whiteout, FILE, mode=0, mtime_ns=wh_time)
             return True
         if stat.S_ISSOCK(mode):
             return False

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 from dockyard.errors import InvalidInput
+from dockyard.layers import tarstream
 from dockyard.layers.limits import Limits
 from dockyard.layers.tarpath import Parts
-from dockyard.layers.tarstream import TarHeader, TarReader, open_layer
+from dockyard.layers.tarstream import TarHeader, TarReader
 from dockyard.layers.unpack import _Unpacker
 
 OPAQUE_XATTR: Final = "trusted.overlay.opaque"
@@ -109,8 +110,9 @@ class Snapshots:
         """Where the snapshot of ``diff_id`` is (whether or not it exists)."""
         return self.root / _key(diff_id)
 
-    def layer(self, diff_id: str, open_layer_blob: Callable[[], BinaryIO]) -> Path:
-        """The snapshot of ``diff_id``, unpacked from ``open_layer_blob`` (plain, gzip or zstd) when missing."""
+    def layer(self, diff_id: str, open_layer: Callable[[], BinaryIO]) -> Path:
+        """The snapshot of ``diff_id``, unpacked from the blob ``open_layer`` opens (plain, gzip or zstd) when
+        missing."""
         dest = self.path(diff_id)
         if dest.is_dir():
             return dest
@@ -120,7 +122,7 @@ class Snapshots:
         try:
             u = _OverlayFormUnpacker(tmp)
             try:
-                with open_layer(open_layer_blob, Limits.from_env()) as reader:
+                with tarstream.open_layer(open_layer, Limits.from_env()) as reader:
                     u.apply_layer(reader)
                 u.finish_dirs()
             finally:
