@@ -252,15 +252,15 @@ def test_many_layers(work: Path) -> None:
 
 
 def test_legacy_mount_with_relative_names(work: Path) -> None:
-    """Kernels without ``lowerdir+``: mount(2), with names relative to the layers' parent when too long."""
+    """Kernels without ``lowerdir+``: mount(2), through short links to the layers when the names are too long."""
     lowers = []
     for i in range(60):
         d = work / "layers" / f"layer-with-a-long-name-to-exceed-one-page-of-mount-options-{i:03d}"
         d.mkdir(parents=True)
         (d / "shared").write_text(str(i))
         lowers.append(d)
-    for d in ("upper", "wd", "merged"):
-        (work / d).mkdir()
+    for name in ("upper", "wd", "merged"):
+        (work / name).mkdir()
     _legacy_mount(list(reversed(lowers)), work / "upper", work / "wd", work / "merged")
     try:
         assert (work / "merged/shared").read_text() == "59"
