@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Mapping
@@ -27,7 +28,7 @@ from typing import Final
 
 from dockyard.atomicfile import write_atomically
 from dockyard.errors import BuildUnavailable, InvalidPlatform
-from dockyard.oci.platform import Platform, normalize_arch
+from dockyard.oci.platform import KNOWN_OS, Platform, normalize_arch
 
 BINFMT_MISC: Final = Path("/proc/sys/fs/binfmt_misc")
 """Where the kernel's ``binfmt_misc`` file system is mounted."""
@@ -116,8 +117,8 @@ class EmulatorStatus:
 
 
 @dataclass(frozen=True)
-class _Definition:
-    """One ``binfmt_misc`` entry as a package defines it."""
+class Definition:
+    """One ``binfmt_misc`` entry as an installed package defines it (``source``: the file it came from)."""
 
     name: str
     magic: str  # as the register line writes it: \x escapes
@@ -128,9 +129,25 @@ class _Definition:
     source: Path
     binfmt_support: bool  # update-binfmts knows it
 
+    def matches(self, header: bytes) -> bool:
+        """True when a file starting with ``header`` is one the kernel hands to this entry's interpreter."""
+        magic, mask = _unescape(self.magic), _unescape(self.mask) if self.mask else None
+        field = header[self.offset : self.offset + len(magic)]
+        if len(field) < len(magic):
+            return False
+        if mask is None:
+            return field == magic
+        return all(b & m == x & m for b, m, x in zip(field, mask, magic, strict=True))
+
     def register_line(self, interpreter: str | None = None) -> str:
+        """The line for ``binfmt_misc/register``, with the F flag."""
         flags = "".join(sorted(set(self.flags) | {"F"}))
         return f":{self.name}:M:{self.offset}:{self.magic}:{self.mask}:{interpreter or self.interpreter}:{flags}"
+
+
+def _unescape(text: str) -> bytes:
+    """binfmt_misc's ``\\xNN`` escapes (other characters stand for themselves)."""
+    return re.sub(rb"\\x([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), text.encode("latin-1"))
 
 
 def host_platform() -> Platform:
@@ -139,11 +156,13 @@ def host_platform() -> Platform:
 
 
 def _arch_of(value: str | Platform) -> str:
+    """The normalised architecture of ``arm64``, ``arm/v7``, ``linux/arm64/v8`` or a Platform."""
     if isinstance(value, Platform):
         return value.normalized().architecture
-    if "/" in value:
+    first, _, rest = value.partition("/")
+    if first.lower() in KNOWN_OS:  # linux/arm64/v8
         return Platform.parse(value).normalized().architecture
-    return normalize_arch(value, "")[0]
+    return normalize_arch(first, rest)[0]  # arm64, arm/v7
 
 
 def needs_emulation(p: Platform) -> bool:
@@ -199,8 +218,8 @@ def _read_entry(name: str) -> dict[str, str] | None:
     return entry
 
 
-def _definition(name: str) -> _Definition | None:
-    """The installed definition of ``name``: binfmt-support's first, then a binfmt.d line."""
+def definition(name: str) -> Definition | None:
+    """The installed definition of ``name`` (``qemu-aarch64``): binfmt-support's first, then a binfmt.d line."""
     known = (BINFMTS_ADMIN_DIR / name).is_file()
     imported = BINFMTS_IMPORT_DIR / name
     if imported.is_file():
@@ -214,7 +233,7 @@ def _definition(name: str) -> _Definition | None:
                 for flag, key in (("P", "preserve"), ("OC", "credentials"), ("F", "fix_binary"))
                 if fields.get(key) == "yes"
             )
-            return _Definition(
+            return Definition(
                 name, fields["magic"], fields.get("mask", ""), int(fields.get("offset") or 0), fields["interpreter"],
                 flags, imported, known,
             )  # fmt: skip
@@ -228,7 +247,7 @@ def _definition(name: str) -> _Definition | None:
                 continue
             parts = line[1:].split(line[0])
             if len(parts) == 7 and parts[0] == name and parts[1] == "M":
-                return _Definition(name, parts[3], parts[4], int(parts[2] or 0), parts[5], parts[6], conf, known)
+                return Definition(name, parts[3], parts[4], int(parts[2] or 0), parts[5], parts[6], conf, known)
     return None
 
 
@@ -248,8 +267,8 @@ def status(arch: str, *, interpreter: str | None = None) -> EmulatorStatus:
     elif interpreter is not None:
         path = interpreter
     else:
-        definition = _definition(name) if supported else None
-        path = definition.interpreter if definition else None
+        found = definition(name) if supported else None
+        path = found.interpreter if found else None
     return EmulatorStatus(
         arch=arch,
         name=name,
@@ -326,6 +345,11 @@ def ensure(
             f"(it knows {', '.join(sorted(QEMU_NAMES))})"
         )
     name = f"qemu-{QEMU_NAMES[arch]}"
+    if interpreter is not None and not os.path.exists(interpreter):
+        raise BuildUnavailable(
+            f"cannot run {platform} here: QEMU interpreter {interpreter} is missing; "
+            f"install the Debian package {PACKAGE} (and binfmt-support)"
+        )
     now = status(arch, interpreter=interpreter)
     if now.ready:
         return False
@@ -345,9 +369,9 @@ def ensure(
             f"undo: `{_UNDO} {arch}`)"
         )
         return True
-    definition = _definition(name)
-    path = interpreter or (definition.interpreter if definition else None)
-    if definition is None or path is None or not os.path.exists(path):
+    found = definition(name)
+    path = interpreter or (found.interpreter if found else None)
+    if found is None or path is None or not os.path.exists(path):
         missing = f"QEMU interpreter {path} is missing" if path else f"no binfmt definition of {name}"
         raise BuildUnavailable(
             f"cannot run {platform} here: {missing}; install the Debian package {PACKAGE} (and binfmt-support)"
@@ -364,12 +388,12 @@ def ensure(
             _mount()
             mounted = True
         if _read_entry(name) is None:
-            if definition.binfmt_support and interpreter is None and shutil.which("update-binfmts"):
+            if found.binfmt_support and interpreter is None and shutil.which("update-binfmts"):
                 method = "update-binfmts"
                 _run(["update-binfmts", "--enable", name], f"cannot register {name}")
             else:
                 method = "register"
-                _write(BINFMT_MISC / "register", definition.register_line(interpreter), f"cannot register {name}")
+                _write(BINFMT_MISC / "register", found.register_line(interpreter), f"cannot register {name}")
         else:
             method = "register"
         _record(record_dir, arch, {"name": name, "method": method, "mounted": mounted})
@@ -426,7 +450,9 @@ __all__ = [
     "ELF_MACHINES",
     "QEMU_NAMES",
     "RECORD_DIR",
+    "Definition",
     "EmulatorStatus",
+    "definition",
     "elf_machine",
     "ensure",
     "host_platform",
