@@ -160,3 +160,17 @@ def test_a_disabled_registration_is_enabled_and_disabled_again(tmp_path: Path) -
         assert emulation.uninstall(arch, record_dir=tmp_path) is True
         state = emulation.status(arch)
         assert state.registered and not state.enabled
+
+
+def test_dockyard_reads_the_arm64_fixture_image() -> None:
+    from fixtures_util import ensure_debian_arm64_oci_layout
+
+    from dockyard.layers import union
+    from dockyard.transport import oci_layout
+
+    [entry] = oci_layout.read(ensure_debian_arm64_oci_layout(), platform=ARM64)
+    config = entry.image.config()
+    assert (config.os, config.architecture) == ("linux", "arm64")
+    assert entry.ref_name == "bookworm" and len(entry.image.layers()) == 1
+    paths = {e.path: e for e in union.flatten([layer.open for layer in entry.image.layers()])}
+    assert paths["usr/bin/dash"].kind == "file" and paths["bin"].linkname == "usr/bin"
