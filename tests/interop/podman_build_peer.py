@@ -2,15 +2,17 @@
 
 podman runs as the issue says it works on these machines: ``--storage-driver vfs --cgroup-manager cgroupfs
 --events-backend file``, RUN steps in ``runc`` with ``--ulimit nofile=1024:1024 --ulimit nproc=4096:4096``,
-``--layers --format docker``. Its whole state (``--root``, ``--runroot``, ``--tmpdir``, TMPDIR) lives in a private
-temporary directory (:func:`podman_state`), so the machine's podman storage is never read or written, and it runs
-offline (``unshare -n`` when the kernel allows: RUN's host network is then an empty one). Base images are loaded
-from files (:func:`load_image`); the result is saved as a docker-archive or an OCI archive that dockyard reads
-(:func:`read_image`).
+``--layers --format docker``. Its whole state lives in a temporary directory (:func:`podman_state`): ``--root``,
+``--runroot``, ``--tmpdir``, TMPDIR, and the blob-info cache podman 4.3 keeps in /var/lib/containers whatever
+``--root`` says (hidden by a bind mount in a private mount namespace), so the machine's podman state is never read
+or written. It runs offline (``unshare -n`` when the kernel allows: RUN's host network is then an empty one). Base
+images are loaded from files (:func:`load_image`); the result is saved as a docker-archive or an OCI archive that
+dockyard reads (:func:`read_image`).
 
 :func:`union_listing` applies an image's layers with dockyard's union view (:mod:`dockyard.layers.union`) and lists
 what a file-system comparison needs: names, types, modes, uid/gid, content sha256, link targets, devices, xattrs;
-never mtimes, and not the paths that record time or are runtime mount points (:data:`DEFAULT_EXCLUDES`).
+never mtimes, and not the paths that record time or are runtime mount points (:data:`DEFAULT_EXCLUDES`; podman
+leaves an empty ``/etc/hosts`` in a RUN layer). :func:`differences` says what differs, for assertion messages.
 
 A helper module for tests (no tests here).
 """
@@ -22,6 +24,7 @@ import fnmatch
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -89,8 +92,27 @@ def _env(state: Path) -> dict[str, str]:
     return {**os.environ, "TMPDIR": os.fspath(state / "tmp")}
 
 
+#: Where root's podman keeps its blob-info cache whatever ``--root`` says (podman 4.3).
+SYSTEM_CACHE = Path("/var/lib/containers")
+
+
+def _isolated(state: Path, offline: bool) -> list[str]:
+    """A prefix running podman in its own mount namespace (and network namespace when ``offline``) with
+    ``state/varlib`` bound over :data:`SYSTEM_CACHE`, so that even the blob-info cache stays private."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        raise RuntimeError("podman_build_peer needs unshare (util-linux)")
+    private = state / "varlib"
+    private.mkdir(exist_ok=True)
+    SYSTEM_CACHE.mkdir(mode=0o700, exist_ok=True)  # what podman's first run creates
+    net = ["-n"] if offline and offline_prefix() else []
+    script = 'mount --bind "$1" "$2" && shift 2 && exec "$@"'
+    return [unshare, *net, "-m", "--propagation", "private", "sh", "-c", script, "sh", os.fspath(private),
+            os.fspath(SYSTEM_CACHE)]  # fmt: skip
+
+
 def _podman(state: Path, *args: str | os.PathLike[str], offline: bool = True) -> subprocess.CompletedProcess[str]:
-    argv = [*(offline_prefix() if offline else []), *podman_argv(state), *(os.fspath(a) for a in args)]
+    argv = [*_isolated(state, offline), *podman_argv(state), *(os.fspath(a) for a in args)]
     proc = subprocess.run(
         argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=_env(state), timeout=_TIMEOUT, check=False
     )
@@ -135,7 +157,8 @@ def build(
     extra: Sequence[str] = (),
 ) -> PodmanBuild:
     """``podman build`` of ``context`` (``dockerfile`` default: ``context/Dockerfile``), saved to ``out`` as
-    ``format`` (``docker-archive`` or ``oci-archive``). Never pulls: bases must be loaded first."""
+    ``format`` (``docker-archive`` or ``oci-archive``; an existing ``out`` is replaced). Never pulls: bases must be
+    loaded first (:func:`load_image`)."""
     if format not in ("docker-archive", "oci-archive"):
         raise ValueError(f"format must be docker-archive or oci-archive, not {format!r}")
     args: list[str] = ["build", "--format", "docker", f"--layers={str(layers).lower()}", "--pull=never"]
@@ -151,7 +174,13 @@ def build(
     proc = _podman(state, *args)
     seconds = time.monotonic() - started
     image_id = _podman(state, "image", "inspect", "--format", "{{.Id}}", tag).stdout.strip()
-    _podman(state, "save", "--quiet", "--format", format, "-o", out, tag)
+    saved = out.parent / f".{out.name}.{os.getpid()}.podman-save"  # podman refuses an existing file
+    saved.unlink(missing_ok=True)
+    try:
+        _podman(state, "save", "--quiet", "--format", format, "-o", saved, tag)
+        saved.replace(out)
+    finally:
+        saved.unlink(missing_ok=True)
     return PodmanBuild(out, format, image_id, seconds, proc.stdout + proc.stderr)
 
 
