@@ -144,6 +144,10 @@ def test_a_registration_without_the_f_flag_is_refused(tmp_path: Path) -> None:
         with pytest.raises(BuildUnavailable, match=r"without the F \(fix-binary\) flag"):
             emulation.ensure(Platform("linux", arch), announce=said.append, record_dir=tmp_path)
         assert said == [] and emulation.status(arch).flags == "P"
+        (emulation.BINFMT_MISC / found.name).write_text("0")  # disabled as well: enabling it would not do
+        with pytest.raises(BuildUnavailable, match=r"without the F \(fix-binary\) flag"):
+            emulation.ensure(Platform("linux", arch), announce=said.append, record_dir=tmp_path)
+        assert said == [] and not emulation.status(arch).enabled
 
 
 def test_a_disabled_registration_is_enabled_and_disabled_again(tmp_path: Path) -> None:

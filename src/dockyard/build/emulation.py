@@ -353,9 +353,10 @@ def ensure(
     now = status(arch, interpreter=interpreter)
     if now.ready:
         return False
-    if now.registered and now.enabled:
+    if now.registered and "F" not in now.flags:
         raise BuildUnavailable(
-            f"cannot run {platform} here: {now.problem()}; programs in a container's root file system need it "
+            f"cannot run {platform} here: {name} is registered in binfmt_misc without the F (fix-binary) flag "
+            f"(flags {now.flags!r}), which programs in a container's root file system need "
             f"(remove the entry: `{_UNDO} {arch}` and let dockyard register it)"
         )
     if now.registered:  # registered with F but disabled: enable it
