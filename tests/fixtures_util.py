@@ -8,6 +8,8 @@ runs under ``$DOCKYARD_TEST_CACHE`` (default ``~/.cache/dockyard-tests``):
     debian-bookworm-oci/              OCI image layout, tag "bookworm", one gzip layer
     debian-bookworm-oci-2layer/       OCI image layout, tag "bookworm", two gzip layers
     debian-bookworm.docker-archive.tar  docker-archive ("debian:bookworm") from skopeo
+    debian-bookworm-arm64-foreign/    debootstrap --arch=arm64 --foreign (first stage only)
+    debian-bookworm-arm64-oci/        OCI image layout of it, tag "bookworm", platform linux/arm64
     <name>.json                       build record: seconds taken, date, mirror
 
 Every entry is built in a scratch directory next to it and renamed into place, so
@@ -296,6 +298,8 @@ ROOTFS_NAME = f"debian-{DEBIAN_SUITE}-{DEBIAN_VARIANT}"
 OCI_NAME = f"debian-{DEBIAN_SUITE}-oci"
 OCI_2LAYER_NAME = f"debian-{DEBIAN_SUITE}-oci-2layer"
 DOCKER_ARCHIVE_NAME = f"debian-{DEBIAN_SUITE}.docker-archive.tar"
+ARM64_FOREIGN_ROOTFS_NAME = f"debian-{DEBIAN_SUITE}-arm64-foreign"
+ARM64_OCI_NAME = f"debian-{DEBIAN_SUITE}-arm64-oci"
 
 _AUTHOR = "dockyard test fixtures"
 
@@ -414,6 +418,62 @@ def ensure_debian_docker_archive() -> Path:
         )  # fmt: skip
 
     return cached(DOCKER_ARCHIVE_NAME, build, needs=[ensure_debian_oci_layout])
+
+
+def ensure_debian_arm64_foreign_rootfs() -> Path:
+    """Debian bookworm minbase for arm64, first stage only (``debootstrap --arch=arm64 --foreign``): the
+    essential packages unpacked, not configured; its ELF files are aarch64 (``e_machine`` 183), so running
+    them here needs QEMU. The downloaded .debs stay in /var/cache/apt/archives for a second stage."""
+
+    def build(out: Path, scratch: Path, inputs: list[Path]) -> None:
+        debootstrap = require_tool("debootstrap")
+        require_root("debootstrap creates device nodes")
+        run(
+            [debootstrap, "--arch=arm64", "--foreign", f"--variant={DEBIAN_VARIANT}", DEBIAN_SUITE, out,
+             debian_mirror()]
+        )  # fmt: skip
+
+    return cached(ARM64_FOREIGN_ROOTFS_NAME, build)
+
+
+def ensure_debian_arm64_oci_layout() -> Path:
+    """OCI image layout of :func:`ensure_debian_arm64_foreign_rootfs` as image ``bookworm``: one gzip layer, a
+    config for ``linux/arm64`` with ``Cmd ["/bin/sh"]``; made with umoci."""
+
+    def build(out: Path, scratch: Path, inputs: list[Path]) -> None:
+        [rootfs] = inputs
+        umoci = _umoci_prereqs()
+        image = f"{_transport_path(out)}:{OCI_TAG}"
+        bundle = scratch / "bundle"
+        run([umoci, "init", "--layout", out])
+        run([umoci, "new", "--image", image])
+        run([umoci, "config", "--image", image, "--os", "linux", "--architecture", "arm64"])
+        run([umoci, "unpack", "--image", image, bundle])
+        run(["cp", "-a", "--", f"{rootfs}/.", f"{bundle / 'rootfs'}/"])
+        run(
+            [
+                umoci, "repack", "--image", image,
+                "--history.author", _AUTHOR,
+                "--history.created_by",
+                f"debootstrap --arch=arm64 --foreign --variant={DEBIAN_VARIANT} {DEBIAN_SUITE} / {debian_mirror()}",
+                "--history.comment", "Debian arm64 root filesystem (first stage)",
+                bundle,
+            ]
+        )  # fmt: skip
+        run(
+            [
+                umoci, "config", "--image", image,
+                "--author", _AUTHOR,
+                "--config.cmd", "/bin/sh",
+                "--config.env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "--config.label", "org.opencontainers.image.title=debian-bookworm-arm64-foreign",
+                "--history.author", _AUTHOR,
+                "--history.created_by", '/bin/sh -c #(nop)  CMD ["/bin/sh"]',
+            ]
+        )  # fmt: skip
+        run([umoci, "gc", "--layout", out])
+
+    return cached(ARM64_OCI_NAME, build, needs=[ensure_debian_arm64_foreign_rootfs])
 
 
 def podman_command(state: Path) -> list[str]:
