@@ -358,6 +358,29 @@ def copy(
         ctx.close()
 
 
+def copy_source(
+    opened: Source,
+    destination: str | Location,
+    *,
+    where: str,
+    store: Store | None = None,
+    all_platforms: bool = False,
+    on_event: EventSink | None = None,
+    insecure: tuple[str, ...] = (),
+) -> CopyResult:
+    """Copy what an already open ``opened`` source names (a build's images) to ``destination``; the name a layout or
+    docker-archive gives it is the destination's (``oci-archive:FILE:NAME``, ``docker-archive:FILE:NAME``)."""
+    dst = destination if isinstance(destination, Location) else parse_location(destination)
+    src = Location("source", name=where)
+    ctx = Context(store, tuple(insecure))
+    try:
+        if dst.kind == "store":
+            ctx.need_store()
+        return _copy_to(opened, src, dst, ctx, None, all_platforms, False, locked_emitter(on_event))
+    finally:
+        ctx.close()
+
+
 def _source_name(src: Location, opened: Source) -> str | None:
     """The name a source gives its image, carried to destinations that keep names (archives, layouts)."""
     if src.kind == "store" and src.ref is not None and src.ref.digest is None:
@@ -465,6 +488,7 @@ def _copy_to_store(
 __all__ = [
     "PLACES",
     "Context",
+    "copy_source",
     "CopyResult",
     "Location",
     "Named",

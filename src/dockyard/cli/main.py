@@ -362,6 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tag_args(isub.add_parser("tag", help="tag an image"))
     _add_rmi_args(isub.add_parser("rm", aliases=["remove"], help="remove images"))
     _add_prune_args(isub.add_parser("prune", help="remove unused images"))
+    from dockyard.cli import build as build_cli
+
+    build_cli.add_build_args(isub.add_parser("build", help="build an image from a Dockerfile"))
+    build_cli.add_parsers(sub, _Parser)
 
     system.add_parsers(sub, _Parser)
 

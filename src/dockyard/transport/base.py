@@ -234,6 +234,8 @@ class Location:
             return str(self.ref)
         if self.kind == "docker":
             return f"docker://{self.ref}"
+        if self.path is None:  # an open source with no place of its own (a build's images)
+            return self.name or self.kind
         return f"{self.kind}:{self.path}" + (f":{self.name}" if self.name else "")
 
 

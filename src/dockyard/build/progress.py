@@ -1,0 +1,148 @@
+"""Build progress as BuildKit prints it: numbered steps (``#5 [2/3] RUN ...``), their output with the seconds since
+the step started, ``CACHED`` or ``DONE 0.3s`` / ``ERROR``; ``rawjson`` writes one JSON object per event (BuildKit's
+solve-status shape: vertexes and logs), ``quiet`` nothing."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TextIO
+
+MODES = ("auto", "plain", "tty", "quiet", "rawjson")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class Step:
+    """One numbered step (a BuildKit vertex)."""
+
+    number: int
+    name: str
+    progress: Progress
+    started: float = field(default_factory=time.monotonic)
+    done: bool = False
+    _partial: bytes = b""
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + hashlib.sha256(f"{self.number}:{self.name}".encode()).hexdigest()
+
+    def log(self, data: bytes) -> None:
+        """Output of the step (a RUN's stdout and stderr), printed line by line."""
+        self.progress.log(self, data)
+
+    def status(self, text: str) -> None:
+        """A one-line note under the step (``transferring context: 2B done``)."""
+        self.progress.status(self, text)
+
+    def cached(self) -> None:
+        self.progress.finish(self, cached=True)
+
+    def finish(self, error: str | None = None) -> None:
+        self.progress.finish(self, error=error)
+
+
+class Progress:
+    """Where a build reports its steps; ``mode`` is one of :data:`MODES` (auto and tty print as plain)."""
+
+    def __init__(self, out: TextIO, mode: str = "plain") -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown progress mode {mode!r}: {', '.join(MODES)}")
+        self.out = out
+        self.mode = mode
+        self._count = 0
+        self._lock = threading.Lock()
+        self.warnings: list[str] = []
+
+    @property
+    def quiet(self) -> bool:
+        return self.mode == "quiet"
+
+    def step(self, name: str) -> Step:
+        with self._lock:
+            self._count += 1
+            step = Step(self._count, name, self)
+        if self.mode == "rawjson":
+            self._json({"vertexes": [{"digest": step.digest, "name": name, "started": _now()}]})
+        elif not self.quiet:
+            self._write(f"\n#{step.number} {name}\n")
+        return step
+
+    def warn(self, text: str) -> None:
+        """A warning of the whole build (unused build args ...), as BuildKit lists them at the end."""
+        self.warnings.append(text)
+        if self.mode == "rawjson":
+            self._json({"warnings": [{"short": text}]})
+        elif not self.quiet:
+            self._write(f"\nWARNING: {text}\n")
+
+    def log(self, step: Step, data: bytes) -> None:
+        if self.quiet:
+            return
+        if self.mode == "rawjson":
+            encoded = base64.b64encode(data).decode()
+            self._json({"logs": [{"vertex": step.digest, "stream": 1, "data": encoded, "timestamp": _now()}]})
+            return
+        text = step._partial + data
+        *lines, step._partial = text.split(b"\n")
+        elapsed = time.monotonic() - step.started
+        for line in lines:
+            self._write(f"#{step.number} {elapsed:.3f} {line.decode('utf-8', 'replace').rstrip(chr(13))}\n")
+
+    def status(self, step: Step, text: str) -> None:
+        if self.mode == "rawjson":
+            self._json({"statuses": [{"id": text, "vertex": step.digest, "timestamp": _now()}]})
+        elif not self.quiet:
+            self._write(f"#{step.number} {text}\n")
+
+    def finish(self, step: Step, *, cached: bool = False, error: str | None = None) -> None:
+        if step.done:
+            return
+        step.done = True
+        if step._partial:
+            step._partial, rest = b"", step._partial
+            self.log(step, rest + b"\n")
+        elapsed = time.monotonic() - step.started
+        if self.mode == "rawjson":
+            vertex: dict[str, object] = {"digest": step.digest, "name": step.name, "completed": _now()}
+            if cached:
+                vertex["cached"] = True
+            if error:
+                vertex["error"] = error
+            self._json({"vertexes": [vertex]})
+        elif not self.quiet:
+            if cached:
+                self._write(f"#{step.number} CACHED\n")
+            elif error is not None:
+                self._write(f"#{step.number} ERROR: {error}\n")
+            else:
+                self._write(f"#{step.number} DONE {elapsed:.1f}s\n")
+
+    def _json(self, obj: dict[str, object]) -> None:
+        self._write(json.dumps(obj, separators=(",", ":")) + "\n")
+
+    def _write(self, text: str) -> None:
+        with self._lock:
+            self.out.write(text)
+            self.out.flush()
+
+
+def silent() -> Progress:
+    """A progress that prints nothing (library use)."""
+    import io
+
+    return Progress(io.StringIO(), "quiet")
+
+
+LogSink = Callable[[bytes], None]
+
+__all__ = ["MODES", "LogSink", "Progress", "Step", "silent"]
