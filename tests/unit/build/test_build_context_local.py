@@ -57,13 +57,13 @@ def test_wildcards(ctx: Path) -> None:
     assert names(c.resolve(["src/[ab].py", "x"])) == [("src/a.py", "a.py"), ("src/b.py", "b.py"), ("x", "x")]
     assert names(c.resolve(["*/pkg"])) == [("src/pkg", "")]
     assert names(c.resolve(["s?c/*/c.py"])) == [("src/pkg/c.py", "c.py")]
-    with pytest.raises(BuildError, match='"/src/\\*.txt": not found'):
+    with pytest.raises(BuildError, match=r'"/src/\*.txt": not found'):
         c.resolve(["src/*.txt"])
 
 
 def test_missing_and_escaping_paths_fail_as_not_found(ctx: Path) -> None:
     c = LocalContext(ctx)
-    with pytest.raises(BuildError, match='failed to compute cache key: .*"/nope": not found'):
+    with pytest.raises(BuildError, match=r'failed to compute cache key: .*"/nope": not found'):
         c.resolve(["nope"])
     with pytest.raises(BuildError, match='"/outside": not found'):
         c.resolve(["../outside"])
@@ -245,7 +245,7 @@ def test_http_tarball_and_dockerfile(http_root: tuple[str, Path], tmp_path: Path
     (served / "Dockerfile").write_text("FROM scratch\n")
     c, dockerfile = open_context(f"{base}/ctx.tar.gz", tmp_path / "w1")
     assert dockerfile is None and (c.root / "a" / "b").read_bytes() == b"data"
-    c2, dockerfile2 = open_context(f"{base}/Dockerfile", tmp_path / "w2")
+    _, dockerfile2 = open_context(f"{base}/Dockerfile", tmp_path / "w2")
     assert dockerfile2 is not None and dockerfile2.read_text() == "FROM scratch\n"
     with pytest.raises(BuildError, match="404"):
         open_context(f"{base}/missing.tar", tmp_path / "w3")
