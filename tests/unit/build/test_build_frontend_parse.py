@@ -267,3 +267,16 @@ def test_onbuild_and_parse_instruction() -> None:
         parse_instruction("BOGUS x")
     with pytest.raises(DockerfileError, match="FROM isn't allowed"):
         parse_instruction("FROM x")
+
+
+def test_escaped_escape_is_not_a_continuation() -> None:
+    run, after = cmds("FROM a\nRUN echo a\\\\\nRUN b\n")
+    assert isinstance(run, Run) and run.command == ("echo a\\\\",)
+    assert isinstance(after, Run) and after.line == 3
+    (lone,) = cmds("FROM a\nRUN a \\\n\\\nb\n")
+    assert isinstance(lone, Run) and lone.command == ("a b",)
+
+
+def test_crlf_line_endings() -> None:
+    (run,) = cmds("FROM a\r\nRUN a \\\r\n b\r\n")
+    assert isinstance(run, Run) and run.command == ("a  b",)

@@ -57,18 +57,24 @@ class Node:
     sub: Node | None = None
 
 
+def _continuation(escape: str) -> re.Pattern[str]:
+    """The escape token ends a line as a continuation unless an escape token precedes it (BuildKit's regex)."""
+    e = re.escape(escape)
+    return re.compile(rf"([^{e}]){e}[ \t]*\Z|^{e}[ \t]*\Z", re.DOTALL)
+
+
 @dataclass
 class _Directives:
     escape: str = "\\"
     done: bool = False
     seen: dict[str, str] = field(default_factory=dict)
-    continuation: re.Pattern[str] = field(default_factory=lambda: re.compile(r"\\[ \t]*\Z"))
+    continuation: re.Pattern[str] = field(default_factory=lambda: _continuation("\\"))
 
     def set_escape(self, value: str) -> None:
         if value not in ("`", "\\"):
             raise BuildError(f"invalid escape token '{value}' does not match ` or \\")
         self.escape = value
-        self.continuation = re.compile(re.escape(value) + r"[ \t]*\Z")
+        self.continuation = _continuation(value)
 
     def possible_directive(self, line: str) -> None:
         if self.done:
@@ -97,11 +103,7 @@ class ParseResult:
 
 
 def _trim_newline(line: str) -> str:
-    if line.endswith("\n"):
-        line = line[:-1]
-    if line.endswith("\r"):
-        line = line[:-1]
-    return line
+    return line.rstrip("\r\n")
 
 
 def _is_comment(line: str) -> bool:
@@ -120,7 +122,7 @@ def _process_line(d: _Directives, token: str, strip_left: bool) -> str:
 
 def _trim_continuation(line: str, d: _Directives) -> tuple[str, bool]:
     if d.continuation.search(line):
-        return d.continuation.sub("", line), False
+        return d.continuation.sub(lambda m: m.group(1) or "", line), False
     return line, True
 
 
@@ -210,7 +212,7 @@ def chomp_heredoc(content: str) -> str:
 
 def heredocs_from_line(line: str) -> list[Heredoc]:
     """The heredoc markers of an instruction line, in order (content left empty)."""
-    lex = Lexer({}, raw_quotes=True, raw_escapes=True)
+    lex = Lexer({}, raw_quotes=True, raw_escapes=True, skip_unset_env=True)
     try:
         _, words = lex.process(line)
     except BuildError:
