@@ -137,9 +137,10 @@ def mount_from(mount: str) -> str | None:
     return None
 
 
-def resolve_stage(df: Dockerfile, ref: str) -> int | None:
-    """The index of the stage ``ref`` names (a stage name or a number), or None when it is an image."""
-    if ref.isdigit():
+def resolve_stage(df: Dockerfile, ref: str, *, numeric: bool = True) -> int | None:
+    """The index of the stage ``ref`` names (a stage name, case-insensitively, or a number when ``numeric``),
+    or None when it names an image."""
+    if numeric and ref.isdigit():
         idx = int(ref)
         if idx >= len(df.stages):
             raise DockerfileError(df.path, 0, f"invalid stage index {idx}")
@@ -153,7 +154,8 @@ def resolve_stage(df: Dockerfile, ref: str) -> int | None:
 
 def stage_refs(df: Dockerfile, meta_env: Mapping[str, str]) -> tuple[StageRefs, ...]:
     """Each stage's base and sources, FROM and ``--platform`` expanded with ``meta_env`` (meta ARGs, build args,
-    BUILDPLATFORM...); DockerfileError on a circular dependency."""
+    BUILDPLATFORM...). As BuildKit: FROM names an earlier stage only by its exact (lower-case) name; COPY
+    ``--from`` takes a name or an index, RUN ``--mount=from=`` a name; both must name an earlier stage."""
     out: list[StageRefs] = []
     for st in df.stages:
         try:
@@ -165,51 +167,38 @@ def stage_refs(df: Dockerfile, meta_env: Mapping[str, str]) -> tuple[StageRefs, 
             raise DockerfileError(df.path, st.line, f"base name ({st.base}) should not be blank")
         base_stage = None
         for prev in df.stages[: st.index]:
-            if prev.name is not None and prev.name == base.lower():
+            if prev.name is not None and prev.name == base:
                 base_stage = prev.index
+        here = st.name or str(st.index)
         sources: list[tuple[int, int | None, str]] = []
         for pos, cmd in enumerate(st.commands):
-            refs: list[str] = []
+            refs: list[tuple[str, bool]] = []
             if isinstance(cmd, Copy) and cmd.from_:
-                refs.append(cmd.from_)
+                refs.append((cmd.from_, True))
             elif isinstance(cmd, Run):
-                refs += [r for r in (mount_from(m) for m in cmd.mounts) if r]
-            for raw in refs:
+                refs += [(r, False) for r in (mount_from(m) for m in cmd.mounts) if r]
+            for raw, is_copy in refs:
                 try:
                     ref = expand(raw, meta_env, escape=df.escape)
                 except BuildError:
                     ref = raw
                 try:
-                    idx = resolve_stage(df, ref)
+                    idx = resolve_stage(df, ref, numeric=is_copy)
                 except DockerfileError as e:
                     raise DockerfileError(df.path, cmd.line, e.reason) from None
-                if idx == st.index:
-                    raise DockerfileError(df.path, cmd.line, f"circular dependency detected on stage: {ref}")
+                if idx is not None and idx >= st.index:
+                    message = (
+                        f'cannot copy from stage "{ref}", it needs to be defined before current stage "{here}"'
+                        if is_copy
+                        else f'cannot mount from stage "{ref}", stage needs to be defined before current command'
+                    )
+                    raise DockerfileError(df.path, cmd.line, message)
                 sources.append((pos, idx, ref))
         deps = {i for _, i, _ in sources if i is not None}
         if base_stage is not None:
             deps.add(base_stage)
         out.append(StageRefs(st.index, base, base_stage, platform, tuple(sources), frozenset(deps)))
-    _check_cycles(df, out)
     return tuple(out)
-
-
-def _check_cycles(df: Dockerfile, refs: list[StageRefs]) -> None:
-    state: dict[int, int] = {}
-
-    def visit(i: int) -> None:
-        state[i] = 1
-        for d in sorted(refs[i].deps):
-            if state.get(d) == 1:
-                st = df.stages[d]
-                raise DockerfileError(df.path, st.line, f"circular dependency detected on stage: {st.name or d}")
-            if d not in state:
-                visit(d)
-        state[i] = 2
-
-    for r in refs:
-        if r.index not in state:
-            visit(r.index)
 
 
 def meta_env(
