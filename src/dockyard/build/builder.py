@@ -97,7 +97,7 @@ class _Stage:
     def label(self) -> str:
         self.count += 1
         width = len(str(self.total))
-        head = f"{self.name} " if self.name else ""
+        head = f"{self.name or f'stage-{self.index}'} " 
         return f"[{head}{self.count:>{width}}/{self.total}]"
 
 

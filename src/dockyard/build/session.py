@@ -69,7 +69,7 @@ def _read_dockerfile(
 def build(store: Store, request: BuildRequest, progress: Progress, *, stdin: BinaryIO | None = None) -> BuildResult:
     """Run the build ``request`` describes and send its images where it says."""
     from dockyard.build.context import LocalContext, open_context
-    from dockyard.build.ignore import IgnoreRules, ignore_file_for
+    from dockyard.build.ignore import ignore_file_for, load
 
     work = Path(tempfile.mkdtemp(prefix="context-", dir=_work_dir(store)))
     try:
@@ -82,7 +82,7 @@ def build(store: Store, request: BuildRequest, progress: Progress, *, stdin: Bin
         step.finish()
         step = progress.step("[internal] load .dockerignore")
         ignore_path = ignore_file_for(context.root, df_path)
-        rules = IgnoreRules.load(ignore_path) if ignore_path is not None else None
+        rules = load(ignore_path)
         step.status(f"transferring context: {ignore_path.stat().st_size if ignore_path else 0}B done")
         step.finish()
         context = LocalContext(context.root, rules)
