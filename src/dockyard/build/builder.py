@@ -93,11 +93,12 @@ class _Stage:
     no_cache: bool = False
     total: int = 0
     count: int = 0
+    single: bool = False  # the only stage of its Dockerfile: BuildKit names no stage in the progress
 
     def label(self) -> str:
         self.count += 1
         width = len(str(self.total))
-        head = f"{self.name or f'stage-{self.index}'} " 
+        head = "" if self.single else f"{self.name or f'stage-{self.index}'} "
         return f"[{head}{self.count:>{width}}/{self.total}]"
 
 
@@ -351,6 +352,7 @@ class Builder:
             triggers = [str(t) for t in onbuild or []]
             st.image.config.pop("OnBuild", None)
         st.no_cache = no_cache
+        st.single = len(df.stages) == 1
         commands = [parse_instruction(t) for t in triggers] + list(stage.commands)
         st.total = len(commands) + 1
         head = f"[{platform} " if several else "["
