@@ -299,7 +299,7 @@ OCI_NAME = f"debian-{DEBIAN_SUITE}-oci"
 OCI_2LAYER_NAME = f"debian-{DEBIAN_SUITE}-oci-2layer"
 DOCKER_ARCHIVE_NAME = f"debian-{DEBIAN_SUITE}.docker-archive.tar"
 ARM64_FOREIGN_ROOTFS_NAME = f"debian-{DEBIAN_SUITE}-arm64-foreign"
-ARM64_OCI_NAME = f"debian-{DEBIAN_SUITE}-arm64-oci"
+ARM64_OCI_NAME = f"debian-{DEBIAN_SUITE}-arm64-oci-2"
 
 _AUTHOR = "dockyard test fixtures"
 
@@ -450,6 +450,10 @@ def ensure_debian_arm64_oci_layout() -> Path:
         run([umoci, "config", "--image", image, "--os", "linux", "--architecture", "arm64"])
         run([umoci, "unpack", "--image", image, bundle])
         run(["cp", "-a", "--", f"{rootfs}/.", f"{bundle / 'rootfs'}/"])
+        proc = bundle / "rootfs" / "proc"  # the first stage links proc -> /proc for its chroot: an image has a dir
+        if proc.is_symlink():
+            proc.unlink()
+            proc.mkdir(mode=0o555)
         run(
             [
                 umoci, "repack", "--image", image,

@@ -94,11 +94,14 @@ class _Stage:
     total: int = 0
     count: int = 0
     single: bool = False  # the only stage of its Dockerfile: BuildKit names no stage in the progress
+    shown_platform: str = ""  # the platform, in the progress of a build for several
 
     def label(self) -> str:
+        """BuildKit's step prefix: ``[linux/arm64 build 2/5]`` (platform when building several, stage name)."""
         self.count += 1
         width = len(str(self.total))
-        head = "" if self.single else f"{self.name or f'stage-{self.index}'} "
+        head = f"{self.shown_platform} " if self.shown_platform else ""
+        head += "" if self.single else f"{self.name or f'stage-{self.index}'} "
         return f"[{head}{self.count:>{width}}/{self.total}]"
 
 
@@ -355,8 +358,8 @@ class Builder:
         st.single = len(df.stages) == 1
         commands = [parse_instruction(t) for t in triggers] + list(stage.commands)
         st.total = len(commands) + 1
-        head = f"[{platform} " if several else "["
-        step = self.progress.step(f"{head}{st.label()[1:]} FROM {base}")
+        st.shown_platform = str(platform) if several else ""
+        step = self.progress.step(f"{st.label()} FROM {base}")
         step.cached() if base != "scratch" else step.finish()
         for cmd in commands:
             self._dispatch(df, st, cmd, meta, done)
@@ -558,6 +561,7 @@ class Builder:
         if row is None:
             return False, None
         step.cached()
+        st.image.clock = row.created
         if row.diff_id is None:
             return True, None
         return True, self._layer_ref(row.diff_id)
@@ -618,15 +622,18 @@ class Builder:
                 h.update(chunk)
         return blob, Digest.parse("sha256:" + h.hexdigest()), Digest.parse(result.diff_id)
 
-    def _record(self, key: str, created_by: str, made: tuple[Path, Digest, Digest] | None) -> LayerRef | None:
+    def _record(
+        self, st: _Stage, key: str, created_by: str, made: tuple[Path, Digest, Digest] | None
+    ) -> LayerRef | None:
         if made is None:
-            self.store.record_build_step(key, created_by)
+            st.image.clock = self.store.record_build_step(key, created_by).created
             return None
         path, digest, diff_id = made
         try:
-            self.store.record_build_step(key, created_by, layer=(path, digest, diff_id, _LAYER_MEDIA_TYPE))
+            row = self.store.record_build_step(key, created_by, layer=(path, digest, diff_id, _LAYER_MEDIA_TYPE))
         finally:
             path.unlink(missing_ok=True)
+        st.image.clock = row.created
         return self._layer_ref(str(diff_id))
 
     def _workdir(self, st: _Stage, path: str, cmd: Any) -> None:
@@ -650,7 +657,7 @@ class Builder:
 
                     uid, gid, _ = resolve_user(rootfs.merged, user)
                 make_dirs(rootfs.merged, wd, uid=uid, gid=gid)
-                layer = self._record(key, f"WORKDIR {wd}", self._layer_from(rootfs))
+                layer = self._record(st, key, f"WORKDIR {wd}", self._layer_from(rootfs))
             self.ran += 1
             step.finish()
         st.key = key
@@ -824,7 +831,7 @@ class Builder:
                 failed = f"process {_quote_args(args)} did not complete successfully: exit code: {code}"
                 step.finish(error=failed)
                 raise BuildError(f"{df.path}:{cmd.line}: {failed}")
-            layer = self._record(key, created_by, self._layer_from(rootfs, exclude))
+            layer = self._record(st, key, created_by, self._layer_from(rootfs, exclude))
         self.ran += 1
         step.finish()
         return layer
@@ -957,7 +964,7 @@ class Builder:
                         write_heredoc(rootfs.merged, name, text, dest, workdir=img.workdir, chown=owner, chmod=mode)
                     for arc in archives:
                         self._unpack_archive(arc, rootfs.merged, dest, img.workdir, owner, mode, stack)
-                    layer = self._record(key, created + " # buildkit", self._layer_from(rootfs))
+                    layer = self._record(st, key, created + " # buildkit", self._layer_from(rootfs))
                 self.ran += 1
                 step.finish()
         st.key = cachekey.chain(st.key, key) if link else key

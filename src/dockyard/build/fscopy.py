@@ -234,5 +234,12 @@ def write_heredoc(
         src = Path(tmp) / "content"
         src.write_bytes(content.encode("utf-8", "surrogateescape"))
         os.chmod(src, 0o644)
-        copy_into(root, [SourceFile(name, src, posixpath.basename(name) or name)], dest, workdir=workdir,
-                  chown=chown if chown is not None else (0, 0), chmod=chmod, epoch=epoch)
+        copy_into(
+            root,
+            [SourceFile(name, src, posixpath.basename(name) or name)],
+            dest,
+            workdir=workdir,
+            chown=chown if chown is not None else (0, 0),
+            chmod=chmod,
+            epoch=epoch,
+        )

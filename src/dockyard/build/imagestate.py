@@ -79,6 +79,7 @@ class ImageState:
     author: str = ""
     base_name: str = ""  # the FROM image's name ('' for scratch or a stage)
     base_digest: str = ""
+    clock: str | None = None  # when the newest step of this image was made (a cached step: when it first was)
 
     @classmethod
     def scratch(cls, platform: Platform) -> ImageState:
@@ -92,10 +93,12 @@ class ImageState:
         if not any(str(e).startswith("PATH=") for e in env):
             config["Env"] = [*env, f"PATH={DEFAULT_PATH}"]
         history = [dict(h) for h in data.get("history", []) if isinstance(h, dict)]
-        return cls(platform, config, list(layers), history, str(data.get("author", "")))
+        created = data.get("created")
+        clock = created if isinstance(created, str) and created else None
+        return cls(platform, config, list(layers), history, str(data.get("author", "")), clock=clock)
 
     def clone(self) -> ImageState:
-        out = copy.deepcopy(ImageState(self.platform, self.config, [], self.history, self.author))
+        out = copy.deepcopy(ImageState(self.platform, self.config, [], self.history, self.author, clock=self.clock))
         out.layers = list(self.layers)
         out.config.pop("OnBuild", None)  # triggers do not carry over from a base stage
         return out
@@ -139,9 +142,12 @@ class ImageState:
         self.config["Env"] = env
 
     def commit(self, created_by: str, *, epoch: int | None, layer: LayerRef | None = None, ran: bool = False) -> None:
-        """A history line; with ``layer``, the layer too. ``ran``: a step that ran (`` # buildkit``)."""
+        """A history line; with ``layer``, the layer too. ``ran``: a step that ran (`` # buildkit``).
+
+        Its time is ``epoch`` (SOURCE_DATE_EPOCH) when given, else the image's clock: so an unchanged rebuild, every
+        step from the cache, makes the very same config (the same image ID), as Docker's cache does."""
         entry: dict[str, Any] = {
-            "created": format_time(epoch),
+            "created": self.time(epoch),
             "created_by": created_by + (" # buildkit" if ran else ""),
         }
         entry["comment"] = HISTORY_COMMENT
@@ -150,6 +156,9 @@ class ImageState:
         else:
             self.layers.append(layer)
         self.history.append(entry)
+
+    def time(self, epoch: int | None) -> str:
+        return format_time(epoch) if epoch is not None or self.clock is None else self.clock
 
     # --- output ---------------------------------------------------------------------------------------------
 
@@ -167,7 +176,7 @@ class ImageState:
         if self.author:
             obj["author"] = self.author
         obj["config"] = ordered
-        obj["created"] = format_time(epoch)
+        obj["created"] = self.time(epoch)
         obj["history"] = [
             {k: h[k] for k in ("created", "created_by", "author", "comment", "empty_layer") if h.get(k)}
             for h in self.history

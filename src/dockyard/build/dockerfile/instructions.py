@@ -161,8 +161,23 @@ class Maintainer:
 
 
 Command = (
-    Arg | Env | Label | Run | Copy | Add | Workdir | User | Expose | Entrypoint | Cmd | Volume | StopSignal | Shell
-    | Healthcheck | Onbuild | Maintainer
+    Arg
+    | Env
+    | Label
+    | Run
+    | Copy
+    | Add
+    | Workdir
+    | User
+    | Expose
+    | Entrypoint
+    | Cmd
+    | Volume
+    | StopSignal
+    | Shell
+    | Healthcheck
+    | Onbuild
+    | Maintainer
 )
 
 
@@ -273,7 +288,14 @@ def _pairs(node: Node, name: str) -> tuple[tuple[str, str], ...]:
 
 
 _UNITS = {
-    "ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9,
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "μs": 1_000,
+    "ms": 1_000_000,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
 }
 _DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)([^0-9.]*)")
 
@@ -337,8 +359,16 @@ def _healthcheck(node: Node) -> Healthcheck:
         if args:
             raise BuildError("HEALTHCHECK NONE takes no arguments")
         return Healthcheck(line, orig, None)
-    f = _flags(node, {"interval": "string", "timeout": "string", "start-period": "string",
-                       "start-interval": "string", "retries": "string"})
+    f = _flags(
+        node,
+        {
+            "interval": "string",
+            "timeout": "string",
+            "start-period": "string",
+            "start-interval": "string",
+            "retries": "string",
+        },
+    )
     if typ != "CMD":
         raise BuildError(f'Unknown type "{typ}" in HEALTHCHECK (try CMD)')
     cmd = tuple(args) if node.json else ((" ".join(args),) if args else ())
@@ -353,14 +383,23 @@ def _healthcheck(node: Node) -> Healthcheck:
         retries = int(raw_retries)
         if retries < 0:
             raise BuildError(f"--retries cannot be negative ({retries})")
-    return Healthcheck(line, orig, test, _interval(f, "interval"), _interval(f, "timeout"),
-                       _interval(f, "start-period"), _interval(f, "start-interval"), retries)
+    return Healthcheck(
+        line,
+        orig,
+        test,
+        _interval(f, "interval"),
+        _interval(f, "timeout"),
+        _interval(f, "start-period"),
+        _interval(f, "start-interval"),
+        retries,
+    )
 
 
 def _sources_and_dest(node: Node, name: str) -> tuple[tuple[str, ...], str, tuple[Heredoc, ...]]:
     if len(node.args) < 2:
-        raise BuildError(f"{name} requires at least two arguments, but only one was provided. Destination could "
-                         "not be determined")
+        raise BuildError(
+            f"{name} requires at least two arguments, but only one was provided. Destination could not be determined"
+        )
     srcs, dest = node.args[:-1], node.args[-1]
     if parse_heredoc(dest) is not None:
         raise BuildError(f"{name} cannot accept a heredoc as a destination")
@@ -383,8 +422,9 @@ def _from(node: Node) -> From:
     if len(args) == 3 and args[1].lower() == "as":
         name = args[2].lower()
         if not _STAGE_NAME.match(name):
-            raise BuildError(f'invalid name for build stage: "{args[2]}", name can\'t start with a number or '
-                             "contain symbols")
+            raise BuildError(
+                f'invalid name for build stage: "{args[2]}", name can\'t start with a number or contain symbols'
+            )
     elif len(args) != 1:
         raise BuildError("FROM requires either one or three arguments")
     f = _flags(node, {"platform": "string"})
@@ -422,18 +462,61 @@ def to_instruction(node: Node) -> Command | From:
                 pairs.append((word, None))
         return Arg(line, orig, tuple(pairs))
     if c == "copy":
-        f = _flags(node, {"chown": "string", "from": "string", "chmod": "string", "link": "bool",
-                       "parents": "bool", "exclude": "strings"})
+        f = _flags(
+            node,
+            {
+                "chown": "string",
+                "from": "string",
+                "chmod": "string",
+                "link": "bool",
+                "parents": "bool",
+                "exclude": "strings",
+            },
+        )
         srcs, dest, docs = _sources_and_dest(node, "COPY")
-        return Copy(line, orig, srcs, dest, f.string("from"), f.string("chown"), f.string("chmod"),
-                    f.boolean("link"), f.strings("exclude"), f.boolean("parents"), docs)
+        return Copy(
+            line,
+            orig,
+            srcs,
+            dest,
+            f.string("from"),
+            f.string("chown"),
+            f.string("chmod"),
+            f.boolean("link"),
+            f.strings("exclude"),
+            f.boolean("parents"),
+            docs,
+        )
     if c == "add":
-        f = _flags(node, {"chown": "string", "chmod": "string", "link": "bool", "keep-git-dir": "bool",
-                       "checksum": "string", "exclude": "strings", "parents": "bool", "unpack": "bool"})
+        f = _flags(
+            node,
+            {
+                "chown": "string",
+                "chmod": "string",
+                "link": "bool",
+                "keep-git-dir": "bool",
+                "checksum": "string",
+                "exclude": "strings",
+                "parents": "bool",
+                "unpack": "bool",
+            },
+        )
         srcs, dest, docs = _sources_and_dest(node, "ADD")
-        return Add(line, orig, srcs, dest, f.string("chown"), f.string("chmod"), f.boolean("link"),
-                   f.strings("exclude"), f.boolean("parents"), docs, f.string("checksum"),
-                   f.boolean("keep-git-dir"), f.optional_bool("unpack"))
+        return Add(
+            line,
+            orig,
+            srcs,
+            dest,
+            f.string("chown"),
+            f.string("chmod"),
+            f.boolean("link"),
+            f.strings("exclude"),
+            f.boolean("parents"),
+            docs,
+            f.string("checksum"),
+            f.boolean("keep-git-dir"),
+            f.optional_bool("unpack"),
+        )
     if c == "onbuild":
         if not node.args or node.sub is None:
             raise _at_least_one("ONBUILD")
@@ -454,8 +537,16 @@ def to_instruction(node: Node) -> Command | From:
         return Workdir(line, orig, node.args[0])
     if c == "run":
         f = _flags(node, {"mount": "strings", "network": "string", "security": "string"})
-        return Run(line, orig, _cmdline(node), not node.json, tuple(node.heredocs), f.strings("mount"),
-                   f.string("network"), f.string("security"))
+        return Run(
+            line,
+            orig,
+            _cmdline(node),
+            not node.json,
+            tuple(node.heredocs),
+            f.strings("mount"),
+            f.string("network"),
+            f.string("security"),
+        )
     if c == "cmd":
         _flags(node)
         return Cmd(line, orig, _cmdline(node), not node.json)

@@ -61,8 +61,9 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
 
     def close() -> None:
         if head is not None:
-            stages.append(Stage(len(stages), head.name, head.base, head.platform, head.line, tuple(commands),
-                                head.original))
+            stages.append(
+                Stage(len(stages), head.name, head.base, head.platform, head.line, tuple(commands), head.original)
+            )
 
     for node in result.nodes:
         try:
@@ -85,8 +86,9 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
     close()
     if not stages:
         raise DockerfileError(path, 0, "no build stage in current context")
-    return Dockerfile(path, result.escape, result.directives.get("syntax"), tuple(meta), tuple(stages),
-                      tuple(result.warnings))
+    return Dockerfile(
+        path, result.escape, result.directives.get("syntax"), tuple(meta), tuple(stages), tuple(result.warnings)
+    )
 
 
 def parse_instruction(text: str, path: str = "ONBUILD") -> Command:
