@@ -88,11 +88,16 @@ def _rel_to(root: Path, path: Path) -> str:
 
 
 class LocalContext:
-    """A directory build context; ``ignore`` (settable: it depends on the Dockerfile) hides files."""
+    """A directory build context; ``ignore`` (settable: it depends on the Dockerfile) hides files.
 
-    def __init__(self, root: Path, ignore: IgnoreRules | None = None) -> None:
+    Files of a build context reach the builder as owned by 0:0 (BuildKit's file sync resets owners), so the
+    digest leaves owners out unless ``keep_owners`` (a stage's root file system used as a COPY source).
+    """
+
+    def __init__(self, root: Path, ignore: IgnoreRules | None = None, *, keep_owners: bool = False) -> None:
         self.root = Path(root)
         self.ignore = ignore if ignore is not None else IgnoreRules()
+        self.keep_owners = keep_owners
 
     # -- visibility -------------------------------------------------------------------------------------------
     def _visible(self, rel: str, is_dir: bool) -> bool:
@@ -131,21 +136,39 @@ class LocalContext:
 
     # -- resolution -------------------------------------------------------------------------------------------
     def resolve(
-        self, patterns: Sequence[str], *, excludes: Sequence[str] = (), follow_links: bool = True
+        self,
+        patterns: Sequence[str],
+        *,
+        excludes: Sequence[str] = (),
+        follow_links: bool = True,
+        parents: bool = False,
     ) -> list[SourceFile]:
         """The entries COPY/ADD ``patterns`` select, in order; BuildError "not found" for a missing source or a
-        wildcard that matches nothing (ignored files count as missing)."""
+        wildcard that matches nothing (ignored files count as missing). ``excludes`` (``--exclude``) drop
+        matches by their context path and directory members by their path below the directory. With
+        ``parents`` (``COPY --parents``) ``dest_name`` is the path below the context root, or below a ``/./``
+        pivot in the pattern, for directories as well."""
         out: list[SourceFile] = []
         ex = IgnoreRules(excludes) if excludes else None
         for pattern in patterns:
             clean = go_clean("/" + pattern).lstrip("/")
+            pivot = ""
+            trimmed = pattern.lstrip("/")
+            while trimmed.startswith("./"):
+                trimmed = trimmed[2:]
+            if parents and "/./" in trimmed:
+                pivot = go_clean("/" + trimmed.split("/./", 1)[0]).lstrip("/")
             matches = self._expand(clean, follow_links)
             if not matches:
                 raise not_found(clean)
             for rel in matches:
                 if ex is not None and rel and ex.ignored(rel):
                     continue
-                out.append(self._source(rel, follow_links, excludes))
+                src = self._source(rel, follow_links, excludes)
+                if parents:
+                    below = rel[len(pivot) :].lstrip("/") if pivot and (rel + "/").startswith(pivot + "/") else rel
+                    src = SourceFile(src.rel, src.path, below, src.members)
+                out.append(src)
         return out
 
     def _expand(self, clean: str, follow_links: bool) -> list[str]:
@@ -204,15 +227,16 @@ class LocalContext:
         h = hashlib.sha256()
         for f in files:
             h.update(f"source\0{f.rel}\0{f.dest_name}\0".encode("utf-8", "surrogateescape"))
-            _hash_entry(h, f.path, "")
+            _hash_entry(h, f.path, "", self.keep_owners)
             for member in f.members or ():
-                _hash_entry(h, f.path / member, member)
+                _hash_entry(h, f.path / member, member, self.keep_owners)
         return "sha256:" + h.hexdigest()
 
 
-def _hash_entry(h: hashlib._Hash, path: Path, name: str) -> None:
+def _hash_entry(h: hashlib._Hash, path: Path, name: str, owners: bool) -> None:
     st = os.lstat(path)
-    head = f"{name}\0{st.st_mode:o}\0{st.st_uid}\0{st.st_gid}\0"
+    owner = f"{st.st_uid}\0{st.st_gid}" if owners else "\0".join(("0", "0"))
+    head = f"{name}\0{st.st_mode:o}\0{owner}\0"
     h.update(head.encode("utf-8", "surrogateescape"))
     if stat.S_ISLNK(st.st_mode):
         h.update(os.fsencode(os.readlink(path)) + b"\0")

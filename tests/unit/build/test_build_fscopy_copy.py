@@ -143,3 +143,26 @@ def test_symlinks_inside_the_destination_tree_are_not_followed(ctx: LocalContext
         copy_into(rootfs, ctx.resolve(["dir"]), "/dst", workdir="/", chown=None, chmod=None)
     assert list(outside.iterdir()) == []
     assert (rootfs / "dst" / "f").read_text() == "f" and not (rootfs / "dst" / "f").is_symlink()
+
+
+def test_copy_parents(tmp_path: Path, rootfs: Path) -> None:
+    root = tmp_path / "pctx"
+    (root / "x" / "y").mkdir(parents=True)
+    (root / "x" / "y" / "a.txt").write_text("a")
+    (root / "x" / "b.txt").write_text("b")
+    os.chmod(root / "x", 0o750)
+    c = LocalContext(root)
+    files = c.resolve(["x/y/a.txt", "x/*.txt"], parents=True)
+    assert [f.dest_name for f in files] == ["x/y/a.txt", "x/b.txt"]
+    copy_into(rootfs, files, "/p", workdir="/", chown=None, chmod=None)
+    assert (rootfs / "p" / "x" / "y" / "a.txt").read_text() == "a"
+    assert (rootfs / "p" / "x" / "b.txt").read_text() == "b"
+    assert mode(rootfs / "p" / "x") == 0o750
+    pivot = c.resolve(["./x/./y/a.txt"], parents=True)
+    assert [f.dest_name for f in pivot] == ["y/a.txt"]
+    copy_into(rootfs, pivot, "/q/", workdir="/", chown=None, chmod=None)
+    assert (rootfs / "q" / "y" / "a.txt").read_text() == "a"
+    d = c.resolve(["x/y"], parents=True)
+    assert d[0].dest_name == "x/y" and d[0].members == ("a.txt",)
+    copy_into(rootfs, d, "/r", workdir="/", chown=None, chmod=None)
+    assert (rootfs / "r" / "x" / "y" / "a.txt").read_text() == "a"
