@@ -5,9 +5,11 @@ keys the cache, and contexts that come from stdin, git or an HTTP tarball."""
 from __future__ import annotations
 
 import bz2
+import email.utils
 import hashlib
 import lzma
 import os
+import posixpath
 import re
 import shutil
 import stat
@@ -17,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 from dockyard.build.ignore import IgnoreRules, go_clean, go_match, has_wildcards
 from dockyard.errors import BuildError, DockyardError
@@ -266,7 +269,8 @@ def is_url(spec: str) -> bool:
     return spec.startswith(("http://", "https://"))
 
 
-def _magic_reader(path: Path) -> BinaryIO:
+def open_archive(path: Path) -> BinaryIO:
+    """``path`` opened with bzip2 or xz undone (gzip and zstd are undone by the layer reader)."""
     with open(path, "rb") as f:
         head = f.read(6)
     if head.startswith(b"BZh"):
@@ -276,11 +280,17 @@ def _magic_reader(path: Path) -> BinaryIO:
     return open(path, "rb")  # gzip and zstd are undone by the layer reader
 
 
-def _is_tar(path: Path) -> bool:
+def is_tar_archive(path: Path) -> bool:
+    """Whether ``path`` is a tar, plain or gzip/bzip2/xz/zstd compressed (BuildKit's ``isArchivePath``)."""
     from dockyard.layers.compression import open_decompressed
 
     try:
-        with _magic_reader(path) as raw:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return False
+    except OSError:
+        return False
+    try:
+        with open_archive(path) as raw:
             stream = open_decompressed(raw)
             block = stream.read(512)
     except (OSError, EOFError, lzma.LZMAError, DockyardError, ValueError):
@@ -294,10 +304,11 @@ def _is_tar(path: Path) -> bool:
     return True
 
 
-def _extract(archive: Path, dest: Path) -> None:
+def extract_archive(archive: Path, dest: Path) -> None:
+    """Unpack the tar ``archive`` into the existing directory ``dest`` safely (nothing lands outside it)."""
     dest.mkdir(parents=True, exist_ok=True)
     try:
-        unpack([lambda: _magic_reader(archive)], dest)
+        unpack([lambda: open_archive(archive)], dest)
     except DockyardError as e:
         raise BuildError(f"unpacking the build context: {e}") from None
 
@@ -316,15 +327,60 @@ def _fresh(work: Path, name: str) -> Path:
 
 
 def _archive_or_dockerfile(download: Path, work: Path) -> tuple[LocalContext, Path | None]:
-    if _is_tar(download):
+    if is_tar_archive(download):
         root = _fresh(work, "context")
-        _extract(download, root)
+        extract_archive(download, root)
         download.unlink()
         return LocalContext(root), None
     root = _fresh(work, "context")
     dockerfile = work / "Dockerfile"
     download.replace(dockerfile)
     return LocalContext(root), dockerfile
+
+
+def _url_name(url: str) -> str:
+    base = posixpath.basename(urlsplit(url).path)
+    return base if base not in ("", ".", "/") else "__unnamed__"
+
+
+def fetch_url(url: str, work: Path, *, checksum: str | None = None) -> SourceFile:
+    """``ADD <url>``: the file downloaded under ``work``, named after the URL's last path segment, mode 0600,
+    its mtime from ``Last-Modified``; ``checksum`` (``sha256:...``) is verified ("digest mismatch")."""
+    import httpx
+
+    algo, want = None, None
+    if checksum:
+        algo, _, want = checksum.partition(":")
+        if algo not in ("sha256", "sha384", "sha512") or not want:
+            raise BuildError(f"invalid checksum digest format: {checksum}")
+    name = _url_name(url)
+    folder = work / ("url-" + hashlib.sha256(url.encode()).hexdigest()[:16])
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    h = hashlib.new(algo or "sha256")
+    try:
+        with httpx.stream("GET", url, follow_redirects=True, timeout=60) as resp:
+            if resp.status_code != 200:
+                raise BuildError(f"failed to load {url}: invalid response status {resp.status_code}")
+            modified = resp.headers.get("Last-Modified")
+            with open(target, "wb") as out:
+                for chunk in resp.iter_bytes(1 << 20):
+                    h.update(chunk)
+                    out.write(chunk)
+    except httpx.HTTPError as e:
+        raise BuildError(f"failed to load {url}: {e}") from None
+    actual = f"{algo or 'sha256'}:{h.hexdigest()}"
+    if checksum and actual != checksum:
+        target.unlink()
+        raise BuildError(f"digest mismatch {actual}: {checksum}")
+    os.chmod(target, 0o600)
+    if modified:
+        try:
+            when = email.utils.parsedate_to_datetime(modified).timestamp()
+            os.utime(target, (when, when))
+        except (TypeError, ValueError):
+            pass
+    return SourceFile(name, target, name)
 
 
 def _git(args: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from dockyard.build.context import SourceFile, scoped_path
+from dockyard.build.context import SourceFile, extract_archive, is_tar_archive, scoped_path
 from dockyard.errors import BuildError
 
 
@@ -252,6 +252,32 @@ def _copy_with_parents(f: SourceFile, target: Path, copier: _Copier) -> None:
         copier.entry(f.path, target / f.dest_name)
     for src_dir, dst_dir in reversed(made):
         copier.dir_meta(src_dir, dst_dir)
+
+
+def is_archive(path: Path) -> bool:
+    """Whether ADD unpacks ``path``: a regular file that is a tar, plain or gzip/bzip2/xz/zstd compressed."""
+    return is_tar_archive(path)
+
+
+def unpack_into(
+    root: Path,
+    archive: Path,
+    dest: str,
+    *,
+    workdir: str,
+    chown: tuple[int, int] | None = None,
+    epoch: int | None = None,
+) -> None:
+    """``ADD local.tar dest``: ``dest`` (relative to ``workdir``) is a directory, created 0755 (owned by
+    ``chown``) when missing; the archive's entries keep their own owners, modes and times."""
+    rel, _ = _dest_rel(dest, workdir)
+    created: list[Path] = []
+    target = _mkdir_all(Path(root), rel, chown, created)
+    try:
+        extract_archive(archive, target)
+    finally:
+        for path in reversed(created):
+            _set_time(path, None, epoch)
 
 
 def write_heredoc(
