@@ -5,9 +5,11 @@ keys the cache, and contexts that come from stdin, git or an HTTP tarball."""
 from __future__ import annotations
 
 import bz2
+import email.utils
 import hashlib
 import lzma
 import os
+import posixpath
 import re
 import shutil
 import stat
@@ -17,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 from dockyard.build.ignore import IgnoreRules, go_clean, go_match, has_wildcards
 from dockyard.errors import BuildError, DockyardError
@@ -88,11 +91,16 @@ def _rel_to(root: Path, path: Path) -> str:
 
 
 class LocalContext:
-    """A directory build context; ``ignore`` (settable: it depends on the Dockerfile) hides files."""
+    """A directory build context; ``ignore`` (settable: it depends on the Dockerfile) hides files.
 
-    def __init__(self, root: Path, ignore: IgnoreRules | None = None) -> None:
+    Files of a build context reach the builder as owned by 0:0 (BuildKit's file sync resets owners), so the
+    digest leaves owners out unless ``keep_owners`` (a stage's root file system used as a COPY source).
+    """
+
+    def __init__(self, root: Path, ignore: IgnoreRules | None = None, *, keep_owners: bool = False) -> None:
         self.root = Path(root)
         self.ignore = ignore if ignore is not None else IgnoreRules()
+        self.keep_owners = keep_owners
 
     # -- visibility -------------------------------------------------------------------------------------------
     def _visible(self, rel: str, is_dir: bool) -> bool:
@@ -131,21 +139,39 @@ class LocalContext:
 
     # -- resolution -------------------------------------------------------------------------------------------
     def resolve(
-        self, patterns: Sequence[str], *, excludes: Sequence[str] = (), follow_links: bool = True
+        self,
+        patterns: Sequence[str],
+        *,
+        excludes: Sequence[str] = (),
+        follow_links: bool = True,
+        parents: bool = False,
     ) -> list[SourceFile]:
         """The entries COPY/ADD ``patterns`` select, in order; BuildError "not found" for a missing source or a
-        wildcard that matches nothing (ignored files count as missing)."""
+        wildcard that matches nothing (ignored files count as missing). ``excludes`` (``--exclude``) drop
+        matches by their context path and directory members by their path below the directory. With
+        ``parents`` (``COPY --parents``) ``dest_name`` is the path below the context root, or below a ``/./``
+        pivot in the pattern, for directories as well."""
         out: list[SourceFile] = []
         ex = IgnoreRules(excludes) if excludes else None
         for pattern in patterns:
             clean = go_clean("/" + pattern).lstrip("/")
+            pivot = ""
+            trimmed = pattern.lstrip("/")
+            while trimmed.startswith("./"):
+                trimmed = trimmed[2:]
+            if parents and "/./" in trimmed:
+                pivot = go_clean("/" + trimmed.split("/./", 1)[0]).lstrip("/")
             matches = self._expand(clean, follow_links)
             if not matches:
                 raise not_found(clean)
             for rel in matches:
                 if ex is not None and rel and ex.ignored(rel):
                     continue
-                out.append(self._source(rel, follow_links, excludes))
+                src = self._source(rel, follow_links, excludes)
+                if parents:
+                    below = rel[len(pivot) :].lstrip("/") if pivot and (rel + "/").startswith(pivot + "/") else rel
+                    src = SourceFile(src.rel, src.path, below, src.members)
+                out.append(src)
         return out
 
     def _expand(self, clean: str, follow_links: bool) -> list[str]:
@@ -204,15 +230,16 @@ class LocalContext:
         h = hashlib.sha256()
         for f in files:
             h.update(f"source\0{f.rel}\0{f.dest_name}\0".encode("utf-8", "surrogateescape"))
-            _hash_entry(h, f.path, "")
+            _hash_entry(h, f.path, "", self.keep_owners)
             for member in f.members or ():
-                _hash_entry(h, f.path / member, member)
+                _hash_entry(h, f.path / member, member, self.keep_owners)
         return "sha256:" + h.hexdigest()
 
 
-def _hash_entry(h: hashlib._Hash, path: Path, name: str) -> None:
+def _hash_entry(h: hashlib._Hash, path: Path, name: str, owners: bool) -> None:
     st = os.lstat(path)
-    head = f"{name}\0{st.st_mode:o}\0{st.st_uid}\0{st.st_gid}\0"
+    owner = f"{st.st_uid}\0{st.st_gid}" if owners else "\0".join(("0", "0"))
+    head = f"{name}\0{st.st_mode:o}\0{owner}\0"
     h.update(head.encode("utf-8", "surrogateescape"))
     if stat.S_ISLNK(st.st_mode):
         h.update(os.fsencode(os.readlink(path)) + b"\0")
@@ -242,7 +269,8 @@ def is_url(spec: str) -> bool:
     return spec.startswith(("http://", "https://"))
 
 
-def _magic_reader(path: Path) -> BinaryIO:
+def open_archive(path: Path) -> BinaryIO:
+    """``path`` opened with bzip2 or xz undone (gzip and zstd are undone by the layer reader)."""
     with open(path, "rb") as f:
         head = f.read(6)
     if head.startswith(b"BZh"):
@@ -252,11 +280,17 @@ def _magic_reader(path: Path) -> BinaryIO:
     return open(path, "rb")  # gzip and zstd are undone by the layer reader
 
 
-def _is_tar(path: Path) -> bool:
+def is_tar_archive(path: Path) -> bool:
+    """Whether ``path`` is a tar, plain or gzip/bzip2/xz/zstd compressed (BuildKit's ``isArchivePath``)."""
     from dockyard.layers.compression import open_decompressed
 
     try:
-        with _magic_reader(path) as raw:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return False
+    except OSError:
+        return False
+    try:
+        with open_archive(path) as raw:
             stream = open_decompressed(raw)
             block = stream.read(512)
     except (OSError, EOFError, lzma.LZMAError, DockyardError, ValueError):
@@ -270,10 +304,11 @@ def _is_tar(path: Path) -> bool:
     return True
 
 
-def _extract(archive: Path, dest: Path) -> None:
+def extract_archive(archive: Path, dest: Path) -> None:
+    """Unpack the tar ``archive`` into the existing directory ``dest`` safely (nothing lands outside it)."""
     dest.mkdir(parents=True, exist_ok=True)
     try:
-        unpack([lambda: _magic_reader(archive)], dest)
+        unpack([lambda: open_archive(archive)], dest)
     except DockyardError as e:
         raise BuildError(f"unpacking the build context: {e}") from None
 
@@ -292,15 +327,60 @@ def _fresh(work: Path, name: str) -> Path:
 
 
 def _archive_or_dockerfile(download: Path, work: Path) -> tuple[LocalContext, Path | None]:
-    if _is_tar(download):
+    if is_tar_archive(download):
         root = _fresh(work, "context")
-        _extract(download, root)
+        extract_archive(download, root)
         download.unlink()
         return LocalContext(root), None
     root = _fresh(work, "context")
     dockerfile = work / "Dockerfile"
     download.replace(dockerfile)
     return LocalContext(root), dockerfile
+
+
+def _url_name(url: str) -> str:
+    base = posixpath.basename(urlsplit(url).path)
+    return base if base not in ("", ".", "/") else "__unnamed__"
+
+
+def fetch_url(url: str, work: Path, *, checksum: str | None = None) -> SourceFile:
+    """``ADD <url>``: the file downloaded under ``work``, named after the URL's last path segment, mode 0600,
+    its mtime from ``Last-Modified``; ``checksum`` (``sha256:...``) is verified ("digest mismatch")."""
+    import httpx
+
+    algo, want = None, None
+    if checksum:
+        algo, _, want = checksum.partition(":")
+        if algo not in ("sha256", "sha384", "sha512") or not want:
+            raise BuildError(f"invalid checksum digest format: {checksum}")
+    name = _url_name(url)
+    folder = work / ("url-" + hashlib.sha256(url.encode()).hexdigest()[:16])
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    h = hashlib.new(algo or "sha256")
+    try:
+        with httpx.stream("GET", url, follow_redirects=True, timeout=60) as resp:
+            if resp.status_code != 200:
+                raise BuildError(f"failed to load {url}: invalid response status {resp.status_code}")
+            modified = resp.headers.get("Last-Modified")
+            with open(target, "wb") as out:
+                for chunk in resp.iter_bytes(1 << 20):
+                    h.update(chunk)
+                    out.write(chunk)
+    except httpx.HTTPError as e:
+        raise BuildError(f"failed to load {url}: {e}") from None
+    actual = f"{algo or 'sha256'}:{h.hexdigest()}"
+    if checksum and actual != checksum:
+        target.unlink()
+        raise BuildError(f"digest mismatch {actual}: {checksum}")
+    os.chmod(target, 0o600)
+    if modified:
+        try:
+            when = email.utils.parsedate_to_datetime(modified).timestamp()
+            os.utime(target, (when, when))
+        except (TypeError, ValueError):
+            pass
+    return SourceFile(name, target, name)
 
 
 def _git(args: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from dockyard.build.context import SourceFile, scoped_path
+from dockyard.build.context import SourceFile, extract_archive, is_tar_archive, scoped_path
 from dockyard.errors import BuildError
 
 
@@ -111,7 +111,8 @@ class _Copier:
         _copy_xattrs(src, dst)
         _set_time(dst, src_st, self.epoch)
 
-    def entry(self, src: Path, dst: Path) -> None:
+    def entry(self, src: Path, dst: Path) -> bool:
+        """Copy one entry (a directory: only create it); whether ``dst`` was created."""
         st = os.lstat(src)
         mode = st.st_mode
         if stat.S_ISDIR(mode):
@@ -119,17 +120,17 @@ class _Copier:
                 dst_st = os.lstat(dst)
             except FileNotFoundError:
                 os.mkdir(dst, 0o700)
-            else:
-                if not stat.S_ISDIR(dst_st.st_mode):
-                    raise BuildError(f"cannot copy to non-directory: {dst}")
-            return
+                return True
+            if not stat.S_ISDIR(dst_st.st_mode):
+                raise BuildError(f"cannot copy to non-directory: {dst}")
+            return False
         if st.st_nlink > 1:
             key = (st.st_dev, st.st_ino)
             first = self.inodes.get(key)
             if first is not None:
                 _remove_for_file(dst)
                 os.link(first, dst)
-                return
+                return True
             self.inodes[key] = dst
         _remove_for_file(dst)
         if stat.S_ISREG(mode):
@@ -140,8 +141,9 @@ class _Copier:
         elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode):
             os.mknod(dst, mode, st.st_rdev)
         elif stat.S_ISSOCK(mode):
-            return
+            return False
         self._meta(st, src, dst)
+        return True
 
     def dir_meta(self, src: Path, dst: Path) -> None:
         self._meta(os.lstat(src), src, dst)
@@ -166,7 +168,7 @@ def copy_into(
     """
     root = Path(root)
     rel, dest_is_dir = _dest_rel(dest, workdir)
-    if len(files) > 1:
+    if len(files) > 1 or any(_with_parents(f) for f in files):
         dest_is_dir = True
     created: list[Path] = []
     if dest_is_dir:
@@ -193,6 +195,9 @@ def _copy_all(
     created: list[Path],
 ) -> None:
     for f in files:
+        if _with_parents(f):
+            _copy_with_parents(f, target, copier)
+            continue
         if f.is_dir:
             try:
                 existing = os.lstat(target)
@@ -216,6 +221,63 @@ def _copy_all(
         if dest_is_dir or (target.is_dir() and not target.is_symlink()):
             dst = target / f.dest_name
         copier.entry(f.path, dst)
+
+
+def _with_parents(f: SourceFile) -> bool:
+    return bool(f.dest_name) and (f.is_dir or "/" in f.dest_name)
+
+
+def _copy_with_parents(f: SourceFile, target: Path, copier: _Copier) -> None:
+    """``COPY --parents``: ``f.dest_name`` is a path below ``target``; its missing directories take the metadata
+    of the source's own parents, as fsutil's delayed parent creation does."""
+    parts = f.dest_name.split("/")
+    dirs = parts if f.is_dir else parts[:-1]
+    src_dirs = [f.path, *f.path.parents] if f.is_dir else list(f.path.parents)
+    pairs = list(zip(reversed(src_dirs[: len(dirs)]), dirs, strict=True))
+    made: list[tuple[Path, Path]] = []
+    dst = target
+    for src_dir, part in pairs:
+        dst = dst / part
+        if copier.entry(src_dir, dst) or src_dir == f.path:
+            made.append((src_dir, dst))
+    if f.is_dir:
+        inner: list[tuple[Path, Path]] = []
+        for member in f.members or ():
+            src = f.path / member
+            copier.entry(src, dst / member)
+            if stat.S_ISDIR(os.lstat(src).st_mode):
+                inner.append((src, dst / member))
+        made += inner
+    else:
+        copier.entry(f.path, target / f.dest_name)
+    for src_dir, dst_dir in reversed(made):
+        copier.dir_meta(src_dir, dst_dir)
+
+
+def is_archive(path: Path) -> bool:
+    """Whether ADD unpacks ``path``: a regular file that is a tar, plain or gzip/bzip2/xz/zstd compressed."""
+    return is_tar_archive(path)
+
+
+def unpack_into(
+    root: Path,
+    archive: Path,
+    dest: str,
+    *,
+    workdir: str,
+    chown: tuple[int, int] | None = None,
+    epoch: int | None = None,
+) -> None:
+    """``ADD local.tar dest``: ``dest`` (relative to ``workdir``) is a directory, created 0755 (owned by
+    ``chown``) when missing; the archive's entries keep their own owners, modes and times."""
+    rel, _ = _dest_rel(dest, workdir)
+    created: list[Path] = []
+    target = _mkdir_all(Path(root), rel, chown, created)
+    try:
+        extract_archive(archive, target)
+    finally:
+        for path in reversed(created):
+            _set_time(path, None, epoch)
 
 
 def write_heredoc(

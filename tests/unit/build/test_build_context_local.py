@@ -249,3 +249,22 @@ def test_http_tarball_and_dockerfile(http_root: tuple[str, Path], tmp_path: Path
     assert dockerfile2 is not None and dockerfile2.read_text() == "FROM scratch\n"
     with pytest.raises(BuildError, match="404"):
         open_context(f"{base}/missing.tar", tmp_path / "w3")
+
+
+def test_fetch_url_for_add(http_root: tuple[str, Path], tmp_path: Path) -> None:
+    import hashlib
+
+    from dockyard.build.context import fetch_url
+
+    base, served = http_root
+    (served / "tool.bin").write_bytes(b"binary")
+    good = "sha256:" + hashlib.sha256(b"binary").hexdigest()
+    f = fetch_url(f"{base}/tool.bin?x=1", tmp_path / "dl", checksum=good)
+    assert (f.dest_name, f.path.read_bytes()) == ("tool.bin", b"binary")
+    assert f.path.stat().st_mode & 0o777 == 0o600
+    assert int(f.path.stat().st_mtime) == int((served / "tool.bin").stat().st_mtime)
+    with pytest.raises(BuildError, match="digest mismatch"):
+        fetch_url(f"{base}/tool.bin", tmp_path / "dl2", checksum="sha256:" + "0" * 64)
+    with pytest.raises(BuildError, match="invalid response status 404"):
+        fetch_url(f"{base}/nope", tmp_path / "dl3")
+    assert fetch_url(f"{base}/", tmp_path / "dl4").dest_name == "__unnamed__"

@@ -143,3 +143,79 @@ def test_symlinks_inside_the_destination_tree_are_not_followed(ctx: LocalContext
         copy_into(rootfs, ctx.resolve(["dir"]), "/dst", workdir="/", chown=None, chmod=None)
     assert list(outside.iterdir()) == []
     assert (rootfs / "dst" / "f").read_text() == "f" and not (rootfs / "dst" / "f").is_symlink()
+
+
+def test_copy_parents(tmp_path: Path, rootfs: Path) -> None:
+    root = tmp_path / "pctx"
+    (root / "x" / "y").mkdir(parents=True)
+    (root / "x" / "y" / "a.txt").write_text("a")
+    (root / "x" / "b.txt").write_text("b")
+    os.chmod(root / "x", 0o750)
+    c = LocalContext(root)
+    files = c.resolve(["x/y/a.txt", "x/*.txt"], parents=True)
+    assert [f.dest_name for f in files] == ["x/y/a.txt", "x/b.txt"]
+    copy_into(rootfs, files, "/p", workdir="/", chown=None, chmod=None)
+    assert (rootfs / "p" / "x" / "y" / "a.txt").read_text() == "a"
+    assert (rootfs / "p" / "x" / "b.txt").read_text() == "b"
+    assert mode(rootfs / "p" / "x") == 0o750
+    pivot = c.resolve(["./x/./y/a.txt"], parents=True)
+    assert [f.dest_name for f in pivot] == ["y/a.txt"]
+    copy_into(rootfs, pivot, "/q/", workdir="/", chown=None, chmod=None)
+    assert (rootfs / "q" / "y" / "a.txt").read_text() == "a"
+    d = c.resolve(["x/y"], parents=True)
+    assert d[0].dest_name == "x/y" and d[0].members == ("a.txt",)
+    copy_into(rootfs, d, "/r", workdir="/", chown=None, chmod=None)
+    assert (rootfs / "r" / "x" / "y" / "a.txt").read_text() == "a"
+
+
+def _tar(path: Path, files: dict[str, bytes], mode: str = "w") -> Path:
+    import io
+    import tarfile
+
+    with tarfile.open(path, mode) as tf:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o751
+            info.uid, info.gid = 7, 8
+            info.mtime = 12345
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize("mode", ["w", "w:gz", "w:bz2", "w:xz"])
+def test_add_unpacks_local_archives(tmp_path: Path, rootfs: Path, mode: str) -> None:
+    from dockyard.build.fscopy import is_archive, unpack_into
+
+    archive = _tar(tmp_path / "a.tar", {"d/f": b"data", "top": b"t"}, mode)
+    assert is_archive(archive)
+    unpack_into(rootfs, archive, "out", workdir="/srv")
+    f = rootfs / "srv" / "out" / "d" / "f"
+    assert f.read_bytes() == b"data"
+    assert mode_of(f) == 0o751 and os.stat(f).st_mtime == 12345
+    if os.geteuid() == 0:
+        assert (os.stat(f).st_uid, os.stat(f).st_gid) == (7, 8)
+
+
+def mode_of(p: Path) -> int:
+    return stat.S_IMODE(os.stat(p).st_mode)
+
+
+def test_not_archives(tmp_path: Path) -> None:
+    from dockyard.build.fscopy import is_archive
+
+    (tmp_path / "text").write_text("hello " * 200)
+    (tmp_path / "empty").write_bytes(b"")
+    (tmp_path / "zeros").write_bytes(b"\0" * 1024)
+    (tmp_path / "dir").mkdir()
+    for name in ("text", "empty", "zeros", "dir", "missing"):
+        assert not is_archive(tmp_path / name), name
+
+
+def test_hostile_archive_is_refused(tmp_path: Path, rootfs: Path) -> None:
+    from dockyard.build.fscopy import unpack_into
+
+    archive = _tar(tmp_path / "evil.tar", {"../../escape": b"x"})
+    with pytest.raises(BuildError):
+        unpack_into(rootfs, archive, "/out", workdir="/")
+    assert not (tmp_path / "escape").exists()
