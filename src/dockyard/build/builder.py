@@ -10,7 +10,6 @@ exports them (:mod:`dockyard.build.export`).
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import posixpath
 import re
@@ -20,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from dockyard.build import cachekey
 from dockyard.build.imagestate import ImageState, LayerRef, go_list, go_plain_list
@@ -248,70 +247,25 @@ class Builder:
         return images
 
     def _meta_args(self, df: Dockerfile, platform: Platform) -> dict[str, str]:
-        from dockyard.build.dockerfile import expand
+        from dockyard.build.dockerfile import meta_env
         from dockyard.build.emulation import host_platform
 
-        env = platform_args(host_platform(), platform)
-        for arg in df.meta_args:
-            for k, v in arg.pairs:
-                if k in self.options.build_args:
-                    env[k] = self.options.build_args[k]
-                    self._consumed.add(k)
-                elif v is not None:
-                    env[k] = expand(v, env)
-                elif k not in env:
-                    env.pop(k, None)
-        return env
+        self._consumed.update(k for a in df.meta_args for k, _ in a.pairs if k in self.options.build_args)
+        return meta_env(df, self.options.build_args, platform_args(host_platform(), platform))
 
-    def _stage_index(self, df: Dockerfile, name: str) -> int | None:
-        lowered = name.lower()
-        for s in df.stages:
-            if s.name is not None and s.name.lower() == lowered:
-                return s.index
-        if name.isdigit() and int(name) < len(df.stages):
-            return int(name)
-        return None
+    def _stage_index(self, df: Dockerfile, name: str, *, numeric: bool = True) -> int | None:
+        from dockyard.build.dockerfile import resolve_stage
 
-    def _needed(self, df: Dockerfile, target: int, meta: Mapping[str, str]) -> list[int]:
-        """The target stage and every stage it depends on (FROM, COPY --from, RUN --mount from=), in order."""
-        from dockyard.build.dockerfile import expand
-
-        seen: set[int] = set()
-        todo = [target]
-        while todo:
-            i = todo.pop()
-            if i in seen:
-                continue
-            seen.add(i)
-            stage = df.stages[i]
-            refs_ = [expand(stage.base, meta)]
-            for cmd in stage.commands:
-                from_ = getattr(cmd, "from_", None)
-                if from_:
-                    refs_.append(expand(from_, meta))
-                for m in getattr(cmd, "mounts", ()):
-                    src = parse_mount(expand(m, meta)).get("from")
-                    if src:
-                        refs_.append(src)
-            for ref in refs_:
-                j = self._stage_index(df, ref)
-                if j is not None and j != i:
-                    if j > i and not ref.isdigit():
-                        continue  # a later stage of that name is an image, not a stage
-                    todo.append(j)
-        return sorted(seen)
+        return resolve_stage(df, name, numeric=numeric)
 
     def _build_platform(self, df: Dockerfile, platform: Platform, several: bool) -> BuiltImage:
+        from dockyard.build.dockerfile import needed_stages
+
         meta = self._meta_args(df, platform)
-        if self.options.target is not None:
-            index = self._stage_index(df, self.options.target)
-            if index is None:
-                raise BuildError(f"target stage {self.options.target!r} could not be found")
-        else:
-            index = len(df.stages) - 1
+        index = df.stage(self.options.target).index if self.options.target is not None else len(df.stages) - 1
         ran_before = self.ran
         stages: dict[int, _Stage] = {}
-        for i in self._needed(df, index, meta):
+        for i in needed_stages(df, self.options.target, meta):
             stages[i] = self._build_stage(df, df.stages[i], meta, stages, platform, several)
         final = stages[index]
         labels = dict(self.options.labels)
@@ -335,8 +289,8 @@ class Builder:
         platform = Platform.parse(expand(stage.platform, meta)) if stage.platform else target
         no_cache = self.options.no_cache or (stage.name or "") in self.options.no_cache_filter
         triggers: list[str] = []
-        j = self._stage_index(df, base)
-        if j is not None and j < stage.index and j in done and not base.isdigit():
+        j = self._stage_index(df, base, numeric=False)
+        if j is not None and j < stage.index and j in done:
             parent = done[j]
             st = _Stage(stage.index, stage.name, parent.image.clone(), parent.key, parent.platform)
             st.args = list(parent.args)
@@ -885,8 +839,8 @@ class Builder:
         done: Mapping[int, _Stage],
         x: Callable[[str], str],
     ) -> None:
-        from dockyard.build.context import LocalContext
-        from dockyard.build.fscopy import copy_into, write_heredoc
+        from dockyard.build.context import LocalContext, fetch_url
+        from dockyard.build.fscopy import copy_into, is_archive, unpack_into, write_heredoc
 
         img = st.image
         is_add = type(cmd).__name__ == "Add"
@@ -925,7 +879,7 @@ class Builder:
                     raise BuildError(f"{df.path}:{cmd.line}: {exc}") from None
                 if is_add and getattr(cmd, "unpack", None) is not False:
                     for f in found:
-                        if f.path.is_file() and _is_archive(f.path):
+                        if f.path.is_file() and is_archive(f.path):
                             archives.append(f)
                         else:
                             files.append(f)
@@ -933,7 +887,9 @@ class Builder:
                     files = list(found)
                 digests.append(ctx.digest(found))
             for url in urls:
-                fetched = self._fetch(url, checksum, stack)
+                tmp = Path(tempfile.mkdtemp(prefix="add-", dir=self.work))
+                stack.callback(shutil.rmtree, tmp, True)
+                fetched = fetch_url(url, tmp, checksum=checksum)
                 files.append(fetched)
                 digests.append(LocalContext(fetched.path.parent).digest([fetched]))
             heredocs = [(d.name, d.content, d.chomp) for d in cmd.heredocs]
@@ -952,7 +908,8 @@ class Builder:
             step = self.progress.step(f"{st.label()} {cmd.original}")
             hit, layer = self._cached(st, key, step)
             if not hit:
-                owner = None
+                # the context's files are root's (BuildKit's file sync resets owners); a stage's keep theirs
+                owner: tuple[int, int] | None = (0, 0) if from_ is None else None
                 if chown:
                     owner = self._owner(chown, img.layers)
                 with self._rootfs([] if link else img.layers) as rootfs:
@@ -963,7 +920,8 @@ class Builder:
                         text = re.sub(r"(?m)^\t+", "", content) if chomp else content
                         write_heredoc(rootfs.merged, name, text, dest, workdir=img.workdir, chown=owner, chmod=mode)
                     for arc in archives:
-                        self._unpack_archive(arc, rootfs.merged, dest, img.workdir, owner, mode, stack)
+                        unpack_into(rootfs.merged, arc.path, dest, workdir=img.workdir, chown=owner,
+                                    epoch=self.options.epoch)  # fmt: skip
                     layer = self._record(st, key, created + " # buildkit", self._layer_from(rootfs))
                 self.ran += 1
                 step.finish()
@@ -995,80 +953,11 @@ class Builder:
             return LocalContext(Path(named))
         return LocalContext(stack.enter_context(self._rootfs(self._image_layers(from_))).merged)
 
-    def _fetch(self, url: str, checksum: str | None, stack: contextlib.ExitStack) -> SourceFile:
-        import hashlib
-        from urllib.parse import urlsplit
-
-        import httpx
-
-        from dockyard.build.context import SourceFile
-
-        name = posixpath.basename(urlsplit(url).path) or "__unnamed__"
-        tmp = Path(tempfile.mkdtemp(prefix="add-", dir=self.work))
-        stack.callback(shutil.rmtree, tmp, True)
-        path = tmp / name
-        h = hashlib.sha256()
-        try:
-            with httpx.stream("GET", url, follow_redirects=True, timeout=60) as resp, open(path, "wb") as f:
-                if resp.status_code != 200:
-                    raise BuildError(f"failed to load {url}: invalid response status {resp.status_code}")
-                for chunk in resp.iter_bytes():
-                    h.update(chunk)
-                    f.write(chunk)
-        except httpx.HTTPError as exc:
-            raise BuildError(f"failed to load {url}: {exc}") from None
-        got = "sha256:" + h.hexdigest()
-        if checksum and checksum != got:
-            raise BuildError(f"digest mismatch {got}: {checksum}")
-        os.chmod(path, 0o600)
-        return SourceFile(rel=name, path=path, dest_name=name)
-
-    def _unpack_archive(
-        self, arc: SourceFile, root: Path, dest: str, workdir: str, owner: tuple[int, int] | None, mode: int | None,
-        stack: contextlib.ExitStack,
-    ) -> None:  # fmt: skip
-        import tarfile
-
-        from dockyard.build.context import SourceFile
-        from dockyard.build.fscopy import copy_into
-
-        out = Path(tempfile.mkdtemp(prefix="untar-", dir=self.work))
-        stack.callback(shutil.rmtree, out, True)
-        try:
-            with tarfile.open(arc.path) as tar:
-                tar.extractall(out, filter="tar")
-        except (tarfile.TarError, OSError) as exc:
-            raise BuildError(f"ADD {arc.rel}: could not unpack the archive: {exc}") from None
-        target = dest if dest.endswith("/") else dest + "/"
-        copy_into(root, [SourceFile(rel=arc.rel, path=out, dest_name="")], target, workdir=workdir, chown=owner,
-                  chmod=mode, epoch=self.options.epoch)  # fmt: skip
-
-
-def _is_archive(path: Path) -> bool:
-    """Whether ADD unpacks ``path``: a tar, plain or gzip/bzip2/xz-compressed (by content, as BuildKit does)."""
-    import tarfile
-
-    try:
-        with open(path, "rb") as f:
-            head = f.read(265)
-    except OSError:
-        return False
-    if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00":
-        try:
-            return tarfile.is_tarfile(path)
-        except (OSError, tarfile.TarError, EOFError):
-            return False
-    return len(head) >= 262 and head[257:262] == b"ustar"
-
 
 def _quote_args(args: Sequence[str]) -> str:
     from dockyard.compat.gostrconv import go_quote
 
     return go_quote(" ".join(args))
-
-
-def read_all(stream: BinaryIO) -> bytes:
-    return stream.read()
 
 
 __all__ = [
@@ -1082,5 +971,3 @@ __all__ = [
     "platform_args",
     "run_command_string",
 ]
-
-_ = io
