@@ -42,7 +42,6 @@ import pytest
 
 DEBIAN_SUITE = "bookworm"
 DEBIAN_VARIANT = "minbase"
-DEFAULT_DEBIAN_MIRROR = "http://deb.debian.org/debian"
 
 #: Tag of the image in every OCI layout fixture.
 OCI_TAG = "bookworm"
@@ -116,45 +115,10 @@ def cache_dir() -> Path:
 
 
 def debian_mirror() -> str:
-    """The Debian mirror for debootstrap.
+    """The Debian mirror for debootstrap (:func:`dockyard.debmirror.debian_mirror`)."""
+    from dockyard.debmirror import debian_mirror as mirror
 
-    ``$DOCKYARD_DEBIAN_MIRROR`` if set, else the first non-security http(s) URI serving
-    bookworm in this machine's APT sources, else http://deb.debian.org/debian.
-    """
-    env = os.environ.get("DOCKYARD_DEBIAN_MIRROR")
-    if env:
-        return env.rstrip("/")
-    for uri, suites in _apt_sources():
-        if DEBIAN_SUITE in suites and uri.startswith(("http://", "https://")) and "security" not in uri:
-            return uri.rstrip("/")
-    return DEFAULT_DEBIAN_MIRROR
-
-
-def _apt_sources() -> Iterator[tuple[str, list[str]]]:
-    """(uri, suites) of the enabled binary APT sources, deb822 and one-line style."""
-    apt = Path("/etc/apt")
-    files = [apt / "sources.list", *sorted((apt / "sources.list.d").glob("*.list"))]
-    for f in files:
-        with contextlib.suppress(OSError):
-            for line in f.read_text(errors="replace").splitlines():
-                words = re.sub(r"\[[^]]*\]", " ", line.split("#", 1)[0]).split()
-                if len(words) >= 3 and words[0] == "deb":
-                    yield words[1], [words[2]]
-    for f in sorted((apt / "sources.list.d").glob("*.sources")):
-        with contextlib.suppress(OSError):
-            for stanza in re.split(r"\n\s*\n", f.read_text(errors="replace")):
-                fields: dict[str, str] = {}
-                for line in stanza.splitlines():
-                    if line.startswith("#") or ":" not in line or line[:1].isspace():
-                        continue
-                    key, _, value = line.partition(":")
-                    fields[key.strip().lower()] = value.strip()
-                if "deb" not in fields.get("types", "").split():
-                    continue
-                if fields.get("enabled", "yes").lower() == "no":
-                    continue
-                for uri in fields.get("uris", "").split():
-                    yield uri, fields.get("suites", "").split()
+    return mirror(DEBIAN_SUITE)
 
 
 # --------------------------------------------------------------------------- commands

@@ -3,10 +3,12 @@
 Part 1 writes the bundled sample images as a docker-archive, loads it into a fresh store, and shows
 ``images``, ``inspect``, ``history``, ``tag``, ``rmi``, ``save``, ``unpack`` and ``system df/check``; then the brief's
 Docker Scout example offline (``sbom``, ``db import``, ``scout quickview``, ``scout cves``).
-Part 2 starts a registry on 127.0.0.1 (the CNCF Distribution registry, Debian package ``docker-registry``,
-which ``make demo`` installs; dockyard's own server will take its place), pushes the sample image, pulls it
-back into a second store, assembles a two-platform index with ``imagetools create``, inspects it and pulls
-the arm64 image from it.
+Part 2 builds the two-platform image of ``examples/multiarch`` from its Dockerfile, the arm64 half under QEMU (when
+the machine allows: root, runc, qemu-user-static and binfmt_misc; otherwise it says what it skipped — under CI it
+must not skip). Part 3 starts a registry on 127.0.0.1 (the CNCF Distribution registry, Debian package
+``docker-registry``, which ``make demo`` installs; dockyard's own server will take its place), pushes the sample
+image, pulls it back into a second store, assembles a two-platform index with ``imagetools create``, inspects it
+and pulls the arm64 image from it.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ def main() -> int:
         _run(root, "images")
         _run(root, "system", "check")
         _scout_part(work, root)
+        _build_part(work, root)
         _registry_part(work, root)
     print("\ndemo finished: every step above ran against fresh local stores, no daemon, only 127.0.0.1.")
     return 0
@@ -95,6 +98,61 @@ def _scout_part(work: Path, root: Path) -> None:
     _run(root, "scout", "quickview", "myuser/tu-demo:latest")
     _run(root, "scout", "quickview", "myuser/tu-demo:latest")
     _run(root, "scout", "cves", "myuser/tu-demo:latest")
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "multiarch"
+
+
+def build_unavailable() -> str | None:
+    """Why this machine cannot run the demo's two-platform build (None when it can)."""
+    from dockyard.build import emulation
+    from dockyard.build.runtime import available
+
+    if not (EXAMPLE / "Dockerfile").is_file():
+        return f"the repository's {EXAMPLE} is not here"
+    reason = available()
+    if reason is not None:
+        return reason
+    st = emulation.status("arm64")
+    if st.ready:
+        return None
+    if not st.kernel_support:
+        return "the kernel has no binfmt_misc (CONFIG_BINFMT_MISC): arm64 cannot be emulated"
+    if not st.interpreter_present:
+        return "QEMU is not installed: install the Debian package qemu-user-static"
+    return None
+
+
+def _build_part(work: Path, root: Path) -> None:
+    """``dockyard build`` of examples/multiarch for linux/amd64 and linux/arm64 (QEMU), then the cached rebuild."""
+    from dockyard.build import emulation
+    from dockyard.debmirror import package_file
+
+    reason = build_unavailable()
+    if reason is not None:
+        if os.environ.get("CI"):
+            raise SystemExit(f"demo: the build part cannot run here ({reason}), and under CI it must not skip")
+        print(f"\n# skipped the build part (a two-platform Dockerfile build): {reason}")
+        return
+    context = work / "multiarch"
+    shutil.copytree(EXAMPLE, context)
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dockyard-demo"
+    print("\n# the build context: examples/multiarch and Debian's busybox-static for amd64 and arm64")
+    for arch in ("amd64", "arm64"):
+        shutil.copy2(package_file("busybox-static", arch, "bin/busybox", cache), context / f"busybox-{arch}")
+    was_ready = emulation.status("arm64").ready
+    platforms = "linux/amd64,linux/arm64"
+    _run(root, "build", "--progress", "plain", "--platform", platforms, "-t", "demo/hello:1", str(context))
+    _run(root, "images", "-a")
+    _run(root, "history", "demo/hello:1")
+    out = work / "hello-files"
+    _run(root, "build", "--progress", "plain", "--platform", platforms, "-o", f"type=local,dest={out}", str(context))
+    print(f"\n$ cat {out.name}/*/hello {out.name}/*/built-by")
+    for sub in sorted(out.iterdir()):
+        print(f"{sub.name}: {(sub / 'hello').read_text().strip()}; {(sub / 'built-by').read_text().strip()}")
+    if not was_ready:
+        emulation.uninstall("arm64")
+        print("\n# QEMU's arm64 registration, made for this build, is removed again (`dockyard builder emulation`)")
 
 
 def _free_port() -> int:

@@ -892,7 +892,8 @@ class Builder:
                 fetched = fetch_url(url, tmp, checksum=checksum)
                 files.append(fetched)
                 digests.append(LocalContext(fetched.path.parent).digest([fetched]))
-            heredocs = [(d.name, d.content, d.chomp) for d in cmd.heredocs]
+            heredocs = [(d.name, _expand_heredoc(d.content, env, df.escape) if d.expand else d.content, d.chomp)
+                        for d in cmd.heredocs]  # fmt: skip
             created = f"{word}"
             if getattr(cmd, "parents", False):
                 created += " --parents"
@@ -952,6 +953,13 @@ class Builder:
         if named is not None and not named.startswith("docker-image://"):
             return LocalContext(Path(named))
         return LocalContext(stack.enter_context(self._rootfs(self._image_layers(from_))).merged)
+
+
+def _expand_heredoc(content: str, env: Mapping[str, str], escape: str) -> str:
+    """An unquoted heredoc's body with its variables substituted, its quotes kept (BuildKit's SkipProcessQuotes)."""
+    from dockyard.build.dockerfile.shell import Lexer
+
+    return Lexer(env, escape=escape, raw_quotes=True).process(content)[0]
 
 
 def _quote_args(args: Sequence[str]) -> str:
