@@ -118,6 +118,7 @@ lint: venv
 # possible; without root or sudo the demo runs its offline part and says why it skipped the rest.
 demo: venv bytecode
 	@( $(call apt_ensure,docker-registry,docker-registry) ) || echo ">> could not install docker-registry: the demo skips its registry part"
+	@( $(call apt_ensure,runc qemu-user-static binfmt-support,runc qemu-aarch64-static) ) || echo ">> could not install runc and QEMU: the demo skips its build part"
 	$(VPY) -m dockyard.demo
 
 # bench/run.sh if there is one, else each bench/*.py (not _*.py) in turn, with the venv's
