@@ -79,6 +79,7 @@ class BuiltImage:
     layers: tuple[LayerRef, ...]
     key: str
     ran: int  # steps that ran (not from the cache)
+    materials: tuple[tuple[str, str, str], ...] = ()  # the base images used: (name, manifest digest, platform)
 
 
 @dataclass
@@ -206,6 +207,7 @@ class Builder:
         self._stack = contextlib.ExitStack()
         self._consumed: set[str] = set()
         self._emulated: set[str] = set()
+        self._materials: list[tuple[str, str, str]] = []
         self.ran = 0
 
     def __enter__(self) -> Builder:
@@ -264,13 +266,17 @@ class Builder:
         meta = self._meta_args(df, platform)
         index = df.stage(self.options.target).index if self.options.target is not None else len(df.stages) - 1
         ran_before = self.ran
+        self._materials = []
         stages: dict[int, _Stage] = {}
         for i in needed_stages(df, self.options.target, meta):
             stages[i] = self._build_stage(df, df.stages[i], meta, stages, platform, several)
         final = stages[index]
         labels = dict(self.options.labels)
         config = final.image.config_blob(epoch=self.options.epoch, labels=labels)
-        return BuiltImage(final.platform, config, tuple(final.image.layers), final.key, self.ran - ran_before)
+        materials = tuple(dict.fromkeys(self._materials))
+        return BuiltImage(
+            final.platform, config, tuple(final.image.layers), final.key, self.ran - ran_before, materials
+        )
 
     # --- stages ---------------------------------------------------------------------------------------------
 
@@ -303,6 +309,7 @@ class Builder:
             layers = [LayerRef(layer.descriptor(), layer.diff_id(), layer.open) for layer in image.layers()]
             state = ImageState.from_image(platform, data, layers)
             state.base_name, state.base_digest = name, str(image.manifest().digest)
+            self._materials.append((name, state.base_digest, str(platform)))
             key = cachekey.key("image", str(image.config().digest), str(platform))
             st = _Stage(stage.index, stage.name, state, key, platform)
             onbuild = data.get("config", {}).get("OnBuild") if isinstance(data.get("config"), dict) else None

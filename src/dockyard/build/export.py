@@ -7,11 +7,12 @@ a registry (``type=image,push=true`` or ``--push``). The images (and the index o
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from dockyard.build import attest
 from dockyard.build.builder import BuiltImage
 from dockyard.errors import BlobNotFound, InvalidInput
 from dockyard.image.base import BlobLayer, StaticImage
@@ -76,7 +77,20 @@ def _layer_media(kind: str, layer_type: str) -> str:
     return mediatype.layer_type(kind, mediatype.layer_compression(layer_type))
 
 
-def image_of(built: BuiltImage, *, oci: bool) -> StaticImage:
+def _level(annotations: Mapping[str, str], level: str) -> dict[str, str]:
+    """buildx's annotation levels: ``index:k=v`` on the index, ``manifest:k=v`` (and plain ``k=v``) on manifests."""
+    out = {}
+    for key, value in annotations.items():
+        head, sep, rest = key.partition(":")
+        if sep and head in ("index", "manifest", "manifest-descriptor", "index-descriptor"):
+            if head == level:
+                out[rest] = value
+        elif level == "manifest":
+            out[key] = value
+    return out
+
+
+def image_of(built: BuiltImage, *, oci: bool, annotations: Mapping[str, str] = {}) -> StaticImage:
     """The built image as a manifest of the requested kind (OCI or Docker schema 2) over the same blobs."""
     kind = mediatype.OCI_MANIFEST if oci else mediatype.DOCKER_MANIFEST
     config = ImageConfig.parse(built.config)
@@ -90,7 +104,10 @@ def image_of(built: BuiltImage, *, oci: bool) -> StaticImage:
         for ref in built.layers
     ]
     manifest = Manifest.build(
-        descriptor_of(built.config, mediatype.config_type_for(kind)), [layer.descriptor() for layer in layers], kind
+        descriptor_of(built.config, mediatype.config_type_for(kind)),
+        [layer.descriptor() for layer in layers],
+        kind,
+        dict(annotations) or None,
     )
     return StaticImage(manifest, config, tuple(layers))
 
@@ -98,8 +115,21 @@ def image_of(built: BuiltImage, *, oci: bool) -> StaticImage:
 class BuildSource:
     """The built images (and their index when there are several platforms) as a copy source."""
 
-    def __init__(self, built: Sequence[BuiltImage], *, oci: bool, index: bool | None = None) -> None:
-        self.images = [image_of(b, oci=oci) for b in built]
+    def __init__(
+        self,
+        built: Sequence[BuiltImage],
+        *,
+        oci: bool,
+        index: bool | None = None,
+        attestations: attest.Request | None = None,
+        annotations: Mapping[str, str] = {},
+    ) -> None:
+        """``attestations``: buildx's provenance/SBOM attestation manifests (an OCI index, even for one platform).
+        ``annotations``: buildx's ``--annotation`` (``manifest:`` / ``index:`` prefixes; plain ones go on the
+        manifests)."""
+        attesting = attestations is not None and attestations.wanted
+        oci = oci or attesting
+        self.images = [image_of(b, oci=oci, annotations=_level(annotations, "manifest")) for b in built]
         self._blobs: dict[Digest, Callable[[], BinaryIO]] = {}
         self._manifests: dict[Digest, RawManifest] = {}
         for image in self.images:
@@ -109,7 +139,7 @@ class BuildSource:
             for layer in image.layers():
                 self._blobs[layer.descriptor().digest] = layer.open
             self._manifests[manifest.digest] = RawManifest(manifest.raw, manifest.media_type)
-        several = len(self.images) > 1 if index is None else index
+        several = (len(self.images) > 1 or attesting) if index is None else index
         self.index: Index | None = None
         if several:
             kind = mediatype.OCI_INDEX if oci else mediatype.DOCKER_MANIFEST_LIST
@@ -118,7 +148,15 @@ class BuildSource:
                 manifest = image.manifest()
                 desc = descriptor_of(manifest.raw, manifest.media_type)
                 descs.append(Descriptor(desc.media_type, desc.digest, desc.size, platform=image.config().platform))
-            self.index = Index.build(descs, kind)
+            if attesting:
+                assert attestations is not None
+                for image, b in zip(self.images, built, strict=True):
+                    att = attest.attest(image, replace(attestations, materials=b.materials))
+                    for digest, data in att.blobs.items():
+                        self._blobs[Digest.parse(digest)] = lambda data=data: io.BytesIO(data)  # type: ignore[misc]
+                    self._manifests[att.manifest.digest] = RawManifest(att.manifest.raw, att.manifest.media_type)
+                    descs.append(attest.index_entry(att))
+            self.index = Index.build(descs, kind, _level(annotations, "index") or None)
 
     @property
     def several(self) -> bool:

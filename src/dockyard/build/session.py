@@ -35,6 +35,8 @@ class BuildRequest:
     iidfile: Path | None = None
     metadata_file: Path | None = None
     annotations: dict[str, str] = field(default_factory=dict)
+    provenance: str | None = "min"  # buildx's default for outputs that hold an index (push, oci); None: off
+    sbom: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,14 +110,25 @@ def _export(
         outputs.append(Output("image", None, {"push": "true"}))
     if request.load or not outputs:
         outputs.append(Output("docker-store", None, {}))
+    from dockyard.build.attest import Request as AttestRequest
+
     several = len(images) > 1
+    att = AttestRequest(
+        request.provenance,
+        request.sbom,
+        tuple(request.tags),
+        request.dockerfile or "Dockerfile",
+        dict(request.options.build_args),
+        request.options.target,
+    )
     exported: list[str] = []
     digest = ""
     step = progress.step("exporting to image" if any(o.type in ("image", "docker-store") for o in outputs) else
                          "exporting to client")  # fmt: skip
     for out in outputs:
         oci = out.type == "oci" or out.attrs.get("oci-mediatypes", "").lower() == "true"
-        source = BuildSource(images, oci=oci)
+        attests = out.type == "oci" or (out.type in ("image", "registry") and out.push)  # as buildx: not --load
+        source = BuildSource(images, oci=oci, attestations=att if attests else None, annotations=request.annotations)
         if out.type == "docker" and several:
             raise InvalidInput(
                 "docker exporter does not currently support exporting manifest lists: build one platform for "
@@ -124,7 +137,7 @@ def _export(
         names = out.names or list(request.tags)
         if out.type == "docker-store":
             if several:
-                source = BuildSource(images, oci=True)
+                source = BuildSource(images, oci=True, annotations=request.annotations)
             done = to_store(store, source, names)
             step.status(f"writing image {source.image_ids[0]} done")
             for n in names:

@@ -75,6 +75,22 @@ def _hosts(values: list[str] | None) -> tuple[tuple[str, str], ...]:
     return tuple(outl)
 
 
+def _provenance(value: str | None) -> str | None:
+    from dockyard.build.attest import parse_flag
+
+    try:
+        return parse_flag(value, default="min")
+    except ValueError as exc:
+        raise UsageError(f"--provenance: {exc}") from None
+
+
+def _truthy(value: str | None) -> bool:
+    if value is None:
+        return False
+    text = value.strip().lower()
+    return text in ("", "true", "1") or (text.startswith(("generator=", "true,")))
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from dockyard.build.builder import BuildOptions
     from dockyard.build.export import parse_output
@@ -124,6 +140,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         iidfile=Path(args.iidfile) if args.iidfile else None,
         metadata_file=Path(args.metadata_file) if args.metadata_file else None,
         annotations=_pairs(args.annotation, "--annotation"),
+        provenance=_provenance(args.provenance),
+        sbom=_truthy(args.sbom),
     )
     progress = Progress(sys.stderr, mode)
     stdin = sys.stdin.buffer if "-" in (args.context, args.file) else None
@@ -158,6 +176,10 @@ def add_build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--load", action="store_true", help="put the image into the store (the default output)")
     p.add_argument("--push", action="store_true", help="push the image to its registry (-t names it)")
     p.add_argument("-o", "--output", action="append", metavar="type=TYPE[,dest=...]", help="where the result goes")
+    p.add_argument("--provenance", nargs="?", const="true", metavar="true|false|mode=min|max",
+                   help="a SLSA provenance attestation on pushed and OCI outputs (default: mode=min)")  # fmt: skip
+    p.add_argument("--sbom", nargs="?", const="true", metavar="true|false",
+                   help="an SPDX SBOM attestation made by dockyard's catalogers")  # fmt: skip
     p.set_defaults(func=cmd_build)
 
 

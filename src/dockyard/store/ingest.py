@@ -150,7 +150,9 @@ class StoreDestination:
         parsed = parse_any(raw.data, raw.media_type)
         if isinstance(parsed, Index):
             self.keep_index(raw)
-        elif parsed.config.media_type not in mediatype.CONFIG_TYPES:
+        elif parsed.config.media_type not in mediatype.CONFIG_TYPES or not all(
+            mediatype.is_layer(layer.media_type) for layer in parsed.layers
+        ):
             return raw.digest  # an artifact of an index (attestation, signature): not an image the store keeps
         else:
             config = ImageConfig.parse(self.store.blobs.read(parsed.config.digest))

@@ -122,8 +122,11 @@ def read_config(source: Source, manifest: Manifest, where: str) -> bytes:
 
 
 def is_image_manifest(manifest: Manifest) -> bool:
-    """A container image (not an artifact: attestation, signature, SBOM...)."""
-    return manifest.config.media_type in mediatype.CONFIG_TYPES
+    """A container image (not an artifact: attestation, signature, SBOM...). BuildKit's attestation manifests have
+    an image config type but in-toto layers: they are artifacts."""
+    return manifest.config.media_type in mediatype.CONFIG_TYPES and all(
+        mediatype.is_layer(layer.media_type) for layer in manifest.layers
+    )
 
 
 def is_foreign(desc: Descriptor) -> bool:
@@ -136,7 +139,7 @@ def source_image(source: Source, raw: RawManifest, where: str) -> Image:
     parsed = parse_raw(raw, where)
     if isinstance(parsed, Index):
         raise InvalidManifest(f"{where} is an index, not an image manifest")
-    if not is_image_manifest(parsed):
+    if parsed.config.media_type not in mediatype.CONFIG_TYPES:
         raise InvalidManifest(f"{where} is not a container image (config type {parsed.config.media_type})")
     for i, ldesc in enumerate(parsed.layers):
         if not mediatype.is_layer(ldesc.media_type):
