@@ -91,3 +91,9 @@ def layer_compression(media_type: str) -> str:
     if media_type.endswith(("+zstd", ".zstd")):
         return "zstd"
     return "none"
+
+
+def only_artifact_layers(layer_types: list[str]) -> bool:
+    """Whether a manifest's layers are all something other than layers (BuildKit's attestation manifests: in-toto
+    statements under an image config type); a manifest without layers is not one."""
+    return bool(layer_types) and not any(is_layer(t) for t in layer_types)

@@ -150,8 +150,8 @@ class StoreDestination:
         parsed = parse_any(raw.data, raw.media_type)
         if isinstance(parsed, Index):
             self.keep_index(raw)
-        elif parsed.config.media_type not in mediatype.CONFIG_TYPES or not all(
-            mediatype.is_layer(layer.media_type) for layer in parsed.layers
+        elif parsed.config.media_type not in mediatype.CONFIG_TYPES or mediatype.only_artifact_layers(
+            [layer.media_type for layer in parsed.layers]
         ):
             return raw.digest  # an artifact of an index (attestation, signature): not an image the store keeps
         else:

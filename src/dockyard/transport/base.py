@@ -123,9 +123,9 @@ def read_config(source: Source, manifest: Manifest, where: str) -> bytes:
 
 def is_image_manifest(manifest: Manifest) -> bool:
     """A container image (not an artifact: attestation, signature, SBOM...). BuildKit's attestation manifests have
-    an image config type but in-toto layers: they are artifacts."""
-    return manifest.config.media_type in mediatype.CONFIG_TYPES and all(
-        mediatype.is_layer(layer.media_type) for layer in manifest.layers
+    an image config type but only in-toto layers: they are artifacts (an image with one odd layer is a bad image)."""
+    return manifest.config.media_type in mediatype.CONFIG_TYPES and not mediatype.only_artifact_layers(
+        [layer.media_type for layer in manifest.layers]
     )
 
 
