@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from dockyard.build.dockerfile import Dockerfile, Stage
     from dockyard.build.runtime import Mount, Rootfs, Snapshots
     from dockyard.image.base import Image
+    from dockyard.store.metadata import CacheRow
     from dockyard.store.store import Store
 
 #: The ARGs every build defines, BuildKit's proxy arguments (usable without an ARG line, kept out of history).
@@ -209,6 +210,7 @@ class Builder:
         self._emulated: set[str] = set()
         self._materials: list[tuple[str, str, str]] = []
         self.ran = 0
+        self.steps: list[CacheRow] = []  # the cached or made steps of this build, in order (for --cache-to)
 
     def __enter__(self) -> Builder:
         import fcntl
@@ -523,6 +525,7 @@ class Builder:
             return False, None
         step.cached()
         st.image.clock = row.created
+        self.steps.append(row)
         if row.diff_id is None:
             return True, None
         return True, self._layer_ref(row.diff_id)
@@ -587,7 +590,9 @@ class Builder:
         self, st: _Stage, key: str, created_by: str, made: tuple[Path, Digest, Digest] | None
     ) -> LayerRef | None:
         if made is None:
-            st.image.clock = self.store.record_build_step(key, created_by).created
+            row = self.store.record_build_step(key, created_by)
+            st.image.clock = row.created
+            self.steps.append(row)
             return None
         path, digest, diff_id = made
         try:
@@ -595,6 +600,7 @@ class Builder:
         finally:
             path.unlink(missing_ok=True)
         st.image.clock = row.created
+        self.steps.append(row)
         return self._layer_ref(str(diff_id))
 
     def _workdir(self, st: _Stage, path: str, cmd: Any) -> None:

@@ -37,6 +37,8 @@ class BuildRequest:
     annotations: dict[str, str] = field(default_factory=dict)
     provenance: str | None = "min"  # buildx's default for outputs that hold an index (push, oci); None: off
     sbom: bool = False
+    cache_from: tuple[str, ...] = ()
+    cache_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,9 +91,27 @@ def build(store: Store, request: BuildRequest, progress: Progress, *, stdin: Bin
         step.finish()
         context = LocalContext(context.root, rules)
         options = replace(request.options, dockerfile=text, dockerfile_path=str(request.dockerfile or "Dockerfile"))
+        from dockyard.build.remotecache import export_cache, import_cache, parse_spec
+
         with Builder(store, options, context, progress) as builder:
+            for text in request.cache_from:
+                spec = parse_spec(text, export=False)
+                step = progress.step(f"importing cache manifest from {spec.ref}")
+                step.status(f"{import_cache(store, spec, insecure=options.insecure)} steps imported")
+                step.finish()
             images = builder.build()
-            return _export(store, request, images, progress, builder.progress.warnings)
+            result = _export(store, request, images, progress, builder.progress.warnings)
+            for text in request.cache_to:
+                spec = parse_spec(text, export=True)
+                rows = builder.steps
+                if spec.mode == "min":
+                    held = {str(layer.diff_id) for image in images for layer in image.layers}
+                    rows = [r for r in rows if r.diff_id is None or r.diff_id in held]
+                step = progress.step(f"exporting cache to {spec.ref}")
+                count, digest = export_cache(store, rows, spec, insecure=options.insecure)
+                step.status(f"{count} steps written, {digest}")
+                step.finish()
+            return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

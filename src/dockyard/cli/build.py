@@ -142,6 +142,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         annotations=_pairs(args.annotation, "--annotation"),
         provenance=_provenance(args.provenance),
         sbom=_truthy(args.sbom),
+        cache_from=tuple(args.cache_from or ()),
+        cache_to=tuple(args.cache_to or ()),
     )
     progress = Progress(sys.stderr, mode)
     stdin = sys.stdin.buffer if "-" in (args.context, args.file) else None
@@ -165,6 +167,10 @@ def add_build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cache", action="store_true", help="do not use the cache when building")
     p.add_argument("--no-cache-filter", action="append", metavar="STAGE", help="do not cache these stages")
     p.add_argument("--pull", action="store_true", help="always pull the base images again")
+    p.add_argument("--cache-from", action="append", metavar="type=registry,ref=REF|type=local,src=DIR",
+                   help="import build cache from a registry or a local OCI layout")  # fmt: skip
+    p.add_argument("--cache-to", action="append", metavar="type=registry,ref=REF[,mode=max]|type=local,dest=DIR",
+                   help="export the build cache to a registry or a local OCI layout")  # fmt: skip
     p.add_argument("--secret", action="append", help="a secret for RUN --mount=type=secret (id=x,src=FILE|env=VAR)")
     p.add_argument("--ssh", action="append", help="an SSH agent socket for RUN --mount=type=ssh (default|ID=SOCKET)")
     p.add_argument("--add-host", action="append", metavar="HOST:IP", help="add a line to /etc/hosts of RUN steps")

@@ -322,10 +322,12 @@ class Store:
         description: str = "",
         layer: tuple[Path, Digest, Digest, str] | None = None,
         diff_id: str | None = None,
+        created: str | None = None,
     ) -> CacheRow:
         """Cache a build step. ``layer`` is a layer blob it made: (file, digest, diff_id, media type), put in the
         store (verified) unless the store holds that diff_id already; ``diff_id`` names a layer already held.
-        Hold the gc lock shared around a build (a prune between put and record would take the blob)."""
+        Hold the gc lock shared around a build (a prune between put and record would take the blob). ``created``:
+        when the step was first made (an imported cache keeps its times), else now."""
         row_layer: LayerRow | None = None
         if layer is not None:
             path, digest, layer_diff, media_type = layer
@@ -338,7 +340,7 @@ class Store:
                     diff_id, str(digest), media_type, got.size, got.uncompressed_size, got.content_size
                 )
         now = _now()
-        row = CacheRow(key, diff_id, created_by, description, now, now)
+        row = CacheRow(key, diff_id, created_by, description, created or now, now)
         self.meta.record_step(row, row_layer)
         return row
 
