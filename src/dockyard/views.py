@@ -346,7 +346,8 @@ def _with_percent(part: int, total: int) -> str:
 
 
 def disk_usage_docs(du: DiskUsage) -> list[dict[str, str]]:
-    """``docker system df``'s rows (Images, Containers) as its formatter names their fields."""
+    """``docker system df``'s rows (Images, Containers, Local Volumes, Build Cache) as its formatter names their
+    fields."""
     return [
         {
             "Active": str(du.active),
@@ -356,6 +357,14 @@ def disk_usage_docs(du: DiskUsage) -> list[dict[str, str]]:
             "Type": "Images",
         },
         {"Active": "0", "Reclaimable": "0B", "Size": "0B", "TotalCount": str(du.containers), "Type": "Containers"},
+        {"Active": "0", "Reclaimable": "0B", "Size": "0B", "TotalCount": "0", "Type": "Local Volumes"},
+        {
+            "Active": "0",
+            "Reclaimable": human_size(du.cache_reclaimable),
+            "Size": human_size(du.cache_size),
+            "TotalCount": str(du.cache_steps),
+            "Type": "Build Cache",
+        },
     ]
 
 

@@ -62,6 +62,9 @@ class DiskUsage:
     reclaimable_bytes: int
     containers: int
     per_image: tuple[ImageUsage, ...]
+    cache_steps: int = 0  # build cache: steps recorded
+    cache_size: int = 0  # the layers they keep, each once (SIZE's unit)
+    cache_reclaimable: int = 0  # of which no image uses (what `builder prune` frees)
 
 
 def disk_usage(store: StoreCore) -> DiskUsage:
@@ -92,6 +95,13 @@ def disk_usage(store: StoreCore) -> DiskUsage:
         except BlobNotFound:
             continue
     held_blobs = {b for b, who in used_blobs.items() if who & active_ids}
+    steps = store.meta.cache_steps()
+    in_images = set().union(*image_layers.values()) if image_layers else set()
+    cache_layers: dict[str, int] = {}
+    for step in steps:
+        if step.diff_id is not None and step.diff_id not in cache_layers:
+            row = store.meta.layer(step.diff_id)
+            cache_layers[step.diff_id] = row.content_size if row is not None else 0
     return DiskUsage(
         images=len(summaries),
         active=len(active_ids),
@@ -101,6 +111,9 @@ def disk_usage(store: StoreCore) -> DiskUsage:
         reclaimable_bytes=sum(size for b, size in blob_sizes.items() if b not in held_blobs),
         containers=len(store.meta.containers()),
         per_image=per_image,
+        cache_steps=len(steps),
+        cache_size=sum(cache_layers.values()),
+        cache_reclaimable=sum(size for d, size in cache_layers.items() if d not in in_images),
     )
 
 

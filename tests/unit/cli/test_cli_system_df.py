@@ -82,9 +82,9 @@ def test_verbose_has_dockers_per_image_columns(samples: Any) -> None:
 def test_formats(samples: Any) -> None:
     lines = samples("system", "df", "--format", "json").stdout.splitlines()
     docs = [json.loads(line) for line in lines]
-    assert [d["Type"] for d in docs] == ["Images", "Containers"]
+    assert [d["Type"] for d in docs] == ["Images", "Containers", "Local Volumes", "Build Cache"]
     assert all(list(d) == ["Active", "Reclaimable", "Size", "TotalCount", "Type"] for d in docs)
-    assert samples("system", "df", "--format", "{{.Type}}={{.TotalCount}}").stdout == "Images=2\nContainers=0\n"
+    assert samples("system", "df", "--format", "{{.Type}}={{.TotalCount}}").stdout == "Images=2\nContainers=0\nLocal Volumes=0\nBuild Cache=0\n"
     table = _table(samples("system", "df", "--format", "table {{.Type}}\t{{.Size}}").stdout)
     assert table[0] == ["TYPE", "SIZE"] and table[1][0] == "Images"
     verbose = json.loads(samples("system", "df", "-v", "--format", "json").stdout)
