@@ -245,7 +245,7 @@ class Builder:
         df = parse(self.options.dockerfile, self.options.dockerfile_path)
         platforms = self.options.platforms or (Platform.host(),)
         images = [self._build_platform(df, p, len(platforms) > 1) for p in platforms]
-        unused = sorted(set(self.options.build_args) - self._consumed - PROXY_ARGS)
+        unused = sorted(set(self.options.build_args) - self._consumed - PROXY_ARGS - {"SOURCE_DATE_EPOCH"})
         if unused:
             self.progress.warn(f"One or more build-args {go_plain_list(unused)} were not consumed")
         return images
@@ -776,7 +776,7 @@ class Builder:
                         os.chown(cdir, int(m.get("uid", "0")), int(m.get("gid", "0")))
                     mounts.append(Mount(target, "bind", str(cdir), ("rbind", "rw")))
                 elif kind == "bind":
-                    source = self._bind_source(m, stack, done, df, side, i)
+                    source = self._bind_source(m, stack, done, df, side, i, st.platform)
                     ro = m.get("rw", "false").lower() != "true"
                     mounts.append(Mount(target, "bind", str(source), ("rbind", "ro" if ro else "rw")))
                 if target:
@@ -793,11 +793,19 @@ class Builder:
             )
             state = side / "state"
             state.mkdir()
-            code = run(spec, rootfs, output=step.log, state_dir=state)
+            tail = _Tail()
+
+            def output(data: bytes) -> None:
+                tail.add(data)
+                step.log(data)
+
+            code = run(spec, rootfs, output=output, state_dir=state)
             if code != 0:
                 failed = f"process {_quote_args(args)} did not complete successfully: exit code: {code}"
                 step.finish(error=failed)
-                raise BuildError(f"{df.path}:{cmd.line}: {failed}")
+                shown = "".join(f"\n  > {line}" for line in tail.lines())
+                raise BuildError(f"{df.path}:{cmd.line}: {cmd.original}: {failed}" + (
+                    f"\nits last output:{shown}" if shown else ""))  # fmt: skip
             layer = self._record(st, key, created_by, self._layer_from(rootfs, exclude))
         self.ran += 1
         step.finish()
@@ -817,7 +825,7 @@ class Builder:
 
     def _bind_source(
         self, m: Mapping[str, str], stack: contextlib.ExitStack, done: Mapping[int, _Stage], df: Dockerfile, side: Path,
-        i: int,
+        i: int, platform: Platform,
     ) -> Path:  # fmt: skip
         src = m.get("from")
         source = m.get("source", "/") or "/"
@@ -825,7 +833,7 @@ class Builder:
             root = self.context.root
         else:
             j = self._stage_index(df, src)
-            layers = done[j].image.layers if j is not None and j in done else self._image_layers(src)
+            layers = done[j].image.layers if j is not None and j in done else self._image_layers(src, platform)
             root = stack.enter_context(self._rootfs(layers)).merged
         path = secure_join(root, source)
         if not path.exists():
@@ -839,8 +847,8 @@ class Builder:
             return copy
         return path
 
-    def _image_layers(self, text: str) -> list[LayerRef]:
-        image, _ = self._base_image(text, Platform.host())
+    def _image_layers(self, text: str, platform: Platform) -> list[LayerRef]:
+        image, _ = self._base_image(text, platform)
         return [LayerRef(layer.descriptor(), layer.diff_id(), layer.open) for layer in image.layers()]
 
     def _copy(
@@ -852,7 +860,7 @@ class Builder:
         done: Mapping[int, _Stage],
         x: Callable[[str], str],
     ) -> None:
-        from dockyard.build.context import LocalContext, fetch_url
+        from dockyard.build.context import LocalContext, fetch_url, is_git_url, open_context
         from dockyard.build.fscopy import copy_into, is_archive, unpack_into, write_heredoc
 
         img = st.image
@@ -879,13 +887,14 @@ class Builder:
         from_ = x(cmd.from_) if getattr(cmd, "from_", None) else None
         checksum = getattr(cmd, "checksum", None)
         with contextlib.ExitStack() as stack:
-            urls = [s for s in sources if is_add and re.match(r"https?://", s)]
-            local = [s for s in sources if s not in urls]
+            gits = [s for s in sources if is_add and is_git_url(s)]
+            urls = [s for s in sources if is_add and re.match(r"https?://", s) and s not in gits]
+            local = [s for s in sources if s not in urls and s not in gits]
             files: list[SourceFile] = []
             digests: list[str] = []
             archives: list[SourceFile] = []
             if local:
-                ctx = self._copy_context(from_, stack, done, df)
+                ctx = self._copy_context(from_, stack, done, df, st.platform)
                 try:
                     found = ctx.resolve(local, excludes=excludes)
                 except BuildError as exc:
@@ -899,6 +908,13 @@ class Builder:
                 else:
                     files = list(found)
                 digests.append(ctx.digest(found))
+            for url in gits:
+                tmp = Path(tempfile.mkdtemp(prefix="add-git-", dir=self.work))
+                stack.callback(shutil.rmtree, tmp, True)
+                repo, _ = open_context(url, tmp)
+                found_git = repo.resolve(["."])
+                files.extend(found_git)
+                digests.append(repo.digest(found_git))
             for url in urls:
                 tmp = Path(tempfile.mkdtemp(prefix="add-", dir=self.work))
                 stack.callback(shutil.rmtree, tmp, True)
@@ -953,7 +969,12 @@ class Builder:
         return uid, gid
 
     def _copy_context(
-        self, from_: str | None, stack: contextlib.ExitStack, done: Mapping[int, _Stage], df: Dockerfile
+        self,
+        from_: str | None,
+        stack: contextlib.ExitStack,
+        done: Mapping[int, _Stage],
+        df: Dockerfile,
+        platform: Platform,
     ) -> LocalContext:
         from dockyard.build.context import LocalContext
 
@@ -965,7 +986,22 @@ class Builder:
         named = self.options.build_contexts.get(from_)
         if named is not None and not named.startswith("docker-image://"):
             return LocalContext(Path(named))
-        return LocalContext(stack.enter_context(self._rootfs(self._image_layers(from_))).merged)
+        return LocalContext(stack.enter_context(self._rootfs(self._image_layers(from_, platform))).merged)
+
+
+class _Tail:
+    """The last lines a step printed (for the error of a failing RUN)."""
+
+    def __init__(self, keep: int = 10) -> None:
+        self.keep = keep
+        self.buf = b""
+
+    def add(self, data: bytes) -> None:
+        self.buf = (self.buf + data)[-16384:]
+
+    def lines(self) -> list[str]:
+        text = self.buf.decode("utf-8", "replace").rstrip("\n")
+        return text.splitlines()[-self.keep :] if text else []
 
 
 def _expand_heredoc(content: str, env: Mapping[str, str], escape: str) -> str:

@@ -100,7 +100,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     platforms = tuple(Platform.parse(p.strip()) for v in args.platform or [] for p in v.split(",") if p.strip())
     build_args = _pairs(args.build_arg, "--build-arg", env_fallback=True)
-    epoch_text = build_args.get("SOURCE_DATE_EPOCH") or os.environ.get("SOURCE_DATE_EPOCH")
+    if "SOURCE_DATE_EPOCH" in os.environ and "SOURCE_DATE_EPOCH" not in build_args:
+        build_args["SOURCE_DATE_EPOCH"] = os.environ["SOURCE_DATE_EPOCH"]  # as buildx: a build arg RUN sees if declared
+    epoch_text = build_args.get("SOURCE_DATE_EPOCH")
     epoch = None
     if epoch_text:
         try:
