@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from dockyard.build import cachekey
 from dockyard.build.imagestate import ImageState, LayerRef, go_list, go_plain_list
 from dockyard.build.progress import Progress, Step
-from dockyard.build.securepath import make_dirs, secure_join
+from dockyard.build.securepath import make_dirs, scoped_path
 from dockyard.errors import BuildError, DockerfileError, DockyardError, ImageNotFound
 from dockyard.oci import mediatype
 from dockyard.oci import reference as refs
@@ -819,7 +819,7 @@ class Builder:
             current = "/"
             for part in [p for p in posixpath.normpath("/" + t).split("/") if p]:
                 current = posixpath.join(current, part)
-                if not os.path.lexists(secure_join(root, current)):
+                if not os.path.lexists(scoped_path(root, current)):
                     out.add(current)
         return sorted(out)
 
@@ -835,7 +835,7 @@ class Builder:
             j = self._stage_index(df, src)
             layers = done[j].image.layers if j is not None and j in done else self._image_layers(src, platform)
             root = stack.enter_context(self._rootfs(layers)).merged
-        path = secure_join(root, source)
+        path = scoped_path(root, source)
         if not path.exists():
             raise BuildError(f'failed to compute cache key: "/{source.lstrip("/")}": not found')
         if m.get("rw", "false").lower() == "true":  # writes are discarded: bind a copy

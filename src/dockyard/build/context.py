@@ -22,10 +22,9 @@ from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from dockyard.build.ignore import IgnoreRules, go_clean, go_match, has_wildcards
+from dockyard.build.securepath import scoped_path
 from dockyard.errors import BuildError, DockyardError
 from dockyard.layers.unpack import unpack
-
-MAX_SYMLINKS = 255
 
 
 @dataclass(frozen=True)
@@ -51,38 +50,6 @@ class SourceFile:
 def not_found(rel: str) -> BuildError:
     """BuildKit's error for a source that is not in the context."""
     return BuildError(f'failed to compute cache key: failed to calculate checksum of ref: "/{rel}": not found')
-
-
-def scoped_path(root: Path, rel: str, *, follow_final: bool = True) -> Path:
-    """``rel`` resolved inside ``root`` like securejoin / containerd's ``fs.RootPath``: ``..`` stops at the root
-    and symlinks (absolute or relative) are followed as if ``root`` were ``/``. The result may not exist."""
-    pending = [p for p in rel.split("/") if p not in ("", ".")]
-    done: list[str] = []
-    hops = 0
-    while pending:
-        part = pending.pop(0)
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        candidate = root.joinpath(*done, part)
-        if follow_final or pending:
-            try:
-                st = os.lstat(candidate)
-            except OSError:
-                done.append(part)
-                continue
-            if stat.S_ISLNK(st.st_mode):
-                hops += 1
-                if hops > MAX_SYMLINKS:
-                    raise BuildError(f"too many levels of symbolic links resolving {rel!r}")
-                target = os.readlink(candidate)
-                if target.startswith("/"):
-                    done = []
-                pending = [p for p in target.split("/") if p not in ("", ".")] + pending
-                continue
-        done.append(part)
-    return root.joinpath(*done)
 
 
 def _rel_to(root: Path, path: Path) -> str:

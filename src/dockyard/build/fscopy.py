@@ -12,7 +12,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from dockyard.build.context import SourceFile, extract_archive, is_tar_archive, scoped_path
+from dockyard.build.context import SourceFile, extract_archive, is_tar_archive
+from dockyard.build.securepath import scoped_path
 from dockyard.errors import BuildError
 
 

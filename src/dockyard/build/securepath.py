@@ -13,29 +13,31 @@ from dockyard.errors import BuildError
 MAX_LINKS = 40
 
 
-def secure_join(root: Path, path: str) -> Path:
-    """``path`` (absolute inside ``root``, or relative to it) resolved inside ``root``; missing tails are kept."""
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    resolved: list[str] = []
-    links = 0
-    while parts:
-        part = parts.pop(0)
+def scoped_path(root: Path, path: str, *, follow_final: bool = True) -> Path:
+    """``path`` resolved inside ``root`` like securejoin / containerd's ``fs.RootPath``: ``..`` stops at the root
+    and symlinks (absolute or relative) are followed as if ``root`` were ``/``; ``follow_final=False`` leaves a
+    final symlink as it is. The result may not exist (missing tails are kept)."""
+    pending = [p for p in path.split("/") if p not in ("", ".")]
+    done: list[str] = []
+    hops = 0
+    while pending:
+        part = pending.pop(0)
         if part == "..":
-            if resolved:
-                resolved.pop()
+            if done:
+                done.pop()
             continue
-        candidate = root.joinpath(*resolved, part)
-        if not os.path.islink(candidate):  # a directory, a file, or nothing yet: kept as it is
-            resolved.append(part)
+        candidate = root.joinpath(*done, part)
+        if (follow_final or pending) and os.path.islink(candidate):
+            hops += 1
+            if hops > MAX_LINKS:
+                raise BuildError(f"too many levels of symbolic links resolving {path!r}")
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                done = []
+            pending = [p for p in target.split("/") if p not in ("", ".")] + pending
             continue
-        links += 1
-        if links > MAX_LINKS:
-            raise BuildError(f"too many levels of symbolic links resolving {path!r}")
-        target = os.readlink(candidate)
-        if target.startswith("/"):
-            resolved = []
-        parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-    return root.joinpath(*resolved)
+        done.append(part)
+    return root.joinpath(*done)
 
 
 def make_dirs(root: Path, path: str, *, uid: int = 0, gid: int = 0, mode: int = 0o755) -> bool:
@@ -45,7 +47,7 @@ def make_dirs(root: Path, path: str, *, uid: int = 0, gid: int = 0, mode: int = 
     current = "/"
     for part in [p for p in normalized.split("/") if p]:
         current = posixpath.join(current, part)
-        target = secure_join(root, current)
+        target = scoped_path(root, current)
         if target.is_dir():
             continue
         if target.exists() or target.is_symlink():
@@ -57,4 +59,4 @@ def make_dirs(root: Path, path: str, *, uid: int = 0, gid: int = 0, mode: int = 
     return created
 
 
-__all__ = ["MAX_LINKS", "make_dirs", "secure_join"]
+__all__ = ["MAX_LINKS", "make_dirs", "scoped_path"]

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.build.context import LocalContext, SourceFile, _git_context, is_git_url, open_context, scoped_path
+from dockyard.build.context import LocalContext, SourceFile, _git_context, is_git_url, open_context
 from dockyard.build.ignore import IgnoreRules
+from dockyard.build.securepath import scoped_path
 from dockyard.errors import BuildError
 
 

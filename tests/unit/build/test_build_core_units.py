@@ -14,7 +14,7 @@ from dockyard.build.builder import go_duration, parse_mount, parse_ports, platfo
 from dockyard.build.export import parse_output
 from dockyard.build.imagestate import HISTORY_COMMENT, ImageState, go_list
 from dockyard.build.progress import Progress
-from dockyard.build.securepath import make_dirs, secure_join
+from dockyard.build.securepath import make_dirs, scoped_path
 from dockyard.errors import BuildError, InvalidInput
 from dockyard.oci.config import ImageConfig
 from dockyard.oci.platform import Platform
@@ -78,17 +78,17 @@ def test_platform_args_variant_empty_for_amd64_and_arm64() -> None:
     assert platform_args(Platform("linux", "amd64"), Platform.parse("linux/arm/v7"))["TARGETVARIANT"] == "v7"
 
 
-def test_secure_join_stays_inside_the_root(tmp_path: Path) -> None:
+def test_scoped_path_stays_inside_the_root(tmp_path: Path) -> None:
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)
     os.symlink("/etc", root / "abs")
     os.symlink("../../../../outside", root / "rel")
     os.symlink("loop", root / "loop")
-    assert secure_join(root, "/abs/passwd") == root / "etc" / "passwd"
-    assert secure_join(root, "rel/x") == root / "outside" / "x"
-    assert secure_join(root, "../../etc") == root / "etc"
+    assert scoped_path(root, "/abs/passwd") == root / "etc" / "passwd"
+    assert scoped_path(root, "rel/x") == root / "outside" / "x"
+    assert scoped_path(root, "../../etc") == root / "etc"
     with pytest.raises(BuildError):
-        secure_join(root, "/loop/x")
+        scoped_path(root, "/loop/x")
     assert make_dirs(root, "/abs/new/deeper", uid=1000, gid=1000)
     assert (root / "etc" / "new" / "deeper").is_dir()
     assert (root / "etc" / "new").stat().st_uid == 1000

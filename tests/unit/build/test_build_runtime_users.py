@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.build.runtime import resolve_user
-from dockyard.build.runtime.users import scoped_path
+from dockyard.build.securepath import scoped_path
 from dockyard.errors import BuildError
 
 PASSWD = """root:x:0:0:root:/root:/bin/bash

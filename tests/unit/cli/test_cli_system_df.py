@@ -84,7 +84,8 @@ def test_formats(samples: Any) -> None:
     docs = [json.loads(line) for line in lines]
     assert [d["Type"] for d in docs] == ["Images", "Containers", "Local Volumes", "Build Cache"]
     assert all(list(d) == ["Active", "Reclaimable", "Size", "TotalCount", "Type"] for d in docs)
-    assert samples("system", "df", "--format", "{{.Type}}={{.TotalCount}}").stdout == "Images=2\nContainers=0\nLocal Volumes=0\nBuild Cache=0\n"
+    rows = samples("system", "df", "--format", "{{.Type}}={{.TotalCount}}").stdout
+    assert rows == "Images=2\nContainers=0\nLocal Volumes=0\nBuild Cache=0\n"
     table = _table(samples("system", "df", "--format", "table {{.Type}}\t{{.Size}}").stdout)
     assert table[0] == ["TYPE", "SIZE"] and table[1][0] == "Images"
     verbose = json.loads(samples("system", "df", "-v", "--format", "json").stdout)

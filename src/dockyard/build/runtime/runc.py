@@ -19,7 +19,8 @@ from typing import Any, Final
 
 from dockyard.build.runtime.mounts import unmount_all
 from dockyard.build.runtime.overlay import OVERLAY_PREFIX, Rootfs, remove_tree
-from dockyard.build.runtime.users import resolve_user, scoped_path
+from dockyard.build.runtime.users import resolve_user
+from dockyard.build.securepath import scoped_path
 from dockyard.errors import BuildError, BuildUnavailable
 
 DEFAULT_PATH: Final = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

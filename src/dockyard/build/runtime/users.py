@@ -3,39 +3,13 @@ runc's ``user.GetExecUser`` that BuildKit uses (defaults uid 0, gid 0)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Final
 
+from dockyard.build.securepath import scoped_path
 from dockyard.errors import BuildError
 
 _MAX_ID: Final = 2**31 - 1
-_MAX_HOPS: Final = 40
-
-
-def scoped_path(root: Path, path: str) -> Path:
-    """``path`` inside ``root`` with symlinks resolved as if ``root`` were ``/`` (never outside it)."""
-    parts = [p for p in path.split("/") if p and p != "."]
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        c = parts.pop(0)
-        if c == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root, *resolved, c)
-        if os.path.islink(candidate):
-            hops += 1
-            if hops > _MAX_HOPS:
-                raise BuildError(f"{path}: too many levels of symbolic links")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p and p != "."] + parts
-            continue
-        resolved.append(c)
-    return Path(root, *resolved)
 
 
 def _read(root: Path, path: str) -> list[list[str]]:
@@ -108,4 +82,4 @@ def resolve_user(root: Path, user: str) -> tuple[int, int, tuple[int, ...]]:
     return uid, gid, sgids
 
 
-__all__ = ["resolve_user", "scoped_path"]
+__all__ = ["resolve_user"]
