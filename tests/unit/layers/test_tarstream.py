@@ -164,3 +164,44 @@ def test_open_layer_truncated_zstd() -> None:
     with open_layer(op, Limits()) as r, pytest.raises(InvalidInput):
         for _ in r:
             r.read(1 << 30)
+
+
+class _CountingFile(io.BytesIO):
+    """A seekable file that counts the bytes read from it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.bytes_read = 0
+
+    def read(self, n: int | None = -1, /) -> bytes:
+        b = super().read(n)
+        self.bytes_read += len(b)
+        return b
+
+
+def _big_tar() -> bytes:
+    return make_tar([F("small", b"s" * 100), F("big", bytes(range(256)) * 4096), F("last", b"tail")])
+
+
+def test_open_layer_plain_seekable_skips_unread_data() -> None:
+    blob = _big_tar()
+    files: list[_CountingFile] = []
+
+    def opener() -> _CountingFile:
+        files.append(_CountingFile(blob))
+        return files[-1]
+
+    with open_layer(opener, Limits()) as r:
+        got = {h.name: (r.read() if h.name != "big" else b"") for h in r}
+    assert got == {"small": b"s" * 100, "big": b"", "last": b"tail"}
+    assert files[0].bytes_read < len(blob) // 2  # the 1 MiB member was sought over, not read
+
+
+def test_open_layer_plain_seekable_still_finds_truncation_and_size_limit() -> None:
+    blob = _big_tar()
+    (op,) = openers(blob[: 512 + 512 + 512 + 300_000])  # cut inside the data of "big"
+    with open_layer(op, Limits()) as r, pytest.raises(InvalidInput, match="truncated"):
+        list(r)
+    (op,) = openers(blob)
+    with open_layer(op, Limits(max_size=500_000)) as r, pytest.raises(UnsafeLayer):
+        list(r)  # the bytes sought over count as read
