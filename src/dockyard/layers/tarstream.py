@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import re
 import struct
 import tarfile
 import urllib.parse
@@ -73,6 +74,10 @@ _ZERO_BLOCK: Final = bytes(BLOCK)
 #: The header fields ``_build`` reads, split in one call: name, mode, uid, gid, (size skipped), mtime, (checksum and
 #: type skipped), linkname, magic, uname, gname, (device numbers skipped), prefix.
 _FIELDS: Final = struct.Struct("100s8s8s8s12x12s8x1x100s6s2x32s32s16x155s")
+#: The numeric fields (mode, uid, gid, size, mtime, checksum: bytes 100 to 156) as GNU tar, Go, Python and
+#: skopeo write them: zero-padded octal ending in a NUL (the checksum in NUL and space). A header that matches
+#: is read in one call; any other (spaces, base-256, ...) goes through :func:`_num`, field by field.
+_STD_NUMS: Final = re.compile(rb"([0-7]{7})\0([0-7]{7})\0([0-7]{7})\0([0-7]{11})\0([0-7]{11})\0([0-7]{6})\0 ")
 _META: Final = {b"x": "PAX", b"X": "PAX", b"g": "PAX global", b"L": "GNU long name", b"K": "GNU long link"}
 
 
@@ -275,6 +280,13 @@ class TarReader:
         self._remaining -= len(b)
         return b
 
+    def read_rest(self) -> bytes:
+        """All the rest of the current member's data at once (one piece from the buffer, one read after it)."""
+        parts = []
+        while self._remaining > 0:
+            parts.append(self.read(self._remaining))
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
     def chunks(self, n: int = CHUNK) -> Iterator[bytes]:
         """The rest of the current member's data, in pieces of at most ``n`` bytes."""
         while b := self.read(n):
@@ -283,6 +295,11 @@ class TarReader:
     def _finish_member(self) -> bool:
         """Skip the rest of the current member's data (which must be there) and its padding (which may
         be cut short by the end of the stream, as Go's archive/tar allows: False then, the archive ends)."""
+        n = self._remaining + self._padding
+        if n <= len(self._buf) - self._pos:  # the usual case: all of it is in the buffer
+            self._pos += n
+            self._remaining = self._padding = 0
+            return True
         self._skip(self._remaining)
         self._remaining = 0
         pad, self._padding = self._padding, 0
@@ -327,25 +344,34 @@ class TarReader:
         longname: bytes | None = None
         longlink: bytes | None = None
         while True:
-            if not self._fill(BLOCK):
+            pos = self._pos
+            if len(self._buf) - pos >= BLOCK:
+                block = self._buf[pos : pos + BLOCK]
+                self._pos = pos + BLOCK
+            elif self._fill(BLOCK):
+                block = self._take(BLOCK)
+            else:
                 return None  # EOF without the end-of-archive blocks: accepted, as GNU tar and Go do
-            block = self._take(BLOCK)
             if block == _ZERO_BLOCK:
                 # As Go: a second zero block, or the end of the stream, ends the archive; a partial
                 # block is a truncated header, and a header after a lone zero block is refused.
                 if self._fill(BLOCK) and self._take(BLOCK) != _ZERO_BLOCK:
                     raise InvalidInput("invalid tar header: a header follows a single zero block")
                 return None
-            chksum = _num(block[148:156], "checksum")
+            std = _STD_NUMS.match(block, 100)
+            chksum = int(std[6], 8) if std is not None else _num(block[148:156], "checksum")
             unsigned = sum(block) - sum(block[148:156]) + 8 * 0x20
             if chksum != unsigned:
                 signed = sum(b - 256 if b > 127 else b for b in block[:148] + block[156:]) + 8 * 0x20
                 if chksum != signed:
                     raise InvalidInput("invalid tar header: checksum mismatch (not a tar, or corrupt)")
             typeflag = block[156:157] or b"\0"
-            size = _num(block[124:136], "size")
-            if size < 0:
-                raise InvalidInput("invalid tar header: negative size")
+            if std is not None:
+                size = int(std[4], 8)
+            else:
+                size = _num(block[124:136], "size")
+                if size < 0:
+                    raise InvalidInput("invalid tar header: negative size")
             data = self._meta(size, _META[typeflag]) if typeflag in _META else b""
             if data is None:
                 return None  # Go reads an extended header cut off in its padding as the end of the archive
@@ -370,7 +396,8 @@ class TarReader:
                 continue
             if typeflag == b"S":
                 raise InvalidInput("unsupported tar entry: GNU sparse files are not supported in layers")
-            return self._build(block, typeflag, size, {**self._global, **local}, longname, longlink)
+            pax = {**self._global, **local} if self._global else local
+            return self._build(block, typeflag, size, pax, longname, longlink, std)
 
     def _build(
         self,
@@ -380,8 +407,14 @@ class TarReader:
         pax: dict[str, bytes],
         longname: bytes | None,
         longlink: bytes | None,
+        std: re.Match[bytes] | None = None,
     ) -> TarHeader:
         (name, f_mode, f_uid, f_gid, f_mtime, f_link, magic, f_uname, f_gname, f_prefix) = _FIELDS.unpack_from(block)
+        if std is not None:  # the numeric fields, already checked by _STD_NUMS
+            mode, uid, gid, mtime = int(std[1], 8), int(std[2], 8), int(std[3], 8), int(std[5], 8)
+        else:
+            mode, uid, gid = _num(f_mode, "mode"), _num(f_uid, "uid"), _num(f_gid, "gid")
+            mtime = _num(f_mtime, "mtime")
         name = name.split(b"\0", 1)[0]
         if magic == b"ustar\0":  # POSIX ustar: the prefix field extends the name
             prefix = f_prefix.split(b"\0", 1)[0]
@@ -395,12 +428,12 @@ class TarReader:
             name.decode("utf-8", "surrogateescape"),
             kind,
             0,
-            _num(f_mode, "mode") & 0o7777,
-            _num(f_uid, "uid"),
-            _num(f_gid, "gid"),
+            mode & 0o7777,
+            uid,
+            gid,
             f_uname.split(b"\0", 1)[0].decode("utf-8", "surrogateescape"),
             f_gname.split(b"\0", 1)[0].decode("utf-8", "surrogateescape"),
-            _num(f_mtime, "mtime") * 1_000_000_000,
+            mtime * 1_000_000_000,
             linkname.decode("utf-8", "surrogateescape"),
             typeflag=typeflag,
         )

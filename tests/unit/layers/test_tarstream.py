@@ -205,3 +205,39 @@ def test_open_layer_plain_seekable_still_finds_truncation_and_size_limit() -> No
     (op,) = openers(blob)
     with open_layer(op, Limits(max_size=500_000)) as r, pytest.raises(UnsafeLayer):
         list(r)  # the bytes sought over count as read
+
+
+def _with_fields(block: bytes, **fields: bytes) -> bytes:
+    """A header block with numeric fields replaced (by offset name) and its checksum recomputed."""
+    where = {"mode": 100, "uid": 108, "gid": 116, "size": 124, "mtime": 136}
+    b = bytearray(block)
+    for name, value in fields.items():
+        width = 12 if name in ("size", "mtime") else 8
+        assert len(value) == width
+        b[where[name] : where[name] + width] = value
+    b[148:156] = b" " * 8
+    b[148:156] = b"%06o\0 " % sum(b)
+    return bytes(b)
+
+
+@pytest.mark.parametrize(
+    ("mode", "uid", "mtime", "want"),
+    [
+        (b"0000755\0", b"0001750\0", b"14604625467\0", (0o755, 0o1750, 0o14604625467)),  # what most writers do
+        (b"000755 \0", b"  1750 \0", b"14604625467 ", (0o755, 0o1750, 0o14604625467)),  # old BSD/GNU styles
+        (b"0000755 ", b"\0" * 8, b" " * 12, (0o755, 0, 0)),  # blank fields are 0
+    ],
+)
+def test_numeric_field_styles(mode: bytes, uid: bytes, mtime: bytes, want: tuple[int, int, int]) -> None:
+    blob = make_tar([F("a", b"xyz")])
+    blob = _with_fields(blob[:512], mode=mode, uid=uid, mtime=mtime) + blob[512:]
+    r = TarReader(io.BytesIO(blob))
+    (h,) = list(r)
+    assert (h.mode, h.uid, h.mtime_ns // 1_000_000_000, h.size) == (*want, 3)
+
+
+def test_numeric_field_with_underscore_refused() -> None:
+    blob = make_tar([F("a", b"xyz")])
+    blob = _with_fields(blob[:512], uid=b"000_750\0") + blob[512:]
+    with pytest.raises(InvalidInput, match="uid"):
+        list(TarReader(io.BytesIO(blob)))
