@@ -29,6 +29,7 @@ import re
 import struct
 import tarfile
 import urllib.parse
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Final, Protocol
@@ -128,6 +129,14 @@ def _num(b: bytes, what: str) -> int:
         if not s.strip(b" "):
             return 0
         raise InvalidInput(f"invalid tar header: bad {what} field {b!r}") from None
+
+
+def _byte_sum(block: bytes) -> int:
+    """``sum(block)`` of a header block, exactly, in a tenth of the time when at least half its bytes are zero (the
+    usual header): the sum is then below 65,521, so adler32's low half (one plus the sum modulo 65,521) holds it."""
+    if block.count(0) >= 256:  # 256 other bytes add up to at most 65,280
+        return (zlib.adler32(block) & 0xFFFF) - 1
+    return sum(block)
 
 
 def parse_mtime_ns(text: str) -> int:
@@ -360,7 +369,7 @@ class TarReader:
                 return None
             std = _STD_NUMS.match(block, 100)
             chksum = int(std[6], 8) if std is not None else _num(block[148:156], "checksum")
-            unsigned = sum(block) - sum(block[148:156]) + 8 * 0x20
+            unsigned = _byte_sum(block) - sum(block[148:156]) + 8 * 0x20
             if chksum != unsigned:
                 signed = sum(b - 256 if b > 127 else b for b in block[:148] + block[156:]) + 8 * 0x20
                 if chksum != signed:

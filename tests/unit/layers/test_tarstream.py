@@ -241,3 +241,14 @@ def test_numeric_field_with_underscore_refused() -> None:
     blob = _with_fields(blob[:512], uid=b"000_750\0") + blob[512:]
     with pytest.raises(InvalidInput, match="uid"):
         list(TarReader(io.BytesIO(blob)))
+
+
+@pytest.mark.parametrize("nonzero", [0, 1, 100, 255, 256, 257, 300, 512])
+@pytest.mark.parametrize("value", [1, 127, 255])
+def test_header_byte_sum_is_exact(nonzero: int, value: int) -> None:
+    from dockyard.layers.tarstream import _byte_sum
+
+    block = bytes([value]) * nonzero + bytes(512 - nonzero)
+    assert _byte_sum(block) == sum(block)
+    mixed = bytes(range(256)) + bytes(256)
+    assert _byte_sum(mixed) == sum(mixed)
