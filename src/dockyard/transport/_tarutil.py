@@ -37,6 +37,8 @@ from dockyard.layers.tarstream import FILE, HARDLINK, SYMLINK, TarHeader, TarRea
 
 _CHUNK: Final = 1 << 20
 _WINDOW_BUFFER: Final = 64 << 10
+#: ``os.preadv`` where the platform has it (Linux, the BSDs, recent macOS); else ``pread`` and a copy.
+_PREADV: Final[Callable[[int, list[memoryview], int], int] | None] = getattr(os, "preadv", None)
 _MAX_LINKS: Final = 16
 #: Largest JSON file (manifest.json, index.json, configs, manifests) read into memory.
 MAX_JSON_SIZE: Final = 64 << 20
@@ -202,7 +204,13 @@ class _Window(io.RawIOBase):
         want = min(len(buffer), self._size - self._pos)
         if want <= 0:
             return 0
-        n = os.preadv(self._fd, [memoryview(buffer)[:want]], self._start + self._pos)  # no copy in between
+        view = memoryview(buffer).cast("B")[:want]
+        if _PREADV is not None:
+            n = _PREADV(self._fd, [view], self._start + self._pos)  # straight into the caller's buffer
+        else:
+            data = os.pread(self._fd, want, self._start + self._pos)
+            n = len(data)
+            view[:n] = data
         if not n:
             raise InvalidArchive(f"{self._what} is truncated")
         self._pos += n
