@@ -152,6 +152,27 @@ class DecompressedStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def can_skip(self) -> bool:
+        """Whether :meth:`skip` seeks: a plain (uncompressed) stream over a seekable file."""
+        if self.compression is not Compression.NONE:
+            return False
+        seekable = getattr(self._raw, "seekable", None)
+        return seekable is not None and bool(seekable())
+
+    def skip(self, n: int) -> None:
+        """Move ``n`` bytes forward without reading them (only where :meth:`can_skip`). A file that ends
+        earlier is not noticed here: the next read returns less, as after reading to the end."""
+        if not self.can_skip():
+            raise io.UnsupportedOperation("skip: not a plain seekable stream")
+        if self._head:
+            step = min(n, len(self._head))
+            self._head = self._head[step:]
+            self._taken += step
+            n -= step
+        if n > 0:
+            self._raw.seek(n, io.SEEK_CUR)
+            self._taken += n
+
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             return self.readall()

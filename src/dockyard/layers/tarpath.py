@@ -35,7 +35,10 @@ def split_path(name: str, what: str = "entry") -> Parts:
         raise UnsafeLayer(f"{what} {name!r}: name contains a NUL byte")
     if name.startswith("/"):
         raise UnsafeLayer(f"{what} {name!r}: absolute names are not allowed in a layer")
-    parts = tuple(p for p in name.split("/") if p and p != ".")
+    split = name.split("/")
+    if "" in split or "." in split:
+        split = [p for p in split if p and p != "."]
+    parts = tuple(split)
     if ".." in parts:
         raise UnsafeLayer(f"{what} {name!r}: '..' components are not allowed in a layer")
     if len(parts) > MAX_DEPTH:

@@ -150,7 +150,7 @@ class _Contents:
         if not self.valid:
             raise InvalidInput("a file's contents can only be read while the walker is on it")
         if self._data is None:
-            self._data = b"".join(self._reader.chunks())
+            self._data = self._reader.read_rest()
         return self._data
 
 

@@ -36,6 +36,9 @@ from dockyard.errors import DockyardError, InvalidArchive, SizeMismatch
 from dockyard.layers.tarstream import FILE, HARDLINK, SYMLINK, TarHeader, TarReader
 
 _CHUNK: Final = 1 << 20
+_WINDOW_BUFFER: Final = 64 << 10
+#: ``os.preadv`` where the platform has it (Linux, the BSDs, recent macOS); else ``pread`` and a copy.
+_PREADV: Final[Callable[[int, list[memoryview], int], int] | None] = getattr(os, "preadv", None)
 _MAX_LINKS: Final = 16
 #: Largest JSON file (manifest.json, index.json, configs, manifests) read into memory.
 MAX_JSON_SIZE: Final = 64 << 20
@@ -201,11 +204,15 @@ class _Window(io.RawIOBase):
         want = min(len(buffer), self._size - self._pos)
         if want <= 0:
             return 0
-        data = os.pread(self._fd, want, self._start + self._pos)
-        if not data:
+        view = memoryview(buffer).cast("B")[:want]
+        if _PREADV is not None:
+            n = _PREADV(self._fd, [view], self._start + self._pos)  # straight into the caller's buffer
+        else:
+            data = os.pread(self._fd, want, self._start + self._pos)
+            n = len(data)
+            view[:n] = data
+        if not n:
             raise InvalidArchive(f"{self._what} is truncated")
-        n = len(data)
-        memoryview(buffer)[:n] = data
         self._pos += n
         return n
 
@@ -328,7 +335,9 @@ class TarSource(ArchiveSource):
         if info is None:
             raise InvalidArchive(f"{self.label}: {name} is missing from the archive")
         raw = _Window(self, self._file.fileno(), info.offset, info.header.size, f"{self.label}: {name}")
-        return io.BufferedReader(raw, _CHUNK)
+        # A small buffer: large reads go straight into the caller's buffer anyway, and a reader that seeks over
+        # data (a layer's tar reader) refills no more than this after each seek.
+        return io.BufferedReader(raw, _WINDOW_BUFFER)
 
 
 # --------------------------------------------------------------------------- opening

@@ -164,3 +164,91 @@ def test_open_layer_truncated_zstd() -> None:
     with open_layer(op, Limits()) as r, pytest.raises(InvalidInput):
         for _ in r:
             r.read(1 << 30)
+
+
+class _CountingFile(io.BytesIO):
+    """A seekable file that counts the bytes read from it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.bytes_read = 0
+
+    def read(self, n: int | None = -1, /) -> bytes:
+        b = super().read(n)
+        self.bytes_read += len(b)
+        return b
+
+
+def _big_tar() -> bytes:
+    return make_tar([F("small", b"s" * 100), F("big", bytes(range(256)) * 4096), F("last", b"tail")])
+
+
+def test_open_layer_plain_seekable_skips_unread_data() -> None:
+    blob = _big_tar()
+    files: list[_CountingFile] = []
+
+    def opener() -> _CountingFile:
+        files.append(_CountingFile(blob))
+        return files[-1]
+
+    with open_layer(opener, Limits()) as r:
+        got = {h.name: (r.read() if h.name != "big" else b"") for h in r}
+    assert got == {"small": b"s" * 100, "big": b"", "last": b"tail"}
+    assert files[0].bytes_read < len(blob) // 2  # the 1 MiB member was sought over, not read
+
+
+def test_open_layer_plain_seekable_still_finds_truncation_and_size_limit() -> None:
+    blob = _big_tar()
+    (op,) = openers(blob[: 512 + 512 + 512 + 300_000])  # cut inside the data of "big"
+    with open_layer(op, Limits()) as r, pytest.raises(InvalidInput, match="truncated"):
+        list(r)
+    (op,) = openers(blob)
+    with open_layer(op, Limits(max_size=500_000)) as r, pytest.raises(UnsafeLayer):
+        list(r)  # the bytes sought over count as read
+
+
+def _with_fields(block: bytes, **fields: bytes) -> bytes:
+    """A header block with numeric fields replaced (by offset name) and its checksum recomputed."""
+    where = {"mode": 100, "uid": 108, "gid": 116, "size": 124, "mtime": 136}
+    b = bytearray(block)
+    for name, value in fields.items():
+        width = 12 if name in ("size", "mtime") else 8
+        assert len(value) == width
+        b[where[name] : where[name] + width] = value
+    b[148:156] = b" " * 8
+    b[148:156] = b"%06o\0 " % sum(b)
+    return bytes(b)
+
+
+@pytest.mark.parametrize(
+    ("mode", "uid", "mtime", "want"),
+    [
+        (b"0000755\0", b"0001750\0", b"14604625467\0", (0o755, 0o1750, 0o14604625467)),  # what most writers do
+        (b"000755 \0", b"  1750 \0", b"14604625467 ", (0o755, 0o1750, 0o14604625467)),  # old BSD/GNU styles
+        (b"0000755 ", b"\0" * 8, b" " * 12, (0o755, 0, 0)),  # blank fields are 0
+    ],
+)
+def test_numeric_field_styles(mode: bytes, uid: bytes, mtime: bytes, want: tuple[int, int, int]) -> None:
+    blob = make_tar([F("a", b"xyz")])
+    blob = _with_fields(blob[:512], mode=mode, uid=uid, mtime=mtime) + blob[512:]
+    r = TarReader(io.BytesIO(blob))
+    (h,) = list(r)
+    assert (h.mode, h.uid, h.mtime_ns // 1_000_000_000, h.size) == (*want, 3)
+
+
+def test_numeric_field_with_underscore_refused() -> None:
+    blob = make_tar([F("a", b"xyz")])
+    blob = _with_fields(blob[:512], uid=b"000_750\0") + blob[512:]
+    with pytest.raises(InvalidInput, match="uid"):
+        list(TarReader(io.BytesIO(blob)))
+
+
+@pytest.mark.parametrize("nonzero", [0, 1, 100, 255, 256, 257, 300, 512])
+@pytest.mark.parametrize("value", [1, 127, 255])
+def test_header_byte_sum_is_exact(nonzero: int, value: int) -> None:
+    from dockyard.layers.tarstream import _byte_sum
+
+    block = bytes([value]) * nonzero + bytes(512 - nonzero)
+    assert _byte_sum(block) == sum(block)
+    mixed = bytes(range(256)) + bytes(256)
+    assert _byte_sum(mixed) == sum(mixed)

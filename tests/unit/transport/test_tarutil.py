@@ -217,3 +217,26 @@ def test_fifo_input_is_spooled(tmp_path: Path, compressed: bool) -> None:
     finally:
         writer.join(10)
     assert src.read_bytes("c/up", "x") == b"0123456789" * 1000
+
+
+@pytest.mark.parametrize("preadv", [True, False], ids=["preadv", "pread"])
+def test_tar_member_reads_with_or_without_preadv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, preadv: bool) -> None:
+    from dockyard.transport import _tarutil
+
+    if not preadv:
+        monkeypatch.setattr(_tarutil, "_PREADV", None)
+    data = bytes(range(256)) * 1000
+    path = tmp_path / "t.tar"
+    with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as tar:
+        add_bytes(tar, "big", data)
+    src = open_source(path)
+    try:
+        with src.open("big") as f:
+            assert f.read(10) == data[:10]
+            f.seek(100_000)
+            assert f.read() == data[100_000:]
+        with src.open("big") as f:
+            assert f.read() == data
+    finally:
+        assert isinstance(src, TarSource)
+        src.close()

@@ -14,8 +14,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from debian.deb822 import Deb822
-
 from dockyard.layers.walk import FileInfo, Read
 from dockyard.scan.sbom.found import Found, Problem
 
@@ -39,6 +37,8 @@ def parse_source(source: str, name: str, version: str) -> tuple[str, str]:
 
 def parse(text: str, *, need_status: bool = True) -> Iterable[Found]:
     """The installed packages of a status file's text (``need_status=False``: distroless stanzas)."""
+    from debian.deb822 import Deb822  # imported on the first status file: images without dpkg do not pay for it
+
     for para in Deb822.iter_paragraphs(text.splitlines(keepends=True), use_apt_pkg=False):
         name = para.get("Package", "")
         version = para.get("Version", "")

@@ -6,9 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email.parser import HeaderParser
-
-from packaging.utils import canonicalize_name
 
 from dockyard.layers.walk import FileInfo, Read
 from dockyard.scan.sbom.found import Found, Problem
@@ -17,6 +14,11 @@ _WANTED = re.compile(r"(?:^|/)[^/]+(?:\.dist-info/METADATA|\.egg-info/PKG-INFO|\
 
 
 def parse(text: str) -> Found | None:
+    # Imported on the first metadata file: an image without Python packages does not pay for them (~8 ms).
+    from email.parser import HeaderParser
+
+    from packaging.utils import canonicalize_name
+
     headers = HeaderParser().parsestr(text, headersonly=True)
     name, version = headers.get("Name", ""), headers.get("Version", "")
     if not name or not version:
