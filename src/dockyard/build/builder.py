@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from dockyard.build import cachekey
 from dockyard.build.imagestate import ImageState, LayerRef, go_list, go_plain_list
 from dockyard.build.progress import Progress, Step
+from dockyard.build.runtime.runc import STEP_PREFIX
 from dockyard.build.securepath import make_dirs, scoped_path
 from dockyard.errors import BuildError, DockerfileError, DockyardError, ImageNotFound
 from dockyard.oci import mediatype
@@ -198,10 +199,11 @@ class Builder:
     """Builds :class:`BuildOptions` for each platform; use as a context manager (it holds the store's gc lock
     shared while it works, so that no prune takes a layer between its step and its image)."""
 
-    def __init__(self, store: Store, options: BuildOptions, context: LocalContext, progress: Progress) -> None:
+    def __init__(self, store: Store, options: BuildOptions, context: LocalContext | None, progress: Progress) -> None:
+        """``context``: the build context (set later when the builder opens it under its work directory)."""
         self.store = store
         self.options = options
-        self.context = context
+        self._context = context
         self.progress = progress
         self.work = store.build_dir / "work"
         self._snapshots: Snapshots | None = None
@@ -211,6 +213,16 @@ class Builder:
         self._materials: list[tuple[str, str, str]] = []
         self.ran = 0
         self.steps: list[CacheRow] = []  # the cached or made steps of this build, in order (for --cache-to)
+
+    @property
+    def context(self) -> LocalContext:
+        if self._context is None:
+            raise BuildError("the build context is not open yet")
+        return self._context
+
+    @context.setter
+    def context(self, value: LocalContext) -> None:
+        self._context = value
 
     def __enter__(self) -> Builder:
         import fcntl
@@ -723,7 +735,7 @@ class Builder:
         from dockyard.build.runtime import Mount, RunSpec, run
 
         with contextlib.ExitStack() as stack, self._rootfs(st.image.layers) as rootfs:
-            side = Path(tempfile.mkdtemp(prefix="run-", dir=self.work))
+            side = Path(tempfile.mkdtemp(prefix=STEP_PREFIX, dir=self.work))
             stack.callback(shutil.rmtree, side, True)
             mounts: list[Mount] = []
             targets: list[str] = []
@@ -909,14 +921,14 @@ class Builder:
                     files = list(found)
                 digests.append(ctx.digest(found))
             for url in gits:
-                tmp = Path(tempfile.mkdtemp(prefix="add-git-", dir=self.work))
+                tmp = Path(tempfile.mkdtemp(prefix=f"{STEP_PREFIX}add-git-", dir=self.work))
                 stack.callback(shutil.rmtree, tmp, True)
                 repo, _ = open_context(url, tmp)
                 found_git = repo.resolve(["."])
                 files.extend(found_git)
                 digests.append(repo.digest(found_git))
             for url in urls:
-                tmp = Path(tempfile.mkdtemp(prefix="add-", dir=self.work))
+                tmp = Path(tempfile.mkdtemp(prefix=f"{STEP_PREFIX}add-", dir=self.work))
                 stack.callback(shutil.rmtree, tmp, True)
                 fetched = fetch_url(url, tmp, checksum=checksum)
                 files.append(fetched)

@@ -74,30 +74,33 @@ def build(store: Store, request: BuildRequest, progress: Progress, *, stdin: Bin
     """Run the build ``request`` describes and send its images where it says."""
     from dockyard.build.context import LocalContext, open_context
     from dockyard.build.ignore import ignore_file_for, load
+    from dockyard.build.remotecache import export_cache, import_cache, parse_spec
+    from dockyard.build.runtime.runc import STEP_PREFIX
 
-    work = Path(tempfile.mkdtemp(prefix="context-", dir=_work_dir(store)))
-    try:
-        ctx_stdin = stdin if request.context == "-" else None
-        context, stdin_dockerfile = open_context(request.context, work, stdin=ctx_stdin)
-        step = progress.step("[internal] load build definition from " + (request.dockerfile or "Dockerfile"))
-        text, df_path = _read_dockerfile(request, context.root, stdin if request.dockerfile == "-" else None,
-                                         stdin_dockerfile)  # fmt: skip
-        step.status(f"transferring dockerfile: {len(text.encode())}B done")
-        step.finish()
-        step = progress.step("[internal] load .dockerignore")
-        ignore_path = ignore_file_for(context.root, df_path)
-        rules = load(ignore_path)
-        step.status(f"transferring context: {ignore_path.stat().st_size if ignore_path else 0}B done")
-        step.finish()
-        context = LocalContext(context.root, rules)
-        options = replace(request.options, dockerfile=text, dockerfile_path=str(request.dockerfile or "Dockerfile"))
-        from dockyard.build.remotecache import export_cache, import_cache, parse_spec
-
-        with Builder(store, options, context, progress) as builder:
+    with Builder(store, request.options, None, progress) as builder:
+        # under the builder's work dir: what a killed build leaves there is cleaned by the next one
+        work = Path(tempfile.mkdtemp(prefix=f"{STEP_PREFIX}context-", dir=builder.work))
+        try:
+            ctx_stdin = stdin if request.context == "-" else None
+            context, stdin_dockerfile = open_context(request.context, work, stdin=ctx_stdin)
+            step = progress.step("[internal] load build definition from " + (request.dockerfile or "Dockerfile"))
+            text, df_path = _read_dockerfile(request, context.root, stdin if request.dockerfile == "-" else None,
+                                             stdin_dockerfile)  # fmt: skip
+            step.status(f"transferring dockerfile: {len(text.encode())}B done")
+            step.finish()
+            step = progress.step("[internal] load .dockerignore")
+            ignore_path = ignore_file_for(context.root, df_path)
+            rules = load(ignore_path)
+            step.status(f"transferring context: {ignore_path.stat().st_size if ignore_path else 0}B done")
+            step.finish()
+            builder.context = LocalContext(context.root, rules)
+            builder.options = replace(
+                request.options, dockerfile=text, dockerfile_path=str(request.dockerfile or "Dockerfile")
+            )
             for text in request.cache_from:
                 spec = parse_spec(text, export=False)
                 step = progress.step(f"importing cache manifest from {spec.ref}")
-                step.status(f"{import_cache(store, spec, insecure=options.insecure)} steps imported")
+                step.status(f"{import_cache(store, spec, insecure=request.options.insecure)} steps imported")
                 step.finish()
             images = builder.build()
             result = _export(store, request, images, progress, builder.progress.warnings)
@@ -108,18 +111,12 @@ def build(store: Store, request: BuildRequest, progress: Progress, *, stdin: Bin
                     held = {str(layer.diff_id) for image in images for layer in image.layers}
                     rows = [r for r in rows if r.diff_id is None or r.diff_id in held]
                 step = progress.step(f"exporting cache to {spec.ref}")
-                count, digest = export_cache(store, rows, spec, insecure=options.insecure)
+                count, digest = export_cache(store, rows, spec, insecure=request.options.insecure)
                 step.status(f"{count} steps written, {digest}")
                 step.finish()
             return result
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _work_dir(store: Store) -> Path:
-    path = store.build_dir / "contexts"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _export(

@@ -27,6 +27,9 @@ DEFAULT_PATH: Final = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 DEFAULT_HOSTNAME: Final = "buildkitsandbox"
 #: Prefix of a step's state directory under ``state_dir`` (:func:`cleanup_stale` looks for it).
 RUN_PREFIX: Final = "run-"
+#: The builder's own per-step directories (secrets, pipes, bind copies, the runtime's state dir): removed after a
+#: killed build too, and looked into for the runc state they hold.
+STEP_PREFIX: Final = "step-"
 
 #: containerd's default capabilities (what Docker and BuildKit grant a build step).
 CAPABILITIES: Final = (
@@ -331,6 +334,8 @@ def _leftovers(work: Path) -> list[Path]:
             if d.startswith((OVERLAY_PREFIX, RUN_PREFIX)):
                 found.append(full)
                 dirs.remove(d)
+            elif d.startswith(STEP_PREFIX) and not os.path.ismount(full):
+                found.append(full)  # and look inside: its runtime state dir holds the runc root
             elif depth + 1 >= _STALE_DEPTH or os.path.ismount(full):
                 dirs.remove(d)
     return found
@@ -359,6 +364,7 @@ def cleanup_stale(work: Path) -> None:
 __all__ = [
     "CAPABILITIES",
     "DEFAULT_HOSTNAME",
+    "STEP_PREFIX",
     "Mount",
     "RunSpec",
     "available",
