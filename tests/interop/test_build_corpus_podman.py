@@ -303,7 +303,8 @@ def test_corpus_add_url_with_checksum(corpus_store: Path, tmp_path: Path) -> Non
         assert (listing["downloads/payload.txt"].mode, listing["downloads/payload.txt"].uid) == (0o600, 0)
         bad = tmp_path / "bad"
         bad.mkdir()
-        (bad / "Dockerfile").write_text(f"FROM debian:bookworm\nADD --checksum=sha256:{'0' * 64} {url}/payload.txt /p\n")
+        wrong = "0" * 64
+        (bad / "Dockerfile").write_text(f"FROM debian:bookworm\nADD --checksum=sha256:{wrong} {url}/payload.txt /p\n")
         proc = dockyard(corpus_store, "build", "-t", "corpus-addurl:bad", "--progress", "plain", bad, check=False)
     assert proc.returncode != 0
     assert digest in proc.stderr and "0" * 64 in proc.stderr, proc.stderr[-2000:]
@@ -386,4 +387,5 @@ def test_corpus_add_local_tar_unpacks(corpus_store: Path) -> None:
         assert listing[f"{base}/link"].linkname == "hello.txt"
         assert listing[f"{base}/hard"].hardlink == f"{base}/hello.txt"
         assert listing[f"{base}/empty"].mode == 0o700
-    assert listing["opt/copied.tar"].sha256 == hashlib.sha256((CORPUS / "addtar" / "files.tar").read_bytes()).hexdigest()
+    tar_digest = hashlib.sha256((CORPUS / "addtar" / "files.tar").read_bytes()).hexdigest()
+    assert listing["opt/copied.tar"].sha256 == tar_digest
