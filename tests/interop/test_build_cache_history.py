@@ -318,7 +318,7 @@ METADATA_HISTORY = [
 ]
 
 
-@pytest.mark.parametrize("entry", METADATA_HISTORY)
+@pytest.mark.parametrize("entry", METADATA_HISTORY, ids=lambda e: e[0].split()[0])
 def test_history_metadata_instruction_text(entry: tuple[str, bool], metadata_store: Path) -> None:
     """Each metadata instruction's history entry as BuildKit's dockerfile2llb writes it (ONBUILD writes none)."""
     config = store_image(metadata_store, "meta:1").config()
