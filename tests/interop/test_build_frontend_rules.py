@@ -112,3 +112,69 @@ def test_dockerfile_from_stdin(store: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     listing = peer.image_listing(store_image(store, "fr-stdin:1"))
     assert listing["a.txt"].sha256 == sha("from stdin build\n")
+
+
+def test_run_cache_mount_persists_and_stays_out_of_layers(store: Path, tmp_path: Path) -> None:
+    """``--mount=type=cache``: what a RUN leaves there is seen by the next build's RUN (--no-cache reruns it) and
+    is in no layer."""
+    ctx = write(tmp_path / "ctx", {"Dockerfile": (
+        "FROM debian:bookworm\n"
+        "RUN --mount=type=cache,target=/cache,id=fr-cache "
+        "echo x >> /cache/count && wc -l < /cache/count > /seen-count && ls -d /cache > /cache-dir\n"
+    )})  # fmt: skip
+    dockyard(store, "build", "-t", "fr-cache:1", "--progress", "plain", ctx)
+    dockyard(store, "build", "-t", "fr-cache:2", "--progress", "plain", "--no-cache", ctx)
+    first = peer.image_listing(store_image(store, "fr-cache:1"))
+    second = peer.image_listing(store_image(store, "fr-cache:2"))
+    assert first["seen-count"].sha256 == sha("1\n") and second["seen-count"].sha256 == sha("2\n")
+    assert not any(p == "cache" or p.startswith("cache/") for p in second)
+
+
+def test_run_bind_mount_from_stage(store: Path, tmp_path: Path) -> None:
+    ctx = write(tmp_path / "ctx", {"Dockerfile": (
+        "FROM debian:bookworm AS src\n"
+        "RUN mkdir /payload && echo bound > /payload/f\n"
+        "FROM debian:bookworm\n"
+        "RUN --mount=type=bind,from=src,source=/payload,target=/mnt cat /mnt/f > /from-bind\n"
+    )})  # fmt: skip
+    dockyard(store, "build", "-t", "fr-bind:1", "--progress", "plain", ctx)
+    listing = peer.image_listing(store_image(store, "fr-bind:1"))
+    assert listing["from-bind"].sha256 == sha("bound\n")
+    assert "mnt/f" not in listing and "payload" not in listing
+
+
+def test_copy_exclude(store: Path, tmp_path: Path) -> None:
+    ctx = write(tmp_path / "ctx", {
+        "Dockerfile": "FROM debian:bookworm\nCOPY --exclude=*.log --exclude=sub/skip dir/ /dst/\n",
+        "dir/a.txt": "a\n", "dir/b.log": "b\n", "dir/sub/skip": "s\n", "dir/sub/keep": "k\n",
+    })  # fmt: skip
+    dockyard(store, "build", "-t", "fr-exclude:1", "--progress", "plain", ctx)
+    listing = peer.image_listing(store_image(store, "fr-exclude:1"))
+    assert {"dst/a.txt", "dst/sub/keep"} <= listing.keys()
+    assert not {"dst/b.log", "dst/sub/skip"} & listing.keys()
+
+
+def test_named_build_context(store: Path, tmp_path: Path) -> None:
+    """``--build-context extra=DIR``: ``COPY --from=extra`` reads that directory."""
+    extra = write(tmp_path / "extra", {"e.txt": "extra context\n"})
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM debian:bookworm\nCOPY --from=extra e.txt /e.txt\n"})
+    dockyard(store, "build", "-t", "fr-bctx:1", "--progress", "plain", "--build-context", f"extra={extra}", ctx)
+    listing = peer.image_listing(store_image(store, "fr-bctx:1"))
+    assert listing["e.txt"].sha256 == sha("extra context\n")
+
+
+def test_context_from_tarball_url(store: Path, tmp_path: Path) -> None:
+    import tarfile
+
+    from test_build_corpus_podman import http_server
+
+    src = write(tmp_path / "src", {"Dockerfile": "FROM debian:bookworm\nCOPY t.txt /t.txt\n", "t.txt": "tarball\n"})
+    served = tmp_path / "served"
+    served.mkdir()
+    with tarfile.open(served / "ctx.tar.gz", "w:gz") as t:
+        for name in ("Dockerfile", "t.txt"):
+            t.add(src / name, arcname=name)
+    with http_server(served) as url:
+        dockyard(store, "build", "-t", "fr-tarurl:1", "--progress", "plain", f"{url}/ctx.tar.gz")
+    listing = peer.image_listing(store_image(store, "fr-tarurl:1"))
+    assert listing["t.txt"].sha256 == sha("tarball\n")
