@@ -158,3 +158,23 @@ def test_reproducible_with_source_date_epoch(prepared: Path, tmp_path: Path) -> 
                 for h in TarReader(stream):
                     assert h.mtime_ns <= EPOCH * 10**9, h.name
     assert digests[0] == digests[1]
+
+
+def test_output_oci_two_platforms_is_an_index(store: Path, scratch_ctx: Path, tmp_path: Path) -> None:
+    """Two platforms (FROM scratch: no emulation needed) make an index; skopeo copies each platform out."""
+    out = tmp_path / "multi.tar"
+    dockyard(store, "build", "--progress", "plain", "--platform", "linux/amd64,linux/arm64", "--output",
+             f"type=oci,dest={out}", scratch_ctx)  # fmt: skip
+    if shutil.which("skopeo") is None:
+        pytest.skip("skopeo is not installed")
+    raw = subprocess.run(["skopeo", "inspect", "--raw", f"oci-archive:{out}"], capture_output=True, text=True,
+                         check=True).stdout  # fmt: skip
+    index = json.loads(raw)
+    platforms = sorted(f"{m['platform']['os']}/{m['platform']['architecture']}" for m in index["manifests"])
+    assert platforms == ["linux/amd64", "linux/arm64"]
+    for arch in ("amd64", "arm64"):
+        dest = tmp_path / f"copy-{arch}"
+        subprocess.run(["skopeo", "--override-arch", arch, "copy", f"oci-archive:{out}", f"oci:{dest}:x"],
+                       capture_output=True, check=True)  # fmt: skip
+        config = skopeo_inspect(f"oci:{dest}:x")
+        assert config["Architecture"] == arch
