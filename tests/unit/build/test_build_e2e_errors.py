@@ -22,7 +22,7 @@ def build(root: Path, ctx: Path, *args: str) -> subprocess.CompletedProcess[str]
     [
         ("FROM scratch\nFOO bar\n", "Dockerfile:2", "unknown instruction: FOO"),
         ("FROM scratch\nCOPY --nope a /a\n", "Dockerfile:2", "nope"),
-        ("FROM scratch\n\nRUN <<EOF\necho never ends\n", "Dockerfile:3", ""),
+        ("FROM scratch\n\nRUN <<EOF\necho never ends\n", "Dockerfile:3", "unterminated heredoc"),
         ("FROM scratch\nONBUILD ONBUILD RUN true\n", "Dockerfile:2", "ONBUILD"),
         ("COPY a /a\n", "Dockerfile:1", "no build stage in current context"),
         ("FROM scratch\nHEALTHCHECK --interval=banana CMD true\n", "Dockerfile:2", "banana"),
