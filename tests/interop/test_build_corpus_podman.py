@@ -78,6 +78,7 @@ ENTRIES: dict[str, Entry] = {
     ),
     "secrets": Entry(flags=("--secret", f"id=token,src={SECRET_FILE}")),
     "gitcontext": Entry(),
+    "runfs": Entry(),
 }
 
 #: Config fields compared, in Docker's format.
