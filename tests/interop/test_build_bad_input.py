@@ -200,12 +200,6 @@ def test_sigkill_mid_run_is_cleaned_by_the_next_build(store: Path, tmp_path: Pat
         assert "OK" in check.stdout, check.stdout
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the next build does not kill the SIGKILLed build's runc container: builder.py (~line 752) names its step "
-    "directory with the runtime's RUN_PREFIX ('run-'), so runtime.cleanup_stale (runc.py ~lines 330-348) takes "
-    "work/run-XXXX for a runtime state dir, looks for work/run-XXXX/runc, and never reaches the real runc root "
-    "work/run-XXXX/state/run-dockyard-*/runc; it deletes that state with the container still running"
-))  # fmt: skip
 def test_sigkill_mid_run_container_is_killed_by_the_next_build(store: Path, tmp_path: Path) -> None:
     with killed_mid_run(store, tmp_path):
         assert sleepers() == [], "the killed build's RUN is still running"

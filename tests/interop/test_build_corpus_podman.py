@@ -233,14 +233,7 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 # --------------------------------------------------------------------------- tests
 
 
-XFAIL = {
-    "heredoc": "COPY <<EOF with an unquoted delimiter must expand ${V} (BuildKit's SourcesAndDest.ExpandRaw); "
-    "builder.py (~line 932, `heredocs = [(d.name, d.content, d.chomp) ...]`) ignores Heredoc.expand, so "
-    "/heredoc/copied says 'copied line ${V}'",
-    "addtar": "ADD of a local tar leaves the destination empty: builder.py _unpack_archive (~line 1036) passes "
-    "copy_into a SourceFile(path=<unpacked dir>, dest_name='') without `members`, so SourceFile.is_dir is False "
-    "and copy_into copies the directory entry alone, none of the archive's files",
-}
+XFAIL: dict[str, str] = {}
 
 
 def _params() -> list[Any]:
@@ -366,7 +359,6 @@ def _file_text(root: Path, ref: str, path: str, tmp: Path) -> bytes:
         return member.read()
 
 
-@pytest.mark.xfail(reason=XFAIL["heredoc"], strict=True)
 def test_corpus_heredoc_copy_expands(corpus_store: Path, tmp_path: Path) -> None:
     """BuildKit: RUN heredocs, <<- chomping, #! scripts; COPY heredocs expand unless the delimiter is quoted."""
     dockyard(corpus_store, "build", "-t", "corpus-heredoc:2", "--progress", "plain", CORPUS / "heredoc")
@@ -377,7 +369,6 @@ def test_corpus_heredoc_copy_expands(corpus_store: Path, tmp_path: Path) -> None
     assert text["copied"] == b"copied line expanded-value\n"
 
 
-@pytest.mark.xfail(reason=XFAIL["addtar"], strict=True)
 def test_corpus_add_local_tar_unpacks(corpus_store: Path) -> None:
     """ADD of a local tar (plain and gzip) unpacks it, keeping the archive's owners, modes and links."""
     dockyard(corpus_store, "build", "-t", "corpus-addtar:2", "--progress", "plain", CORPUS / "addtar")

@@ -64,14 +64,7 @@ def test_predefined_platform_args(store: Path, tmp_path: Path) -> None:
     assert listing["platform"].sha256 == sha("linux/amd64 linux amd64 [] linux/amd64\n")
 
 
-_XFAIL_EPOCH_ENV = pytest.mark.xfail(strict=True, reason=(
-    "buildx passes the SOURCE_DATE_EPOCH environment variable as a build arg when --build-arg does not set it "
-    "(commands/build.go: opts.BuildArgs[\"SOURCE_DATE_EPOCH\"] = v); cli/build.py cmd_build (~line 84) reads it for "
-    "the epoch only and leaves build_args without it, so `ARG SOURCE_DATE_EPOCH` stays empty in RUN"
-))  # fmt: skip
-
-
-@pytest.mark.parametrize("via", ["build-arg", pytest.param("env", marks=_XFAIL_EPOCH_ENV)])
+@pytest.mark.parametrize("via", ["build-arg", "env"])
 def test_source_date_epoch_reaches_run_only_when_declared(via: str, store: Path, tmp_path: Path) -> None:
     ctx = write(tmp_path / "ctx", {"Dockerfile": (
         "FROM debian:bookworm\n"

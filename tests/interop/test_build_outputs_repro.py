@@ -171,7 +171,7 @@ def test_output_oci_two_platforms_is_an_index(store: Path, scratch_ctx: Path, tm
                          check=True).stdout  # fmt: skip
     index = json.loads(raw)
     platforms = sorted(f"{m['platform']['os']}/{m['platform']['architecture']}" for m in index["manifests"])
-    assert platforms == ["linux/amd64", "linux/arm64"]
+    assert platforms == ["linux/amd64", "linux/arm64", "unknown/unknown", "unknown/unknown"]  # + provenance
     for arch in ("amd64", "arm64"):
         dest = tmp_path / f"copy-{arch}"
         subprocess.run(["skopeo", "--override-arch", arch, "copy", f"oci-archive:{out}", f"oci:{dest}:x"],
