@@ -5,7 +5,7 @@
 #   make test    install everything (Debian packages included) and run lint + type check + tests
 #
 # Variables you may override:  PYTHON (interpreter used to create .venv), VENV,
-# PYTEST_ARGS (default: -n auto -ra; `make test PYTEST_ARGS=` runs serially).
+# PYTEST_ARGS (default: -n auto --dist loadgroup -ra; `make test PYTEST_ARGS=` runs serially).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -17,7 +17,7 @@ PYTHON ?= python3
 VENV ?= .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.dockyard-installed
-PYTEST_ARGS ?= -n auto -ra
+PYTEST_ARGS ?= -n auto --dist loadgroup -ra
 # Debian packages the test suite needs (the interop tests and the Debian fixtures).
 DEB_PACKAGES ?= skopeo umoci debootstrap podman docker-registry debian-archive-keyring gpgv golang-go runc qemu-user-static binfmt-support
 DEB_TOOLS ?= skopeo umoci debootstrap podman docker-registry go runc qemu-aarch64-static

@@ -16,7 +16,8 @@ from dockyard.build import emulation
 from dockyard.errors import BuildUnavailable
 from dockyard.oci.platform import Platform
 
-pytestmark = [pytest.mark.interop]
+# binfmt_misc is one for the whole host: every module that registers or removes QEMU runs in one xdist worker
+pytestmark = [pytest.mark.interop, pytest.mark.xdist_group("binfmt")]
 
 ARM64 = Platform.parse("linux/arm64")
 

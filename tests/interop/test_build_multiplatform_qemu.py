@@ -26,6 +26,9 @@ from registry_util import Registry, start_registry
 
 from dockyard.build import emulation
 
+# binfmt_misc is one for the whole host: every module that registers or removes QEMU runs in one xdist worker
+pytestmark = pytest.mark.xdist_group("binfmt")
+
 DOCKERFILE = """\
 FROM --platform=$BUILDPLATFORM debian:bookworm-amd64 AS tools
 RUN uname -m > /build-arch

@@ -9,6 +9,9 @@ import pytest
 
 from dockyard import demo
 
+# binfmt_misc is one for the whole host: every module that registers or removes QEMU runs in one xdist worker
+pytestmark = pytest.mark.xdist_group("binfmt")
+
 
 def test_the_demo_builds_its_two_platform_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     reason = demo.build_unavailable()
