@@ -1,6 +1,8 @@
-"""Build progress as BuildKit prints it: numbered steps (``#5 [2/3] RUN ...``), their output with the seconds since
-the step started, ``CACHED`` or ``DONE 0.3s`` / ``ERROR``; ``rawjson`` writes one JSON object per event (BuildKit's
-solve-status shape: vertexes and logs), ``quiet`` nothing."""
+"""Build progress as BuildKit prints it: ``plain`` numbers the steps (``#5 [2/3] RUN ...``), prints their output
+with the seconds since the step started and ``CACHED`` or ``DONE 0.3s`` / ``ERROR``; ``tty`` (``auto`` on a
+terminal) prints one ``=> [2/3] RUN ...   0.3s`` line per finished step, the output of a failed step only, and
+``[+] Building 1.2s (9/9) FINISHED``; ``rawjson`` writes one JSON object per event (BuildKit's solve-status shape:
+vertexes, statuses, logs, warnings), ``quiet`` nothing."""
 
 from __future__ import annotations
 
@@ -52,7 +54,7 @@ class Step:
 
 
 class Progress:
-    """Where a build reports its steps; ``mode`` is one of :data:`MODES` (auto and tty print as plain)."""
+    """Where a build reports its steps; ``mode`` is one of :data:`MODES` (``auto``: resolved by the caller)."""
 
     def __init__(self, out: TextIO, mode: str = "plain") -> None:
         if mode not in MODES:
@@ -62,6 +64,20 @@ class Progress:
         self._count = 0
         self._lock = threading.Lock()
         self.warnings: list[str] = []
+        self._began = time.monotonic()
+        self._finished = 0
+        self._tails: dict[int, list[str]] = {}
+
+    @property
+    def tty(self) -> bool:
+        return self.mode == "tty"
+
+    def summary(self, *, failed: bool = False) -> None:
+        """The closing line of the tty view: ``[+] Building 1.2s (9/9) FINISHED``."""
+        if self.tty:
+            state = "ERROR" if failed else "FINISHED"
+            elapsed = time.monotonic() - self._began
+            self._write(f"[+] Building {elapsed:.1f}s ({self._finished}/{self._count}) {state}\n")
 
     @property
     def quiet(self) -> bool:
@@ -73,7 +89,7 @@ class Progress:
             step = Step(self._count, name, self)
         if self.mode == "rawjson":
             self._json({"vertexes": [{"digest": step.digest, "name": name, "started": _now()}]})
-        elif not self.quiet:
+        elif not self.quiet and not self.tty:
             self._write(f"\n#{step.number} {name}\n")
         return step
 
@@ -96,11 +112,20 @@ class Progress:
         *lines, step._partial = text.split(b"\n")
         elapsed = time.monotonic() - step.started
         for line in lines:
-            self._write(f"#{step.number} {elapsed:.3f} {line.decode('utf-8', 'replace').rstrip(chr(13))}\n")
+            shown = line.decode("utf-8", "replace").rstrip(chr(13))
+            if self.tty:
+                tail = self._tails.setdefault(step.number, [])
+                tail.append(shown)
+                del tail[:-10]
+            else:
+                self._write(f"#{step.number} {elapsed:.3f} {shown}\n")
 
     def status(self, step: Step, text: str) -> None:
         if self.mode == "rawjson":
             self._json({"statuses": [{"id": text, "vertex": step.digest, "timestamp": _now()}]})
+        elif self.tty:
+            if "changes the whole host" in text:  # QEMU registered: said at once, on its own line
+                self._write(f"   {text}\n")
         elif not self.quiet:
             self._write(f"#{step.number} {text}\n")
 
@@ -112,6 +137,10 @@ class Progress:
             step._partial, rest = b"", step._partial
             self.log(step, rest + b"\n")
         elapsed = time.monotonic() - step.started
+        self._finished += 1
+        if self.tty:
+            self._tty_line(step, cached, error, elapsed)
+            return
         if self.mode == "rawjson":
             vertex: dict[str, object] = {"digest": step.digest, "name": step.name, "completed": _now()}
             if cached:
@@ -126,6 +155,21 @@ class Progress:
                 self._write(f"#{step.number} ERROR: {error}\n")
             else:
                 self._write(f"#{step.number} DONE {elapsed:.1f}s\n")
+
+    def _tty_line(self, step: Step, cached: bool, error: str | None, elapsed: float) -> None:
+        import shutil
+
+        width = max(shutil.get_terminal_size((80, 24)).columns, 40)
+        head = "=> CACHED " if cached else ("=> ERROR " if error is not None else "=> ")
+        timing = "0.0s" if cached else f"{elapsed:.1f}s"
+        room = width - len(head) - len(timing) - 1
+        name = step.name if len(step.name) <= room else step.name[: max(room - 3, 0)] + "..."
+        lines = [f"{head}{name}{' ' * (room - len(name) + 1)}{timing}"]
+        if error is not None:
+            lines += [f"------\n > {step.name}:"] + [f"   {t}" for t in self._tails.pop(step.number, [])]
+            lines.append(f"------\nERROR: {error}")
+        self._tails.pop(step.number, None)
+        self._write("\n".join(lines) + "\n")
 
     def _json(self, obj: dict[str, object]) -> None:
         self._write(json.dumps(obj, separators=(",", ":")) + "\n")

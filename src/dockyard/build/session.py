@@ -102,8 +102,12 @@ def build(store: Store, request: BuildRequest, progress: Progress, *, stdin: Bin
                 step = progress.step(f"importing cache manifest from {spec.ref}")
                 step.status(f"{import_cache(store, spec, insecure=request.options.insecure)} steps imported")
                 step.finish()
-            images = builder.build()
-            result = _export(store, request, images, progress, builder.progress.warnings)
+            try:
+                images = builder.build()
+                result = _export(store, request, images, progress, builder.progress.warnings)
+            except BaseException:
+                progress.summary(failed=True)
+                raise
             for text in request.cache_to:
                 spec = parse_spec(text, export=True)
                 rows = builder.steps
@@ -114,6 +118,7 @@ def build(store: Store, request: BuildRequest, progress: Progress, *, stdin: Bin
                 count, digest = export_cache(store, rows, spec, insecure=request.options.insecure)
                 step.status(f"{count} steps written, {digest}")
                 step.finish()
+            progress.summary()
             return result
         finally:
             shutil.rmtree(work, ignore_errors=True)

@@ -136,3 +136,22 @@ def test_progress_plain_and_rawjson() -> None:
     quiet = io.StringIO()
     Progress(quiet, "quiet").step("x").finish()
     assert quiet.getvalue() == ""
+
+
+def test_progress_tty_prints_one_line_a_step_and_a_failed_steps_output() -> None:
+    buf = io.StringIO()
+    progress = Progress(buf, "tty")
+    progress.step("[1/3] FROM debian").cached()
+    ok = progress.step("[2/3] RUN echo hi")
+    ok.log(b"hi\n")
+    ok.finish()
+    bad = progress.step("[3/3] RUN false")
+    bad.log(b"first\nlast words\n")
+    bad.finish(error="exit code: 1")
+    progress.summary(failed=True)
+    lines = buf.getvalue().splitlines()
+    assert lines[0].startswith("=> CACHED [1/3] FROM debian") and lines[0].endswith("0.0s")
+    assert lines[1].startswith("=> [2/3] RUN echo hi") and "hi" not in lines[1][len("=> [2/3] RUN echo hi") :]
+    assert lines[2].startswith("=> ERROR [3/3] RUN false")
+    assert "   first" in lines and "   last words" in lines and "ERROR: exit code: 1" in lines
+    assert lines[-1].startswith("[+] Building ") and lines[-1].endswith("(3/3) ERROR")
