@@ -236,15 +236,30 @@ def prune(store: Store, *, all_steps: bool = False) -> PruneResult:
         with store.meta.write() as db:
             steps = store.meta.forget_unused_steps(db, all_steps=all_steps)
         reclaimed = collect_garbage(store)
-        keep = {row.diff_id for row in store.meta.layers()} if not all_steps else set()
-        snapshots = build / "snapshots"
-        if snapshots.is_dir():
-            from dockyard.build.runtime import Snapshots
-
-            reclaimed += Snapshots(snapshots).prune(keep)
+        reclaimed += _prune_snapshots(store, keep_layers=not all_steps)
         if all_steps:
             reclaimed += _remove_tree(build / "cache-mounts")
     return PruneResult(steps, reclaimed)
+
+
+def _prune_snapshots(store: Store, *, keep_layers: bool) -> int:
+    """Remove the unpacked layers (``build/snapshots/``) of layers the store no longer holds (or all of them)."""
+    snapshots = store.build_dir / "snapshots"
+    if not snapshots.is_dir():
+        return 0
+    from dockyard.build.runtime import Snapshots
+
+    keep = {row.diff_id for row in store.meta.layers()} if keep_layers else set()
+    return Snapshots(snapshots).prune(keep)
+
+
+def prune_snapshots(store: Store) -> int:
+    """After ``image prune``: the unpacked layers of layers gone from the store (no build runs meanwhile: the
+    exclusive gc lock waits for them)."""
+    from dockyard.store.lock import file_lock
+
+    with file_lock(store.paths.gc_lock, exclusive=True):
+        return _prune_snapshots(store, keep_layers=True)
 
 
 def _remove_tree(path: Path) -> int:
@@ -255,4 +270,4 @@ def _remove_tree(path: Path) -> int:
     return size
 
 
-__all__ = ["BuildRequest", "BuildResult", "PruneResult", "build", "prune"]
+__all__ = ["BuildRequest", "BuildResult", "PruneResult", "build", "prune", "prune_snapshots"]

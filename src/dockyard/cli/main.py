@@ -209,6 +209,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
             return 0
     with _store(args) as store:
         records, reclaimed = store.prune(all_unused=args.all)
+        if store.build_dir.is_dir():  # the build cache's unpacked layers of layers the prune took
+            from dockyard.build.session import prune_snapshots
+
+            reclaimed += prune_snapshots(store)
     if records:
         _out("Deleted Images:\n")
         for rec in records:
