@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from build_util import dockyard
 from fixtures_util import require_root, require_tool
 
 SHARED = Path(os.environ.get("DOCKYARD_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
@@ -27,13 +27,6 @@ Version: 1.2.3
 EOF
 """
 
-
-def _dockyard(root: Path, *args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "dockyard", "--root", os.fspath(root), *map(os.fspath, args)]
-    proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False, timeout=600)
-    if proc.returncode != 0:
-        pytest.fail(f"dockyard {' '.join(map(str, args))}: {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 def _blob(tar: tarfile.TarFile, digest: str) -> bytes:
@@ -59,7 +52,7 @@ def context(tmp_path: Path) -> Path:
 def test_provenance_and_sbom_attestations(context: Path, tmp_path: Path) -> None:
     root = tmp_path / "store"
     out = tmp_path / "image.tar"
-    _dockyard(root, "build", "-q", "-t", "example/att:1", "--sbom", "--provenance", "mode=max", "--build-arg", "A=1",
+    dockyard(root, "build", "-q", "-t", "example/att:1", "--sbom", "--provenance", "mode=max", "--build-arg", "A=1",
               "--annotation", "index:org.opencontainers.image.vendor=dockyard", "--annotation", "org.example.k=v",
               "-o", f"type=oci,dest={out}", context)  # fmt: skip
     with tarfile.open(out) as tar:
@@ -107,7 +100,7 @@ def test_provenance_and_sbom_attestations(context: Path, tmp_path: Path) -> None
     assert shown["Architecture"] == "amd64"
     # the copy engine carries the attestation manifests: the index digest stays
     copied = tmp_path / "copied"
-    _dockyard(root, "copy", "--all", f"oci-archive:{out}", f"oci:{copied}:1")
+    dockyard(root, "copy", "--all", f"oci-archive:{out}", f"oci:{copied}:1")
     top = json.loads((copied / "index.json").read_text())["manifests"][0]["digest"]
     assert top == layout_index["manifests"][0]["digest"]
 
@@ -115,7 +108,7 @@ def test_provenance_and_sbom_attestations(context: Path, tmp_path: Path) -> None
 def test_defaults_min_provenance_on_oci_none_on_load(context: Path, tmp_path: Path) -> None:
     root = tmp_path / "store"
     out = tmp_path / "image.tar"
-    _dockyard(root, "build", "-q", "-o", f"type=oci,dest={out}", context)
+    dockyard(root, "build", "-q", "-o", f"type=oci,dest={out}", context)
     with tarfile.open(out) as tar:
         layout_index = json.loads(tar.extractfile("index.json").read())  # type: ignore[union-attr]
         index = _json_blob(tar, layout_index["manifests"][0]["digest"])
@@ -125,9 +118,9 @@ def test_defaults_min_provenance_on_oci_none_on_load(context: Path, tmp_path: Pa
         assert predicate["invocation"]["parameters"]["args"] == {}  # mode=min records no arguments
         assert predicate["metadata"]["completeness"]["parameters"] is False
     plain = tmp_path / "plain.tar"
-    _dockyard(root, "build", "-q", "--provenance=false", "-o", f"type=oci,dest={plain}", context)
+    dockyard(root, "build", "-q", "--provenance=false", "-o", f"type=oci,dest={plain}", context)
     with tarfile.open(plain) as tar:
         layout_index = json.loads(tar.extractfile("index.json").read())  # type: ignore[union-attr]
         assert layout_index["manifests"][0]["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
-    _dockyard(root, "build", "-q", "-t", "example/att:2", context)  # --load: an image, no attestation
-    assert "example/att" in _dockyard(root, "images").stdout
+    dockyard(root, "build", "-q", "-t", "example/att:2", context)  # --load: an image, no attestation
+    assert "example/att" in dockyard(root, "images").stdout

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_build_corpus_podman import clone_store, dockyard, prepare_store
+from build_util import clone_store, dockyard, prepare_store
 
 pytestmark = [
     pytest.mark.interop,

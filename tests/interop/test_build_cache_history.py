@@ -6,13 +6,12 @@ a changed context file, a changed ARG, an ignored file and a new base rerun; ``C
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from test_build_corpus_podman import clone_store, dockyard, prepare_store, store_image
+from build_util import clone_store, dockyard, prepare_store, steps, store_image, write
 
 from dockyard.layers.compression import open_decompressed
 from dockyard.layers.tarstream import TarReader
@@ -24,22 +23,6 @@ pytestmark = [
 ]
 
 COMMENT = "buildkit.dockerfile.v0"
-_STEP = re.compile(r"^#(\d+) \[(?:[\w.-]+ )?(\d+)/(\d+)\] (.*)$", re.M)
-
-
-def steps(progress: str) -> dict[str, str]:
-    """``--progress plain`` output -> {instruction text: "CACHED" | "DONE" | "ERROR"} for the numbered steps
-    (``[k/n] ...``) except FROM."""
-    result: dict[str, str] = {}
-    for m in _STEP.finditer(progress):
-        number, text = m.group(1), m.group(4)
-        if text.startswith("FROM "):
-            continue
-        status = re.search(rf"^#{number} (CACHED|DONE|ERROR)\b", progress, re.M)
-        result[text] = status.group(1) if status else "?"
-    return result
-
-
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return prepare_store(tmp_path_factory.mktemp("prepared") / "root")
@@ -56,15 +39,6 @@ def build(store: Path, context: Path, *args: str, tag: str = "t:1") -> tuple[str
     iid = context.parent / f"{context.name}.iid"
     proc = dockyard(store, "build", "-t", tag, "--progress", "plain", "--iidfile", iid, *args, context)
     return iid.read_text().strip(), proc.stderr
-
-
-def write(context: Path, files: dict[str, str]) -> Path:
-    context.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        path = context / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return context
 
 
 # --------------------------------------------------------------------------- history and layers
@@ -332,7 +306,7 @@ def test_metadata_config_in_docker_format(metadata_store: Path) -> None:
 def test_onbuild_triggers_run_in_the_child(metadata_store: Path, tmp_path: Path) -> None:
     """FROM an image with ONBUILD triggers: they run first (RUN as the base's USER and SHELL, COPY from the child's
     context); the child's config has no OnBuild."""
-    from test_build_corpus_podman import peer
+    import podman_build_peer as peer
 
     ctx = write(tmp_path / "child", {"Dockerfile": "FROM meta:1\nUSER root\nRUN echo child > /child\n",
                                      "file.txt": "from the child context\n"})  # fmt: skip

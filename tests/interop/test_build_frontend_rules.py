@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import podman_build_peer as peer
 import pytest
-from test_build_cache_history import steps, write
-from test_build_corpus_podman import CORPUS, clone_store, dockyard, peer, prepare_store, store_image
+from build_util import CORPUS, clone_store, dockyard, prepare_store, steps, store_image, write
 
 pytestmark = [
     pytest.mark.interop,
@@ -159,7 +159,7 @@ def test_named_build_context(store: Path, tmp_path: Path) -> None:
 def test_context_from_tarball_url(store: Path, tmp_path: Path) -> None:
     import tarfile
 
-    from test_build_corpus_podman import http_server
+    from build_util import http_server
 
     src = write(tmp_path / "src", {"Dockerfile": "FROM debian:bookworm\nCOPY t.txt /t.txt\n", "t.txt": "tarball\n"})
     served = tmp_path / "served"

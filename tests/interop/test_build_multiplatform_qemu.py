@@ -9,13 +9,12 @@ the host: what this module registered is removed again at its end.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from build_util import dockyard
 from fixtures_util import (
     ensure_debian_arm64_oci_layout,
     ensure_debian_docker_archive,
@@ -42,13 +41,6 @@ RUN uname -m > /arch && echo "$TARGETPLATFORM [$TARGETVARIANT]" > /platform
 """
 
 
-def _dockyard(root: Path, *args: str | os.PathLike[str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "dockyard", "--root", os.fspath(root), *map(os.fspath, args)]
-    proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False, timeout=900)
-    if check and proc.returncode != 0:
-        pytest.fail(f"dockyard {' '.join(map(str, args))}: {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
 
 @pytest.fixture(scope="module")
 def emulated() -> Iterator[None]:
@@ -64,9 +56,9 @@ def emulated() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("multiplatform") / "store"
-    _dockyard(root, "load", "-i", ensure_debian_docker_archive())
-    _dockyard(root, "tag", "debian:bookworm", "debian:bookworm-amd64")
-    _dockyard(root, "copy", f"oci:{ensure_debian_arm64_oci_layout()}:bookworm", "debian:bookworm-arm64")
+    dockyard(root, "load", "-i", ensure_debian_docker_archive())
+    dockyard(root, "tag", "debian:bookworm", "debian:bookworm-amd64")
+    dockyard(root, "copy", f"oci:{ensure_debian_arm64_oci_layout()}:bookworm", "debian:bookworm-arm64")
     return root
 
 
@@ -88,7 +80,7 @@ def test_two_platforms_locally_and_through_a_registry(
     context.mkdir()
     (context / "Dockerfile").write_text(DOCKERFILE)
     out = tmp_path / "out"
-    proc = _dockyard(
+    proc = dockyard(
         store, "build", "--progress", "plain", "--platform", "linux/amd64,linux/arm64", "-o", f"type=local,dest={out}",
         context,
     )  # fmt: skip
@@ -102,7 +94,7 @@ def test_two_platforms_locally_and_through_a_registry(
     assert _elf_machine(arm / "bin" / "dash") == 183 and _elf_machine(amd / "bin" / "dash") == 62
 
     name = f"{registry.host}/multi:1"
-    _dockyard(store, "build", "--platform", "linux/amd64,linux/arm64", "-t", name, "--push", context)
+    dockyard(store, "build", "--platform", "linux/amd64,linux/arm64", "-t", name, "--push", context)
     skopeo = require_tool("skopeo")
     raw = subprocess.run(
         [skopeo, "inspect", "--tls-verify=false", "--raw", f"docker://{name}"], capture_output=True, check=True
@@ -120,11 +112,11 @@ def test_two_platforms_locally_and_through_a_registry(
         config = _oci_config(layout)
         assert config["architecture"] == arch and config["os"] == "linux"
         files = tmp_path / f"files-{arch}"
-        _dockyard(store, "copy", f"oci:{layout}:x", f"copied:{arch}")
-        _dockyard(store, "unpack", f"copied:{arch}", files)
+        dockyard(store, "copy", f"oci:{layout}:x", f"copied:{arch}")
+        dockyard(store, "unpack", f"copied:{arch}", files)
         assert (files / "arch").read_text() == f"{machine}\n"
     # the build recorded the index in the store too only when asked: --push alone leaves no tag there
-    assert name not in _dockyard(store, "images").stdout
+    assert name not in dockyard(store, "images").stdout
 
 
 def _oci_config(layout: Path) -> dict[str, object]:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_build_corpus_podman import clone_store, dockyard, prepare_store, store_image
+from build_util import clone_store, dockyard, prepare_store, store_image
 
 from dockyard.layers.compression import open_decompressed
 from dockyard.layers.tarstream import TarReader

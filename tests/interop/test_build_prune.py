@@ -4,43 +4,32 @@ check stays clean and ``system df`` counts the cache."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
+from build_util import dockyard
 from fixtures_util import ensure_debian_docker_archive, require_root
-
-
-def _dockyard(root: Path, *args: str | os.PathLike[str]) -> str:
-    argv = [sys.executable, "-m", "dockyard", "--root", os.fspath(root), *map(os.fspath, args)]
-    proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False, timeout=600)
-    if proc.returncode != 0:
-        pytest.fail(f"dockyard {' '.join(map(str, args))}: {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc.stdout
 
 
 def test_prunes_take_the_build_cache(tmp_path: Path) -> None:
     require_root("builds run runc over overlayfs")
     root = tmp_path / "store"
-    _dockyard(root, "load", "-i", ensure_debian_docker_archive())
+    dockyard(root, "load", "-i", ensure_debian_docker_archive())
     ctx = tmp_path / "ctx"
     ctx.mkdir()
     (ctx / "Dockerfile").write_text(
         "FROM debian:bookworm\nRUN --mount=type=cache,target=/cache echo x > /cache/x && echo built > /built\n"
     )
-    _dockyard(root, "build", "-q", "-t", "app:1", ctx)
+    dockyard(root, "build", "-q", "-t", "app:1", ctx)
     snapshots = root / "build" / "snapshots"
     assert len(list(snapshots.iterdir())) == 1  # the Debian layer, unpacked for overlayfs
-    df = _dockyard(root, "system", "df", "--format", "{{.Type}}={{.TotalCount}}")
+    df = dockyard(root, "system", "df", "--format", "{{.Type}}={{.TotalCount}}").stdout
     assert "Build Cache=1" in df
-    _dockyard(root, "builder", "prune", "-f")  # the step's layer is app:1's: kept
-    assert "Build Cache=1" in _dockyard(root, "system", "df", "--format", "{{.Type}}={{.TotalCount}}")
-    _dockyard(root, "image", "prune", "-a", "-f")
+    dockyard(root, "builder", "prune", "-f")  # the step's layer is app:1's: kept
+    assert "Build Cache=1" in dockyard(root, "system", "df", "--format", "{{.Type}}={{.TotalCount}}").stdout
+    dockyard(root, "image", "prune", "-a", "-f")
     assert list(snapshots.iterdir()) == []
-    assert "Build Cache=0" in _dockyard(root, "system", "df", "--format", "{{.Type}}={{.TotalCount}}")
+    assert "Build Cache=0" in dockyard(root, "system", "df", "--format", "{{.Type}}={{.TotalCount}}").stdout
     assert (root / "build" / "cache-mounts").is_dir()
-    _dockyard(root, "builder", "prune", "-a", "-f")
+    dockyard(root, "builder", "prune", "-a", "-f")
     assert not (root / "build" / "cache-mounts").exists()
-    assert "OK" in _dockyard(root, "system", "check")
+    assert "OK" in dockyard(root, "system", "check").stdout

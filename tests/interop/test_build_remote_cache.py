@@ -5,14 +5,12 @@ first CI run) is no error; ``mode=min`` exports only the steps of the result's l
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from build_util import dockyard
 from fixtures_util import ensure_debian_docker_archive, require_root, require_tool
 from registry_util import Registry, start_registry
 
@@ -25,19 +23,12 @@ RUN cat /built > /copy
 """
 
 
-def _dockyard(root: Path, *args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "dockyard", "--root", os.fspath(root), *map(os.fspath, args)]
-    proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False, timeout=600)
-    if proc.returncode != 0:
-        pytest.fail(f"dockyard {' '.join(map(str, args))}: {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
 
 @pytest.fixture(scope="module")
 def base_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     require_root("builds run runc over overlayfs")
     root = tmp_path_factory.mktemp("cache-base") / "store"
-    _dockyard(root, "load", "-i", ensure_debian_docker_archive())
+    dockyard(root, "load", "-i", ensure_debian_docker_archive())
     return root
 
 
@@ -91,10 +82,10 @@ def test_a_second_store_builds_from_the_first_ones_cache(
     source = where.replace("dest=", "src=")
     first, second = _store(base_store, tmp_path, "a"), _store(base_store, tmp_path, "b")
     # the cache is not there yet: the first CI run builds everything and says nothing is imported
-    log = _dockyard(first, "build", "--progress", "plain", "--cache-from", source, "--cache-to", f"{where},mode=max",
+    log = dockyard(first, "build", "--progress", "plain", "--cache-from", source, "--cache-to", f"{where},mode=max",
                     "--iidfile", tmp_path / "id-a", ctx).stderr  # fmt: skip
     assert "0 steps imported" in log and "steps written" in log
-    log = _dockyard(second, "build", "--progress", "plain", "--cache-from", source, "--iidfile", tmp_path / "id-b",
+    log = dockyard(second, "build", "--progress", "plain", "--cache-from", source, "--iidfile", tmp_path / "id-b",
                     ctx).stderr  # fmt: skip
     cached, ran = _steps(log)
     assert (cached, ran) == (3, 0), log
@@ -105,7 +96,7 @@ def test_mode_min_exports_only_the_results_steps(base_store: Path, tmp_path: Pat
     ctx = _context(tmp_path)
     root = _store(base_store, tmp_path, "a")
     layout = tmp_path / "min"
-    _dockyard(root, "build", "-q", "--cache-to", f"type=local,dest={layout}", ctx)
+    dockyard(root, "build", "-q", "--cache-to", f"type=local,dest={layout}", ctx)
     index = json.loads((layout / "index.json").read_text())
     digest = index["manifests"][0]["digest"].split(":", 1)[1]
     top = json.loads((layout / "blobs" / "sha256" / digest).read_text())
