@@ -68,8 +68,8 @@ def _contexts(work: Path) -> dict[str, Path]:
     for entry in sorted(corpus.glob("*/Dockerfile")) if corpus.is_dir() else []:
         text = entry.read_text(errors="replace")
         head = "\n".join(text.splitlines()[:5]).lower()
-        if "bench: no" in head or "--mount=type=secret" in text or "--mount=type=ssh" in text or "ADD http" in text:
-            continue
+        if "bench: no" in head or "--mount=type=secret" in text or "--mount=type=ssh" in text or "http" in text:
+            continue  # secrets, SSH and URLs need what the tests serve
         if "FROM" in text and "debian:bookworm" not in text and "scratch" not in text:
             continue
         ctx = work / "contexts" / f"corpus-{entry.parent.name}"
@@ -113,12 +113,19 @@ def main() -> None:
                 continue
             p_cold: list[float] = []
             p_cached: list[float] = []
-            for _ in range(runs):
-                with peer.podman_state() as state:
-                    peer.load_image(state, f"docker-archive:{archive}", "docker.io/library/debian:bookworm")
-                    out = fresh(work / "podman-out") / "image.tar"
-                    p_cold.append(peer.build(state, ctx, out).seconds)
-                    p_cached.append(peer.build(state, ctx, out).seconds)
+            # podman 4.3 knows no heredocs, COPY --link, ADD --checksum: Dockerfile.podman says the same without them
+            podman_file = ctx / "Dockerfile.podman"
+            dockerfile = podman_file if podman_file.exists() else None
+            try:
+                for _ in range(runs):
+                    with peer.podman_state() as state:
+                        peer.load_image(state, f"docker-archive:{archive}", "docker.io/library/debian:bookworm")
+                        out = fresh(work / "podman-out") / "image.tar"
+                        p_cold.append(peer.build(state, ctx, out, dockerfile=dockerfile).seconds)
+                        p_cached.append(peer.build(state, ctx, out, dockerfile=dockerfile).seconds)
+            except RuntimeError as exc:
+                print(f"{name}: podman failed to build it; skipped ({str(exc).splitlines()[-1][:100]})", flush=True)
+                continue
             pc, pw = sorted(p_cold)[len(p_cold) // 2], sorted(p_cached)[len(p_cached) // 2]
             report(f"build {name} cold", cold, "podman", pc)
             report(f"build {name} cached", cached, "podman", pw)
