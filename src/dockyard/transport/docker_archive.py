@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
-from dockyard.errors import DigestMismatch, InvalidArchive, InvalidManifest, InvalidReference
+from dockyard.errors import DigestMismatch, DockyardError, InvalidArchive, InvalidManifest, InvalidReference
 from dockyard.image.base import BlobLayer, Image, Layer, StaticImage
 from dockyard.image.synth import synthesize_manifest
 from dockyard.image.transfer import RawManifest, put_image
@@ -268,6 +268,7 @@ class DockerArchiveDestination:
         self._tar.add_dir("blobs")
         self._tar.add_dir("blobs/sha256")
         self._failed = False
+        self._done = False
 
     def reuse_blob(self, desc: Descriptor, diff_id: Digest | None) -> str | None:
         if diff_id is not None:
@@ -351,10 +352,14 @@ class DockerArchiveDestination:
         if repositories:
             ordered = {k: dict(sorted(v.items())) for k, v in sorted(repositories.items())}
             tar.add_bytes(REPOSITORIES_FILE, _json.dumps(ordered) + b"\n")
+        self._done = True
         tar.__exit__(None, None, None)
 
     def close(self) -> None:
-        return None
+        """Without a commit, end the tar stream as failed: no end-of-archive marker, nothing left to flush later."""
+        if not self._done:
+            self._done = True
+            self._tar.__exit__(DockyardError, None, None)
 
 
 def write(images: Sequence[tuple[Image, list[str]]], out: BinaryIO | Path) -> None:
@@ -382,6 +387,13 @@ def _write(images: Sequence[tuple[Image, list[str]]], out: BinaryIO) -> None:
             if refs.parse(name).digest is not None:
                 raise InvalidReference(f"cannot save {name} under a digest reference: a docker-archive needs tags")
     dest = DockerArchiveDestination(out)
+    try:
+        _put_all(dest, images)
+    finally:
+        dest.close()
+
+
+def _put_all(dest: DockerArchiveDestination, images: Sequence[tuple[Image, list[str]]]) -> None:
     for image, names in images:
         layers = list(image.layers())
         config = image.config()
