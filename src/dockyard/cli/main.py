@@ -7,6 +7,7 @@ Everything heavier than argparse is imported inside the command that needs it.
 from __future__ import annotations
 
 import argparse
+import functools
 import signal
 import sqlite3
 import sys
@@ -18,6 +19,11 @@ from dockyard.cli.common import Handler, UsageError
 from dockyard.cli.common import err as _err
 from dockyard.cli.common import open_store as _store
 from dockyard.cli.common import out as _out
+
+# argparse asks gettext for each of its strings (~200 while the parser is built), and gettext looks for catalogues on
+# disk again every time it finds none: memoised, the answers are the same and start-up is ~15 ms shorter.
+for _name in ("_", "ngettext"):
+    setattr(argparse, _name, functools.cache(getattr(argparse, _name)))
 
 # --- image commands ------------------------------------------------------------------------------------------
 
