@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 from dockyard.compat.runewidth import string_width as display_width
@@ -17,6 +18,15 @@ def human_size(size: float, precision: int = 3) -> str:
         size /= 1000.0
         i += 1
     return f"{size:.{precision}g}{_DECIMAL[i]}"
+
+
+def humanize_bytes(size: int) -> str:
+    """go-humanize ``Bytes`` (Docker Scout's sizes): decimal units, one decimal below 10, a space before the unit."""
+    if size < 10:
+        return f"{size} B"
+    e = min(math.floor(math.log(size, 1000)), len(_DECIMAL) - 1)
+    val = math.floor(size / 1000**e * 10 + 0.5) / 10
+    return f"{val:.1f} {_DECIMAL[e]}" if val < 10 else f"{val:.0f} {_DECIMAL[e]}"
 
 
 def human_duration(seconds: float) -> str:

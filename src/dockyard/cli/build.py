@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dockyard.cli.common import UsageError, err, open_store, out
+from dockyard.cli.common import UsageError, confirm, err, open_store, out
 
 
 def _pairs(values: list[str] | None, what: str, *, env_fallback: bool = False) -> dict[str, str]:
@@ -197,8 +197,7 @@ def cmd_builder_prune(args: argparse.Namespace) -> int:
 
     if not args.force:
         what = "all build cache" if args.all else "all dangling build cache"
-        err(f"WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ")
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        if not confirm(f"WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] "):
             return 0
     with open_store(args) as store:
         result = prune(store, all_steps=args.all)

@@ -32,3 +32,13 @@ def out(text: str) -> None:
 
 def err(text: str) -> None:
     sys.stderr.write(text if text.endswith("\n") else text + "\n")
+
+
+def confirm(prompt: str) -> bool:
+    """Ask on stderr, read a line of stdin: only y or yes (any case) is a yes; no answer is a no."""
+    err(prompt.rstrip("\n"))
+    try:
+        answer = sys.stdin.readline()
+    except OSError:
+        return False
+    return answer.strip().lower() in ("y", "yes")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from dockyard.cli.common import Handler, UsageError
+from dockyard.cli.common import confirm as _confirm
 from dockyard.cli.common import err as _err
 from dockyard.cli.common import open_store as _store
 from dockyard.cli.common import out as _out
@@ -226,15 +227,6 @@ def cmd_prune(args: argparse.Namespace) -> int:
         _out("\n")
     _out(f"Total reclaimed space: {render.human_size(reclaimed)}\n")
     return 0
-
-
-def _confirm(prompt: str) -> bool:
-    _err(prompt.rstrip("\n"))
-    try:
-        answer = sys.stdin.readline()
-    except OSError:
-        return False
-    return answer.strip().lower() in ("y", "yes")
 
 
 def cmd_version(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from dockyard.cli.common import UsageError, err, open_store, out
+from dockyard.cli.common import UsageError, confirm, err, open_store, out
 
 #: Exit codes: 2 when ``--exit-code`` is given and something was found (as Scout); 3 when the scan is incomplete.
 FOUND = 2
@@ -234,6 +234,51 @@ def cmd_recommendations(args: argparse.Namespace) -> int:
     return _finish(report, False, args)
 
 
+def _humanize(size: int) -> str:
+    from dockyard.units import humanize_bytes
+
+    return humanize_bytes(size)
+
+
+def _cache_table(key: str, size: str, entries: Any, total: int) -> str:
+    """Scout's cache table: the digest column centred under its header, ``│`` and ``┼`` between, then the total."""
+    sizes = [_humanize(e.size) for e in entries]
+    left = 2 + 71 + 1  # two spaces, a sha256 digest, one space
+    right = max([len(size), *map(len, sizes)]) + 3
+    lines = [f"{key.center(left)}│ {size}", "─" * left + "┼" + "─" * right]
+    lines += [f"  {e.key} │ {s}" for e, s in zip(entries, sizes, strict=True)]
+    return "\n".join(lines) + f"\n\nTotal: {_humanize(total)}\n"
+
+
+def cmd_cache_df(args: argparse.Namespace) -> int:
+    from dockyard.scan.sbom.cachedisk import IMAGES, LAYERS, RENDERED, usage
+
+    with open_store(args) as store:
+        use = usage(store.cache_dir / "sbom")
+    out(f"dockyard's temporary data to generate SBOMs is located at:\n   {use.root / LAYERS}\n\n")
+    out(_cache_table("Layer diff_id", "Size", use.layers, use.temporary - use.rendered))
+    if use.rendered:
+        out(f"Kept CycloneDX and SPDX documents ({use.root / RENDERED}): {_humanize(use.rendered)}\n")
+    out(f"\n\ndockyard's cached SBOMs are located at:\n   {use.root / IMAGES}\n\n")
+    out(_cache_table("Image ID", "Size of SBOM", use.images, use.sboms))
+    return 0
+
+
+def cmd_cache_prune(args: argparse.Namespace) -> int:
+    from dockyard.scan.sbom.cachedisk import prune
+
+    what = "all temporary data and all cached SBOMs" if args.sboms else "all temporary data"
+    if not args.force and not confirm(f"? Are you sure to delete {what}? [y/N] "):
+        return 0
+    with open_store(args) as store:
+        freed = prune(store.cache_dir / "sbom", sboms=args.sboms)
+    out("    ✓ temporary data deleted\n")
+    if args.sboms:
+        out("    ✓ cached SBOMs deleted\n")
+    out(f"Total reclaimed space: {_humanize(freed)}\n")
+    return 0
+
+
 def _common(p: argparse.ArgumentParser, formats: str = "table (default) or json") -> None:
     p.add_argument(
         "image", metavar="IMAGE", help="a store image, or oci:DIR, oci-archive:FILE, docker-archive:FILE, docker://REF"
@@ -269,3 +314,10 @@ def add_parsers(sub: Any) -> None:
             help="the tags of the base repository in its registry (streamed, not stored) instead of the store's",
         )
         p.set_defaults(func=cmd_recommendations)
+        cache = gsub.add_parser("cache", help="the scanner's cache: disk usage, prune")
+        csub = cache.add_subparsers(dest=f"{command}_cache_command", metavar="COMMAND", required=True)
+        csub.add_parser("df", help="show the scanner's disk usage").set_defaults(func=cmd_cache_df)
+        p = csub.add_parser("prune", help="remove temporary or cached data")
+        p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+        p.add_argument("--sboms", action="store_true", help="prune cached SBOMs too")
+        p.set_defaults(func=cmd_cache_prune)

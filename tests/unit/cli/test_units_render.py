@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dockyard.units import ellipsis, human_duration, human_size
+from dockyard.units import ellipsis, human_duration, human_size, humanize_bytes
 
 
 @pytest.mark.parametrize(
@@ -26,6 +26,27 @@ from dockyard.units import ellipsis, human_duration, human_size
 )
 def test_human_size_precision_4(size: float, want: str) -> None:
     assert human_size(size, 4) == want
+
+
+@pytest.mark.parametrize(
+    ("size", "want"),
+    [  # go-humanize's bytes_test.go (Docker Scout prints its sizes so)
+        (0, "0 B"),
+        (1, "1 B"),
+        (803, "803 B"),
+        (999, "999 B"),
+        (1024, "1.0 kB"),
+        (9999, "10 kB"),
+        (1000**2 - 1, "1000 kB"),
+        (1024 * 1024, "1.0 MB"),
+        (1000**3 - 1000, "1000 MB"),
+        (1000**3, "1.0 GB"),
+        (1000**4, "1.0 TB"),
+        (82854982, "83 MB"),
+    ],
+)
+def test_humanize_bytes(size: int, want: str) -> None:
+    assert humanize_bytes(size) == want
 
 
 @pytest.mark.parametrize(("size", "want"), [(74_800_000, "74.8MB"), (7_377_000, "7.38MB"), (999, "999B"), (0, "0B")])

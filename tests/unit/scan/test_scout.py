@@ -101,3 +101,50 @@ def test_counts_show_the_unspecified_as_scout_does() -> None:
     base = {"Critical": 0, "High": 1, "Medium": 1, "Low": 0, "Unknown": 0}
     assert count_text(base) == "0C     1H     1M     0L"
     assert count_text({**base, "Unknown": 17}) == "0C     1H     1M     0L     17?"
+
+
+def test_cache_df_and_prune_as_scout(scout: Any, cli: Any) -> None:
+    """``scout cache df`` lists each layer's analysis and each image's SBOM; ``cache prune`` asks first, removes
+    the temporary data, and with ``--sboms`` the cached SBOMs too; a scan after either still gives the same SBOM."""
+    scout("scout", "quickview", "myuser/tu-demo:latest")
+    image_ids = {
+        json.loads(scout("inspect", ref).stdout)[0]["Id"] for ref in ("myuser/tu-demo:latest", "python:3-alpine")
+    }
+    diff_ids = set(json.loads(scout("inspect", "myuser/tu-demo:latest").stdout)[0]["RootFS"]["Layers"])
+    df = scout("scout", "cache", "df").stdout
+    temporary, sboms = df.split("cached SBOMs are located at:")
+    assert {line.split()[0] for line in temporary.splitlines() if line.startswith("  sha256:")} == diff_ids
+    assert {line.split()[0] for line in sboms.splitlines() if line.startswith("  sha256:")} == image_ids
+    assert "│ Size of SBOM" in sboms and sboms.rstrip().splitlines()[-1].startswith("Total: ")
+
+    kept = scout("scout", "cache", "prune", input="n\n")
+    assert "Are you sure to delete all temporary data?" in kept.stderr and "deleted" not in kept.stdout
+    assert scout("scout", "cache", "df").stdout == df
+
+    res = scout("scout", "cache", "prune", "-f")
+    assert "✓ temporary data deleted" in res.stdout and "cached SBOMs" not in res.stdout
+    after = scout("scout", "cache", "df").stdout.split("cached SBOMs are located at:")
+    assert "  sha256:" not in after[0] and after[1] == sboms
+    assert "already cached, 6 packages" in scout("scout", "quickview", "myuser/tu-demo:latest").stderr
+
+    res = scout("scout", "cache", "prune", "--sboms", "-f")
+    assert "✓ cached SBOMs deleted" in res.stdout and not res.stdout.endswith("Total reclaimed space: 0 B\n")
+    assert "  sha256:" not in scout("scout", "cache", "df").stdout
+    again = scout("scout", "quickview", "myuser/tu-demo:latest")
+    assert "✓ Indexed 6 packages" in again.stderr and again.stdout.count("0C     1H     1M     0L") == 2
+
+
+def test_cache_prune_removes_what_a_killed_prune_left(tmp_path: Path) -> None:
+    from dockyard.scan.sbom.cachedisk import prune, usage
+
+    root = tmp_path / "sbom"
+    (root / "layers" / "ab12").mkdir(parents=True)
+    (root / "layers" / "ab12" / "changes.json").write_text("{}")
+    (root / ".layers.prune-99" / "cd34").mkdir(parents=True)  # renamed away, then the process was killed
+    (root / ".layers.prune-99" / "cd34" / "apk-1.json").write_text("[1, 2]")
+    (root / "images").mkdir()
+    (root / "images" / "ef56-7.json").write_text("{}")
+    assert [e.key for e in usage(root).layers] == ["sha256:ab12"]
+    assert prune(root) == 2 + 6
+    assert sorted(p.name for p in root.iterdir()) == ["images"]
+    assert [(e.key, e.size) for e in usage(root).images] == [("sha256:ef56", 2)]
