@@ -32,3 +32,38 @@ def write_atomically(out: Path, data: bytes) -> None:
     with replaced_atomically(out) as tmp:
         tmp.write_bytes(data)
 
+def owned_prefix(kind: str) -> str:
+    """A temporary name's prefix that says which process owns it (``<kind><pid>-``), for :func:`sweep_dead`."""
+    return f"{kind}{os.getpid()}-"
+
+
+def sweep_dead(parent: Path, kind: str) -> int:
+    """Remove what processes that no longer run left in ``parent`` under :func:`owned_prefix` names (a SIGKILL
+    between creating and removing them); a live owner's files stay. Returns how many entries went."""
+    import shutil
+
+    removed = 0
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return 0
+    for entry in entries:
+        pid_text = entry.name[len(kind) :].partition("-")[0] if entry.name.startswith(kind) else ""
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True

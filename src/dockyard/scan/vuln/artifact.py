@@ -37,6 +37,8 @@ EMPTY = b"{}"
 #: A database snapshot larger than this (uncompressed) is refused on pull (a decompression bomb).
 MAX_DB_SIZE = 8 << 30
 
+PULL_KIND = ".vuln.db.pull-"  # a pull in progress, beside vuln.db
+
 
 @dataclass(frozen=True, slots=True)
 class Moved:
@@ -126,7 +128,10 @@ def pull(client: RegistryClient, ref: Reference, db_path: Path) -> Moved:
         raise InvalidManifest(f"{ref.familiar()} is not a dockyard vulnerability database (it is {kind})")
     layer = layers[0]
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=db_path.parent, prefix=".vuln.db.pull-")
+    from dockyard.atomicfile import owned_prefix, sweep_dead
+
+    sweep_dead(db_path.parent, PULL_KIND)
+    fd, name = tempfile.mkstemp(dir=db_path.parent, prefix=owned_prefix(PULL_KIND))
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as out, source.open_blob(layer) as blob:  # verified: digest and size

@@ -16,6 +16,7 @@ from dockyard.errors import DockyardError
 from dockyard.scan.vuln.db import ImportResult, VulnDB
 
 DEFAULT_URL = "https://osv-vulnerabilities.storage.googleapis.com"
+TEMP_KIND = ".osv-download-"  # the downloads of a running update, beside vuln.db
 DEFAULT_ECOSYSTEMS = ("Alpine", "Debian", "Ubuntu", "PyPI", "npm", "Go")
 URL_ENV = "DOCKYARD_OSV_URL"
 
@@ -46,7 +47,10 @@ def update(
 
     base = base_url(url)
     wanted = list(ecosystems) or db.ecosystems() or list(DEFAULT_ECOSYSTEMS)
-    with tempfile.TemporaryDirectory(prefix="osv-", dir=db.path.parent) as tmp:
+    from dockyard.atomicfile import owned_prefix, sweep_dead
+
+    sweep_dead(db.path.parent, TEMP_KIND)
+    with tempfile.TemporaryDirectory(prefix=owned_prefix(TEMP_KIND), dir=db.path.parent) as tmp:
         paths: list[Path] = []
         with httpx.Client(timeout=timeout, follow_redirects=True) as client:
             for eco in wanted:

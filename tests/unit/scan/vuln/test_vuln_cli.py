@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -125,3 +126,58 @@ def test_update_failures_say_so_in_one_line_and_keep_the_database(
     assert lines[0].endswith("the database is unchanged")
     with VulnDB(dockyard_root / "vuln.db") as db:
         assert db.count() == 1 and [s.ecosystem for s in db.status()] == ["Alpine"]
+
+
+def _stalling_server(stop: threading.Event) -> tuple[str, threading.Thread]:
+    """An HTTP server that promises 10 MB, sends 6 MiB of it, then waits: a download caught in the middle."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n" + b"PK" * (3 << 20))
+            stop.wait(60)
+        listener.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}", thread
+
+
+def test_a_killed_update_leaves_nothing_the_next_one_does_not_remove(
+    cli: Any, osv_server: tuple[str, Path], dockyard_root: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    stop = threading.Event()
+    stalling, thread = _stalling_server(stop)
+    dockyard_root.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "dockyard", "db", "update", "--url", stalling, "--ecosystem", "Alpine"]
+    proc = subprocess.Popen(argv, env=cli.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        partial: list[Path] = []
+        while time.monotonic() < deadline and not partial:
+            partial = [p for p in dockyard_root.glob(".osv-download-*/*") if p.stat().st_size > 0]
+            time.sleep(0.05)
+        assert partial, "the update never started writing its download"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        stop.set()
+        proc.kill()
+        thread.join(5)
+    leftovers = list(dockyard_root.glob(".osv-download-*"))
+    assert len(leftovers) == 1  # what SIGKILL leaves: nothing can clean up inside the process
+    # a live process's download is not touched by another update
+    live = dockyard_root / f".osv-download-{os.getpid()}-abcd"
+    live.mkdir()
+    url, _ = osv_server
+    assert "Imported 2,432 records" in cli("db", "update", "--url", url, "--ecosystem", "Alpine").stdout
+    assert list(dockyard_root.glob(".osv-download-*")) == [live]
