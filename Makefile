@@ -19,8 +19,8 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.dockyard-installed
 PYTEST_ARGS ?= -n auto --dist loadgroup -ra
 # Debian packages the test suite needs (the interop tests and the Debian fixtures).
-DEB_PACKAGES ?= skopeo umoci debootstrap podman docker-registry debian-archive-keyring gpgv golang-go runc qemu-user-static binfmt-support git
-DEB_TOOLS ?= skopeo umoci debootstrap podman docker-registry go runc qemu-aarch64-static git
+DEB_PACKAGES ?= skopeo umoci debootstrap podman docker-registry debian-archive-keyring gpgv golang-go runc crun qemu-user-static binfmt-support git
+DEB_TOOLS ?= skopeo umoci debootstrap podman docker-registry go runc crun qemu-aarch64-static git
 
 # $(call apt_ensure,PACKAGES,TOOLS): install the Debian PACKAGES that are not installed yet.
 # Fast no-op when all are present: `apt-get update` only runs when something is missing.

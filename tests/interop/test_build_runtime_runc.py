@@ -1,12 +1,12 @@
-"""RUN steps for real: the Debian fixture's layer as a snapshot, an overlay over it, runc, the upper
-directory as a layer. Needs root and runc."""
+"""RUN steps for real: the Debian fixture's layer as a snapshot, an overlay over it, the OCI runtime, the upper
+directory as a layer. Every test runs with runc and with crun (on a hybrid cgroup host, crun in a mount namespace
+without the cgroup2 mount). Needs root, runc and crun."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fixtures_util import require_tool
 
-from dockyard.build.runtime import RunSpec, Snapshots, available, cleanup_stale, diff, overlay, run
+from dockyard.build.runtime import RunSpec, Snapshots, available, cleanup_stale, diff, ociruntime, overlay, run
 from dockyard.build.runtime.mounts import _legacy_mount, mounts_under, unmount_all
 from dockyard.errors import BuildError
 from dockyard.layers.tarstream import TarHeader, TarReader
@@ -26,8 +27,18 @@ from dockyard.layers.tarstream import TarHeader, TarReader
 pytestmark = [
     pytest.mark.interop,
     pytest.mark.skipif(os.geteuid() != 0, reason="RUN steps need root (runc, overlayfs mounts)"),
-    pytest.mark.skipif(shutil.which("runc") is None, reason="runc is not installed (Debian package runc)"),
 ]
+
+
+@pytest.fixture(autouse=True, params=["runc", "crun"])
+def oci_runtime(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The runtime of the test, through ``$DOCKYARD_RUNTIME`` (so the child processes below use it too)."""
+    require_tool(request.param)
+    monkeypatch.setenv("DOCKYARD_RUNTIME", request.param)
+    chosen = ociruntime.find()
+    assert chosen is not None and chosen.name == request.param
+    return str(request.param)
+
 
 EMPTY_LAYER = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
 SRC = Path(__file__).resolve().parents[2] / "src"

@@ -70,6 +70,7 @@ class BuildOptions:
     epoch: int | None = None
     build_contexts: Mapping[str, str] = field(default_factory=dict)
     insecure: tuple[str, ...] = ()
+    runtime: str | None = None  # the OCI runtime of RUN steps: runc or crun (None: $DOCKYARD_RUNTIME, runc, crun)
 
 
 @dataclass(frozen=True)
@@ -811,7 +812,7 @@ class Builder:
                 tail.add(data)
                 step.log(data)
 
-            code = run(spec, rootfs, output=output, state_dir=state)
+            code = run(spec, rootfs, output=output, state_dir=state, runtime=self.options.runtime)
             if code != 0:
                 failed = f"process {_quote_args(args)} did not complete successfully: exit code: {code}"
                 step.finish(error=failed)

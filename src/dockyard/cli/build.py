@@ -123,6 +123,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         ssh=_ssh(args.ssh),
         add_hosts=_hosts(args.add_host),
         network=args.network or "default",
+        runtime=args.runtime,
         epoch=epoch,
         build_contexts=contexts,
         insecure=tuple(args.insecure_registry or ()),
@@ -177,6 +178,9 @@ def add_build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ssh", action="append", help="an SSH agent socket for RUN --mount=type=ssh (default|ID=SOCKET)")
     p.add_argument("--add-host", action="append", metavar="HOST:IP", help="add a line to /etc/hosts of RUN steps")
     p.add_argument("--network", choices=("default", "host", "none"), help="networking of RUN steps (default: host)")
+    p.add_argument(
+        "--runtime", choices=("runc", "crun"), help="OCI runtime of RUN steps (default: $DOCKYARD_RUNTIME, runc, crun)"
+    )
     p.add_argument("--iidfile", metavar="FILE", help="write the image ID to FILE")
     p.add_argument("--metadata-file", metavar="FILE", help="write the build result metadata to FILE")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the image ID")

@@ -1,7 +1,8 @@
-"""One RUN step in runc: the OCI runtime spec BuildKit generates (containerd's defaults: capabilities,
-/proc /dev /sys mounts, masked and read-only paths; no /run tmpfs; the process's rlimits inherited; new
-privileges allowed), ``/etc/hosts``, ``/etc/resolv.conf`` and ``/etc/hostname`` bind-mounted read-only from
-files of the step, the output of the command (stdout and stderr merged) streamed to the caller."""
+"""One RUN step in an OCI runtime (runc, or crun: :mod:`.ociruntime`): the runtime spec BuildKit generates
+(containerd's defaults: capabilities, /proc /dev /sys mounts, masked and read-only paths; no /run tmpfs; the
+process's rlimits inherited; new privileges allowed), ``/etc/hosts``, ``/etc/resolv.conf`` and ``/etc/hostname``
+bind-mounted read-only from files of the step, the output of the command (stdout and stderr merged) streamed to
+the caller."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 from collections.abc import Callable, Sequence
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from dockyard.build.runtime import ociruntime
 from dockyard.build.runtime.mounts import unmount_all
 from dockyard.build.runtime.overlay import OVERLAY_PREFIX, Rootfs, remove_tree
 from dockyard.build.runtime.users import resolve_user
@@ -89,16 +90,18 @@ class RunSpec:
     mounts: tuple[Mount, ...] = ()
 
 
-def runc_binary() -> str | None:
-    return shutil.which("runc")
-
-
-def available() -> str | None:
-    """None when RUN steps can run here, else the one-line reason."""
+def available(runtime: str | None = None) -> str | None:
+    """None when RUN steps can run here (with ``runtime``, default as :func:`ociruntime.find` picks), else the
+    one-line reason."""
     if os.geteuid() != 0:
-        return "RUN steps need root (runc and overlayfs mounts): run the build as root"
-    if runc_binary() is None:
-        return "no OCI runtime for RUN steps: install the Debian package runc"
+        return "RUN steps need root (an OCI runtime and overlayfs mounts): run the build as root"
+    try:
+        found = ociruntime.find(runtime)
+    except BuildUnavailable as exc:
+        return str(exc)
+    if found is None:
+        wanted = ociruntime.requested(runtime)
+        return f"no OCI runtime for RUN steps: install the Debian package {wanted or 'runc (or crun)'}"
     try:
         with open("/proc/filesystems", encoding="ascii") as f:
             known = any(line.split()[-1:] == ["overlay"] for line in f)
@@ -278,25 +281,28 @@ def _run_runc(argv: list[str], output: Callable[[bytes], None], cleanup: Callabl
         raise
 
 
-def run(spec: RunSpec, rootfs: Rootfs, *, output: Callable[[bytes], None], state_dir: Path) -> int:
-    """Run ``spec`` in ``rootfs`` with runc; its exit code (128+N when killed by signal N)."""
-    reason = available()
+def run(
+    spec: RunSpec, rootfs: Rootfs, *, output: Callable[[bytes], None], state_dir: Path, runtime: str | None = None
+) -> int:
+    """Run ``spec`` in ``rootfs`` with the OCI runtime (``runtime``: runc or crun, default as
+    :func:`ociruntime.find` picks); its exit code (128+N when killed by signal N)."""
+    reason = available(runtime)
     if reason is not None:
         raise BuildUnavailable(reason)
-    runc = runc_binary()
-    assert runc is not None
+    oci = ociruntime.find(runtime)
+    assert oci is not None
     cid = f"dockyard-{secrets.token_hex(8)}"
     state_dir.mkdir(parents=True, exist_ok=True)
     base = state_dir / f"{RUN_PREFIX}{cid}"
     base.mkdir(mode=0o700)
-    root = base / "runc"
+    root = base / oci.name  # the runtime's state: cleanup_stale knows the runtime by this name
     files = base / "files"
     stubs: list[_Stub] = []
     started = finished = False
 
     def kill_and_delete() -> None:
         for cmd in (["kill", cid, "KILL"], ["delete", "--force", cid]):
-            subprocess.run([runc, "--root", os.fspath(root), *cmd], capture_output=True, check=False)
+            subprocess.run(oci.argv(root, *cmd), capture_output=True, check=False)
 
     try:
         files.mkdir()
@@ -309,7 +315,7 @@ def run(spec: RunSpec, rootfs: Rootfs, *, output: Callable[[bytes], None], state
         _mkdirs(rootfs.merged, spec.cwd or "/")
         stubs = _stubs(rootfs, [m["destination"] for m in cfg["mounts"]])
         (base / "config.json").write_text(json.dumps(cfg, indent=1), encoding="utf-8")
-        argv = [runc, "--root", os.fspath(root), "run", "--no-new-keyring", "--bundle", os.fspath(base), cid]
+        argv = oci.argv(root, "run", "--no-new-keyring", "--bundle", os.fspath(base), cid)
         started = True
         code = _run_runc(argv, output, kill_and_delete)
         finished = True
@@ -342,20 +348,22 @@ def _leftovers(work: Path) -> list[Path]:
 
 
 def cleanup_stale(work: Path) -> None:
-    """After a build killed hard: kill and delete its runc containers, unmount what is mounted under
+    """After a build killed hard: kill and delete its runtime's containers, unmount what is mounted under
     ``work`` and remove the overlay and step directories left there."""
     if not work.is_dir():
         return
     leftovers = _leftovers(work)
-    runc = runc_binary()
-    if runc is not None:
-        for step in leftovers:
-            root = step / "runc"
-            if not step.name.startswith(RUN_PREFIX) or not root.is_dir():
+    for step in leftovers:
+        if not step.name.startswith(RUN_PREFIX):
+            continue
+        for name in ociruntime.RUNTIMES:
+            root = step / name
+            oci = ociruntime.by_name(name) if root.is_dir() else None
+            if oci is None:
                 continue
             for entry in sorted(root.iterdir()):
                 for cmd in (["kill", entry.name, "KILL"], ["delete", "--force", entry.name]):
-                    subprocess.run([runc, "--root", os.fspath(root), *cmd], capture_output=True, check=False)
+                    subprocess.run(oci.argv(root, *cmd), capture_output=True, check=False)
     unmount_all(work)
     for path in leftovers:
         remove_tree(path)
