@@ -228,6 +228,27 @@ def test_cache_copy_link_survives_a_base_change(store: Path, tmp_path: Path) -> 
     assert b.diff_ids[:-2] == store_image(store, "base2:1").config().diff_ids
 
 
+def test_cache_copy_from_a_stage_is_keyed_by_what_it_copies(store: Path, tmp_path: Path) -> None:
+    """BuildKit keys ``COPY --from`` by the content it takes, not by the stage: a builder stage that reruns (its
+    ARG changed) but makes the same /out keeps the final stage's steps cached; different bytes rerun them."""
+    ctx = write(tmp_path / "ctx", {
+        "Dockerfile": "FROM debian:bookworm AS builder\nARG NOISE\nARG CONTENT=one\n"
+                      "RUN echo \"$NOISE\" > /noise && echo \"$CONTENT\" > /out\n"
+                      "FROM debian:bookworm\nCOPY --from=builder /out /out\nRUN cat /out > /seen\n",
+    })  # fmt: skip
+    build(store, ctx, "--build-arg", "NOISE=1")
+    _, progress = build(store, ctx, "--build-arg", "NOISE=2")
+    seen = {k: v for k, v in steps(progress).items() if not k.startswith("FROM")}
+    assert seen == {
+        'RUN echo "$NOISE" > /noise && echo "$CONTENT" > /out': "DONE",
+        "COPY --from=builder /out /out": "CACHED",
+        "RUN cat /out > /seen": "CACHED",
+    }, progress
+    _, progress = build(store, ctx, "--build-arg", "NOISE=2", "--build-arg", "CONTENT=two")
+    assert steps(progress)["COPY --from=builder /out /out"] == "DONE"
+    assert steps(progress)["RUN cat /out > /seen"] == "DONE"
+
+
 def test_builder_prune_all_then_rebuild_runs_everything(store: Path, cache_ctx: Path) -> None:
     build(store, cache_ctx)
     proc = dockyard(store, "builder", "prune", "-a", "-f")
