@@ -368,6 +368,34 @@ def disk_usage_docs(du: DiskUsage) -> list[dict[str, str]]:
     ]
 
 
+def disk_usage_cache_docs(du: DiskUsage, *, trunc: bool = True, now: datetime | None = None) -> list[dict[str, str]]:
+    """``docker system df -v``'s build cache: one row a step, least recently used first (docker/cli's order), as
+    its build-cache formatter names the fields. Every step is a ``regular`` record, none in use by a running build
+    when this reads them."""
+    now = now or clock()
+    docs = []
+    for e in sorted(du.cache_entries, key=lambda e: (e.last_used, e.key)):
+        created, used = parse_time(e.created), parse_time(e.last_used)
+        key = e.key.partition(":")[2] or e.key
+        docs.append(
+            {
+                "CacheType": "regular",
+                "CreatedAt": go_time(created),
+                "CreatedSince": since(created, now),
+                "Description": e.description,
+                "ID": key[:12] if trunc else key,
+                "InUse": "false",
+                "LastUsedAt": go_time(used),
+                "LastUsedSince": since(used, now),
+                "Parent": "",
+                "Shared": "true" if e.shared else "false",
+                "Size": human_size(e.size),
+                "UsageCount": str(e.usage_count),
+            }
+        )
+    return docs
+
+
 def disk_usage_image_docs(du: DiskUsage, *, trunc: bool = True, now: datetime | None = None) -> list[dict[str, str]]:
     """``docker system df -v``'s images: one row an image, under its first tag (docker/cli shows only that)."""
     docs = []

@@ -4,6 +4,7 @@ check stays clean and ``system df`` counts the cache."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from build_util import dockyard
@@ -24,6 +25,12 @@ def test_prunes_take_the_build_cache(tmp_path: Path) -> None:
     assert len(list(snapshots.iterdir())) == 1  # the Debian layer, unpacked for overlayfs
     df = dockyard(root, "system", "df", "--format", "{{.Type}}={{.TotalCount}}").stdout
     assert "Build Cache=1" in df
+    dockyard(root, "build", "-q", "-t", "app:1", ctx)  # all cached: the step's usage count goes up
+    [entry] = json.loads(dockyard(root, "system", "df", "-v", "--format", "{{json .BuildCache}}").stdout)
+    assert entry["UsageCount"] == "2" and entry["Shared"] == "true" and entry["Size"] == "6B"  # /built
+    assert entry["Description"].startswith("RUN ") and len(entry["ID"]) == 64
+    table = dockyard(root, "system", "df", "-v").stdout
+    assert "Build cache usage: 6B\n\nCACHE ID" in table and f"{entry['ID'][:12]}   regular   " in table
     dockyard(root, "builder", "prune", "-f")  # the step's layer is app:1's: kept
     assert "Build Cache=1" in dockyard(root, "system", "df", "--format", "{{.Type}}={{.TotalCount}}").stdout
     dockyard(root, "image", "prune", "-a", "-f")

@@ -39,6 +39,16 @@ _DF_IMAGE_HEADERS = {
     "UniqueSize": "UNIQUE SIZE",
     "Containers": "CONTAINERS",
 }
+_DF_VOLUME_HEADERS = {"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"}
+_DF_CACHE_HEADERS = {
+    "ID": "CACHE ID",
+    "CacheType": "CACHE TYPE",
+    "Size": "SIZE",
+    "CreatedSince": "CREATED",
+    "LastUsedSince": "LAST USED",
+    "UsageCount": "USAGE",
+    "Shared": "SHARED",
+}
 _DF_CONTAINER_COLUMNS = ["ID", "Image", "Command", "LocalVolumes", "Size", "RunningFor", "Status", "Names"]
 
 
@@ -96,13 +106,18 @@ def cmd_system_df(args: argparse.Namespace) -> int:
             out(f"\nBytes on disk (blobs as stored, compressed): {total}, {freed} reclaimable\n")
         return status
     images = views.disk_usage_image_docs(du, trunc=not args.format)
+    cache = views.disk_usage_cache_docs(du, trunc=not args.format)
     if args.format:
-        doc = {"Images": images, "Containers": containers, "Volumes": [], "BuildCache": []}
+        doc = {"Images": images, "Containers": containers, "Volumes": [], "BuildCache": cache}
         return emit([doc], args.format, {}, [], "diskUsage")
     out("Images space usage:\n\n")
     emit(images, None, _DF_IMAGE_HEADERS, list(_DF_IMAGE_HEADERS), "image")
     out("\nContainers space usage:\n\n")
     emit(containers, None, _CONTAINER_HEADERS, _DF_CONTAINER_COLUMNS, "container")
+    out("\nLocal Volumes space usage:\n\n")
+    emit([], None, _DF_VOLUME_HEADERS, list(_DF_VOLUME_HEADERS), "volume")
+    out(f"\nBuild cache usage: {render.human_size(du.cache_size)}\n\n")
+    emit(cache, None, _DF_CACHE_HEADERS, list(_DF_CACHE_HEADERS), "buildCache")
     out(f"\nBytes on disk (blobs as stored, compressed): {render.human_size(du.blob_bytes)}\n")
     return 0
 

@@ -49,6 +49,20 @@ class ImageUsage:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheStepUsage:
+    """One build-cache step in ``system df -v``: the bytes of the layer it keeps (SIZE's unit), whether an image
+    holds that layer too (``shared``: pruning the step frees nothing), its times and how many builds used it."""
+
+    key: str
+    description: str
+    size: int
+    shared: bool
+    created: str
+    last_used: str
+    usage_count: int
+
+
+@dataclass(frozen=True, slots=True)
 class DiskUsage:
     """``system df``. ``size`` counts each layer once in the unit of ``images``' SIZE (for one image they are
     equal); ``reclaimable`` is the part of it no image in use by a container holds. ``blob_bytes`` and
@@ -65,6 +79,7 @@ class DiskUsage:
     cache_steps: int = 0  # build cache: steps recorded
     cache_size: int = 0  # the layers they keep, each once (SIZE's unit)
     cache_reclaimable: int = 0  # of which no image uses (what `builder prune` frees)
+    cache_entries: tuple[CacheStepUsage, ...] = ()
 
 
 def disk_usage(store: StoreCore) -> DiskUsage:
@@ -114,6 +129,18 @@ def disk_usage(store: StoreCore) -> DiskUsage:
         cache_steps=len(steps),
         cache_size=sum(cache_layers.values()),
         cache_reclaimable=sum(size for d, size in cache_layers.items() if d not in in_images),
+        cache_entries=tuple(
+            CacheStepUsage(
+                step.key,
+                step.description or step.created_by,
+                cache_layers.get(step.diff_id, 0) if step.diff_id is not None else 0,
+                step.diff_id in in_images,
+                step.created,
+                step.last_used,
+                step.usage_count,
+            )
+            for step in steps
+        ),
     )
 
 

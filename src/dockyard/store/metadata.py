@@ -53,6 +53,7 @@ class CacheRow:
     description: str
     created: str
     last_used: str
+    usage_count: int = 1  # builds that made or reused it
 
 
 @dataclass(frozen=True, slots=True)
@@ -570,12 +571,13 @@ class Metadata:
         """The build step recorded under ``key`` (its last use set to ``now``), or None."""
         with self.write() as db:
             row = db.execute(
-                "SELECT key, diff_id, created_by, description, created, last_used FROM build_cache WHERE key = ?",
+                "SELECT key, diff_id, created_by, description, created, last_used, usage_count + 1 FROM build_cache "
+                "WHERE key = ?",
                 (key,),
             ).fetchone()
             if row is None:
                 return None
-            db.execute("UPDATE build_cache SET last_used = ? WHERE key = ?", (now, key))
+            db.execute("UPDATE build_cache SET last_used = ?, usage_count = usage_count + 1 WHERE key = ?", (now, key))
         return CacheRow(*row)
 
     def record_step(self, row: CacheRow, layer: LayerRow | None) -> None:
@@ -589,16 +591,17 @@ class Metadata:
                      layer.content_size),
                 )  # fmt: skip
             db.execute(
-                "INSERT OR REPLACE INTO build_cache (key, diff_id, created_by, description, created, last_used) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (row.key, row.diff_id, row.created_by, row.description, row.created, row.last_used),
+                "INSERT OR REPLACE INTO build_cache "
+                "(key, diff_id, created_by, description, created, last_used, usage_count) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (row.key, row.diff_id, row.created_by, row.description, row.created, row.last_used, row.usage_count),
             )
 
     def cache_steps(self) -> list[CacheRow]:
         return [
             CacheRow(*r)
             for r in self.conn.execute(
-                "SELECT key, diff_id, created_by, description, created, last_used FROM build_cache ORDER BY last_used"
+                "SELECT key, diff_id, created_by, description, created, last_used, usage_count FROM build_cache "
+                "ORDER BY last_used"
             )
         ]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -94,12 +94,16 @@ CREATE TABLE IF NOT EXISTS build_cache (  -- build steps by BuildKit-style cache
     created_by TEXT NOT NULL,          -- the step's history line
     description TEXT NOT NULL DEFAULT '',
     created TEXT NOT NULL,
-    last_used TEXT NOT NULL
+    last_used TEXT NOT NULL,
+    usage_count INTEGER NOT NULL DEFAULT 1  -- builds that made or reused the step (system df -v's USAGE)
 );
 CREATE INDEX IF NOT EXISTS build_cache_diff ON build_cache(diff_id);
 """
 
-#: Schema 3 -> 4: the build cache.
+#: Schema 4 -> 5: how many builds used a cached step.
+_MIGRATE_4_TO_5 = "ALTER TABLE build_cache ADD COLUMN usage_count INTEGER NOT NULL DEFAULT 1"
+
+#: Schema 3 -> 4: the build cache (created as it is now, so 4 -> 5 is not applied after it).
 _BUILD_CACHE = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS build_cache") :]
 _MIGRATE_3_TO_4 = tuple(stmt.strip() for stmt in _BUILD_CACHE.split(";") if stmt.strip())
 
@@ -137,6 +141,8 @@ def migrate(conn: sqlite3.Connection, version: int) -> None:
         if version <= 3:
             for stmt in _MIGRATE_3_TO_4:
                 conn.execute(stmt)
+        if version == 4:
+            conn.execute(_MIGRATE_4_TO_5)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

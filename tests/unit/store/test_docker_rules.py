@@ -145,6 +145,19 @@ def test_size_is_file_bytes_not_tar_length(store: Store, cli: Any) -> None:
     assert sizes == ["10", "1050"]
 
 
+def test_store_from_schema_4_counts_build_step_uses(store: Store, dockyard_root: Path) -> None:
+    store.record_build_step("sha256:" + "a" * 64, "RUN true # buildkit")
+    store.meta.conn.execute("ALTER TABLE build_cache DROP COLUMN usage_count")
+    store.meta.conn.execute("PRAGMA user_version = 4")
+    store.close()
+    with Store(dockyard_root) as again:
+        assert again.meta.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert [row.usage_count for row in again.meta.cache_steps()] == [1]
+        row = again.build_step("sha256:" + "a" * 64)
+        assert row is not None and row.usage_count == 2
+        assert [row.usage_count for row in again.meta.cache_steps()] == [2]
+
+
 def test_store_from_schema_1_is_migrated(store: Store, dockyard_root: Path) -> None:
     store.ingest(base_image(), _r("debian:12"))
     size = store.summaries()[0].size
