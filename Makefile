@@ -19,7 +19,7 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.dockyard-installed
 PYTEST_ARGS ?= -n auto --dist loadgroup -ra
 # Debian packages the test suite needs (the interop tests and the Debian fixtures).
-DEB_PACKAGES ?= skopeo umoci debootstrap podman docker-registry debian-archive-keyring gpgv golang-go runc crun qemu-user-static binfmt-support git
+DEB_PACKAGES ?= skopeo umoci debootstrap podman docker-registry debian-archive-keyring gpgv golang-go runc crun golang-github-containers-common qemu-user-static binfmt-support git
 DEB_TOOLS ?= skopeo umoci debootstrap podman docker-registry go runc crun qemu-aarch64-static git
 
 # $(call apt_ensure,PACKAGES,TOOLS): install the Debian PACKAGES that are not installed yet.
@@ -118,7 +118,7 @@ lint: venv
 # possible; without root or sudo the demo runs its offline part and says why it skipped the rest.
 demo: venv bytecode
 	@( $(call apt_ensure,docker-registry,docker-registry) ) || echo ">> could not install docker-registry: the demo skips its registry part"
-	@( $(call apt_ensure,runc qemu-user-static binfmt-support,runc qemu-aarch64-static) ) || echo ">> could not install runc and QEMU: the demo skips its build part"
+	@( $(call apt_ensure,runc golang-github-containers-common qemu-user-static binfmt-support,runc qemu-aarch64-static) ) || echo ">> could not install runc and QEMU: the demo skips its build part"
 	$(VPY) -m dockyard.demo
 
 # bench/run.sh if there is one, else each bench/*.py (not _*.py) in turn, with the venv's

@@ -92,6 +92,25 @@ def test_run_step_makes_the_layer(base: Path, work: Path) -> None:
     assert all(h.uid == 0 and h.gid == 0 for h in heads)
 
 
+ADD_KEY = "perl -e 'syscall(248, 0, 0, 0, 0, 0); print \"$!\\n\"'"  # add_key(2), x86_64 number
+
+
+def test_steps_run_under_the_default_seccomp_profile(base: Path, work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """add_key is not in the default profile: refused by the filter (the profile's default errno); unconfined, the
+    kernel itself answers (a bad address for the null arguments)."""
+    if os.uname().machine != "x86_64":
+        pytest.skip("the system call number is x86_64's")
+    from dockyard.build.runtime.seccomp import SYSTEM_PROFILES
+
+    default_errno = json.loads(next(p for p in SYSTEM_PROFILES if p.is_file()).read_text())["defaultErrnoRet"]
+    with overlay([base], work / "ovl") as r:
+        code, out = _run(r, work, "sh", "-c", ADD_KEY)
+        assert code == 0 and out.decode().strip() == os.strerror(default_errno)
+        monkeypatch.setenv("DOCKYARD_SECCOMP_PROFILE", "unconfined")
+        code, out = _run(r, work, "sh", "-c", ADD_KEY)
+        assert code == 0 and out.decode().strip() == os.strerror(14)  # EFAULT
+
+
 def test_true_makes_an_empty_layer(base: Path, work: Path) -> None:
     with overlay([base], work / "ovl") as r:
         t0 = time.monotonic()

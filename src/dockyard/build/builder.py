@@ -211,6 +211,7 @@ class Builder:
         self._stack = contextlib.ExitStack()
         self._consumed: set[str] = set()
         self._emulated: set[str] = set()
+        self._seccomp_checked = False
         self._materials: list[tuple[str, str, str]] = []
         self.ran = 0
         self.steps: list[CacheRow] = []  # the cached or made steps of this build, in order (for --cache-to)
@@ -692,11 +693,23 @@ class Builder:
         hit, layer = self._cached(st, key, step)
         if not hit:
             self._ensure_platform(st.platform, step)
+            self._check_seccomp()
             layer = self._execute_run(
                 df, st, cmd, args, run_env, mounts_spec, network, pipes, key, created_by, step, done
             )
         st.key = key
         img.commit(created_by, epoch=self.options.epoch, layer=layer, ran=True)
+
+    def _check_seccomp(self) -> None:
+        """Say once, before the first RUN, when steps will run without a seccomp filter (no profile found)."""
+        if self._seccomp_checked:
+            return
+        self._seccomp_checked = True
+        from dockyard.build.runtime.seccomp import missing_reason
+
+        reason = missing_reason()
+        if reason is not None:
+            self.progress.warn(reason)
 
     def _ensure_platform(self, platform: Platform, step: Step) -> None:
         key = str(platform)

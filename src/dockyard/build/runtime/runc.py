@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from dockyard.build.runtime import ociruntime
+from dockyard.build.runtime import ociruntime, seccomp
 from dockyard.build.runtime.mounts import unmount_all
 from dockyard.build.runtime.overlay import OVERLAY_PREFIX, Rootfs, remove_tree
 from dockyard.build.runtime.users import resolve_user
@@ -172,6 +172,16 @@ def config(spec: RunSpec, rootfs: Path, files: Path, cid: str) -> dict[str, Any]
     elif spec.network != "host":
         raise BuildError(f"network mode {spec.network!r} is not supported (host or none)")
     caps = list(CAPABILITIES)
+    linux: dict[str, Any] = {
+        "cgroupsPath": f"/dockyard-build/{cid}",
+        "namespaces": namespaces,
+        "maskedPaths": list(MASKED_PATHS),
+        "readonlyPaths": list(READONLY_PATHS),
+        "resources": {"devices": [{"allow": False, "access": "rwm"}]},
+    }
+    filter_ = seccomp.for_step(caps)
+    if filter_ is not None:
+        linux["seccomp"] = filter_
     return {
         "ociVersion": "1.0.2",
         "process": {
@@ -186,13 +196,7 @@ def config(spec: RunSpec, rootfs: Path, files: Path, cid: str) -> dict[str, Any]
         "root": {"path": os.fspath(rootfs), "readonly": False},
         "hostname": spec.hostname,
         "mounts": _spec_mounts(files, spec.mounts),
-        "linux": {
-            "cgroupsPath": f"/dockyard-build/{cid}",
-            "namespaces": namespaces,
-            "maskedPaths": list(MASKED_PATHS),
-            "readonlyPaths": list(READONLY_PATHS),
-            "resources": {"devices": [{"allow": False, "access": "rwm"}]},
-        },
+        "linux": linux,
     }
 
 
