@@ -1,8 +1,10 @@
 """Build progress as BuildKit prints it: ``plain`` numbers the steps (``#5 [2/3] RUN ...``), prints their output
 with the seconds since the step started and ``CACHED`` or ``DONE 0.3s`` / ``ERROR``; ``tty`` (``auto`` on a
 terminal) prints one ``=> [2/3] RUN ...   0.3s`` line per finished step, the output of a failed step only, and
-``[+] Building 1.2s (9/9) FINISHED``; ``rawjson`` writes one JSON object per event (BuildKit's solve-status shape:
-vertexes, statuses, logs, warnings), ``quiet`` nothing."""
+``[+] Building 1.2s (9/9) FINISHED``, and on a terminal keeps a live block under them, redrawn five times a
+second: ``[+] Building 3.4s (4/9)``, each running step with its time and its last output lines (``=> => # ...``);
+``rawjson`` writes one JSON object per event (BuildKit's solve-status shape: vertexes, statuses, logs, warnings),
+``quiet`` nothing."""
 
 from __future__ import annotations
 
@@ -67,6 +69,11 @@ class Progress:
         self._began = time.monotonic()
         self._finished = 0
         self._tails: dict[int, list[str]] = {}
+        self._running: dict[int, Step] = {}
+        self._live_lines = 0  # lines of the live block now on the terminal
+        self._ticker: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._live = mode == "tty" and _is_terminal(out)
 
     @property
     def tty(self) -> bool:
@@ -74,10 +81,21 @@ class Progress:
 
     def summary(self, *, failed: bool = False) -> None:
         """The closing line of the tty view: ``[+] Building 1.2s (9/9) FINISHED``."""
+        self.close()
         if self.tty:
             state = "ERROR" if failed else "FINISHED"
             elapsed = time.monotonic() - self._began
             self._write(f"[+] Building {elapsed:.1f}s ({self._finished}/{self._count}) {state}\n")
+
+    def close(self) -> None:
+        """Stop redrawing the live block and take it off the terminal (idempotent)."""
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+            self._ticker = None
+        with self._lock:
+            self._running.clear()
+            self._erase()
 
     @property
     def quiet(self) -> bool:
@@ -87,6 +105,11 @@ class Progress:
         with self._lock:
             self._count += 1
             step = Step(self._count, name, self)
+            if self._live:
+                self._running[step.number] = step
+        if self._live and self._ticker is None and not self._stop.is_set():
+            self._ticker = threading.Thread(target=self._tick, name="build-progress", daemon=True)
+            self._ticker.start()
         if self.mode == "rawjson":
             self._json({"vertexes": [{"digest": step.digest, "name": name, "started": _now()}]})
         elif not self.quiet and not self.tty:
@@ -138,6 +161,7 @@ class Progress:
             self.log(step, rest + b"\n")
         elapsed = time.monotonic() - step.started
         self._finished += 1
+        self._running.pop(step.number, None)
         if self.tty:
             self._tty_line(step, cached, error, elapsed)
             return
@@ -176,8 +200,48 @@ class Progress:
 
     def _write(self, text: str) -> None:
         with self._lock:
+            self._erase()
             self.out.write(text)
+            self._draw()
             self.out.flush()
+
+    # --- the live block (tty mode on a terminal) ---------------------------------------------------------------
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.2):
+            with self._lock:
+                self._erase()
+                self._draw()
+                self.out.flush()
+
+    def _erase(self) -> None:
+        if self._live_lines:
+            self.out.write(f"\x1b[{self._live_lines}A\r\x1b[J")  # up to the block's first line, clear below
+            self._live_lines = 0
+
+    def _draw(self) -> None:
+        if not self._live or not self._running:
+            return
+        import shutil
+
+        width = max(shutil.get_terminal_size((80, 24)).columns, 40) - 1
+        now = time.monotonic()
+        lines = [f"[+] Building {now - self._began:.1f}s ({self._finished}/{self._count})"]
+        for step in self._running.values():
+            timing = f"{now - step.started:.1f}s"
+            room = width - 3 - len(timing) - 1
+            name = step.name if len(step.name) <= room else step.name[: max(room - 3, 0)] + "..."
+            lines.append(f"=> {name}{' ' * (room - len(name) + 1)}{timing}")
+            lines += [f"=> => # {t}"[:width] for t in self._tails.get(step.number, [])[-6:]]
+        self.out.write("\n".join(lines) + "\n")
+        self._live_lines = len(lines)
+
+
+def _is_terminal(out: TextIO) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def silent() -> Progress:

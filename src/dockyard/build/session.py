@@ -121,6 +121,7 @@ def build(store: Store, request: BuildRequest, progress: Progress, *, stdin: Bin
             progress.summary()
             return result
         finally:
+            progress.close()  # the live block off the terminal, whatever ended the build
             shutil.rmtree(work, ignore_errors=True)
 
 

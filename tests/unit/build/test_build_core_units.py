@@ -155,3 +155,42 @@ def test_progress_tty_prints_one_line_a_step_and_a_failed_steps_output() -> None
     assert lines[2].startswith("=> ERROR [3/3] RUN false")
     assert "   first" in lines and "   last words" in lines and "ERROR: exit code: 1" in lines
     assert lines[-1].startswith("[+] Building ") and lines[-1].endswith("(3/3) ERROR")
+
+
+def test_progress_tty_on_a_terminal_keeps_a_live_block() -> None:
+    """On a terminal the running steps are redrawn in place (time, last output lines) and taken away at the end;
+    the finished lines stay."""
+    import os
+    import time
+
+    master, slave = os.openpty()
+    out = os.fdopen(slave, "w", encoding="utf-8")
+    try:
+        progress = Progress(out, "tty")
+        step = progress.step("[2/3] RUN make")
+        step.log(b"compiling a.c\ncompiling b.c\n")
+        time.sleep(0.5)  # a couple of redraws
+        step.finish()
+        progress.summary()
+        out.flush()
+        text = b""
+        while chunk := _read_ready(master):
+            text += chunk
+    finally:
+        out.close()
+        os.close(master)
+    shown = text.decode()
+    assert "[+] Building " in shown and "=> [2/3] RUN make" in shown
+    assert "=> => # compiling a.c" in shown and "=> => # compiling b.c" in shown  # the live block
+    assert "\x1b[" in shown  # redrawn in place
+    last = shown.rsplit("\x1b[J", 1)[-1].replace("\r", "").splitlines()  # what stays after the last erase
+    assert last[0].startswith("=> [2/3] RUN make") and last[-1].startswith("[+] Building ")
+    assert last[-1].endswith("(1/1) FINISHED") and "compiling" not in "".join(last)
+
+
+def _read_ready(fd: int) -> bytes:
+    import os
+    import select
+
+    ready, _, _ = select.select([fd], [], [], 0.2)
+    return os.read(fd, 65536) if ready else b""
