@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -77,13 +78,13 @@ def leftovers(store: Path) -> list[str]:
     return sorted(p.name for p in work.iterdir()) if work.is_dir() else []
 
 
-def sleepers() -> list[int]:
-    """Processes running the killed RUN (their command line says ``sleep 29.75``)."""
+def sleepers(tag: str) -> list[int]:
+    """Processes running the killed RUN (their command line says ``sleep TAG``)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
-                if b"sleep 29.75" in (entry / "cmdline").read_bytes().replace(b"\0", b" "):
+                if f"sleep {tag}".encode() in (entry / "cmdline").read_bytes().replace(b"\0", b" "):
                     found.append(int(entry.name))
     return found
 
@@ -158,10 +159,11 @@ def test_dockerignore_excluding_the_dockerfile_still_builds(store: Path, tmp_pat
 
 
 @contextlib.contextmanager
-def killed_mid_run(store: Path, tmp_path: Path) -> Iterator[None]:
-    """A build SIGKILLed while its RUN (``sleep 29.75``) runs, then another build in the same store; at exit, kills
-    what the killed build started that is still running."""
-    ctx = context(tmp_path, "FROM debian:bookworm\nRUN echo started-sleeping && sleep 29.75\n")
+def killed_mid_run(store: Path, tmp_path: Path) -> Iterator[str]:
+    """A build SIGKILLed while its RUN (``sleep TAG``, a duration no other test uses at the same time) runs, then
+    another build in the same store; yields TAG; at exit, kills what the killed build started that still runs."""
+    tag = f"29.{secrets.randbelow(10**6):06d}"
+    ctx = context(tmp_path, f"FROM debian:bookworm\nRUN echo started-sleeping && sleep {tag}\n")
     argv = [sys.executable, "-m", "dockyard", "--root", os.fspath(store), "build", "-t", "killed:1", "--progress",
             "plain", os.fspath(ctx)]  # fmt: skip
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -181,12 +183,12 @@ def killed_mid_run(store: Path, tmp_path: Path) -> Iterator[None]:
         assert proc.returncode == -signal.SIGKILL
         other = context(tmp_path, "FROM debian:bookworm\nRUN echo after > /after\n", name="next")
         dockyard(store, "build", "-t", "next:1", "--progress", "plain", other)
-        yield
+        yield tag
     finally:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
-        for pid in sleepers():  # the killed RUN, when the next build did not stop it
+        for pid in sleepers(tag):  # the killed RUN, when the next build did not stop it
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
@@ -201,5 +203,5 @@ def test_sigkill_mid_run_is_cleaned_by_the_next_build(store: Path, tmp_path: Pat
 
 
 def test_sigkill_mid_run_container_is_killed_by_the_next_build(store: Path, tmp_path: Path) -> None:
-    with killed_mid_run(store, tmp_path):
-        assert sleepers() == [], "the killed build's RUN is still running"
+    with killed_mid_run(store, tmp_path) as tag:
+        assert sleepers(tag) == [], "the killed build's RUN is still running"

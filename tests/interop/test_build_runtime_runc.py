@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -214,12 +215,13 @@ def test_interrupt_kills_and_cleans_up(base: Path, work: Path) -> None:
     def interrupt(_chunk: bytes) -> None:
         raise KeyboardInterrupt
 
+    tag = _tag()
     with pytest.raises(KeyboardInterrupt), overlay([base], work / "ovl") as r:
-        run(RunSpec(args=("sh", "-c", "echo start; exec sleep 61.25"), env=()), r, output=interrupt,
+        run(RunSpec(args=("sh", "-c", f"echo start; exec sleep {tag}"), env=()), r, output=interrupt,
             state_dir=work / "state")  # fmt: skip
     assert mounts_under(work) == []
     assert os.listdir(work / "state") == [] and os.listdir(work / "ovl") == []
-    assert _sleepers("61.25") == []
+    assert _sleepers(tag) == []
 
 
 CHILD = """
@@ -229,14 +231,20 @@ from dockyard.build.runtime import RunSpec, overlay, run
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # what a builder does: SIGTERM -> exception
 work = Path(sys.argv[2])
 with overlay([Path(sys.argv[1])], work / "ovl") as r:
-    run(RunSpec(args=("sh", "-c", "echo started; exec sleep 62.5"), env=()), r,
+    run(RunSpec(args=("sh", "-c", f"echo started; exec sleep {sys.argv[3]}"), env=()), r,
         output=lambda b: (sys.stdout.buffer.write(b), sys.stdout.flush()), state_dir=work / "state")
 """
 
 
-def _child_build(base: Path, work: Path) -> subprocess.Popen[bytes]:
+def _tag() -> str:
+    """A sleep duration no other test uses at the same time (tests of both runtimes run in parallel workers): the
+    command line by which this test's container process is found."""
+    return f"62.{secrets.randbelow(10**6):06d}"
+
+
+def _child_build(base: Path, work: Path, tag: str) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(CHILD), str(base), str(work)],
+        [sys.executable, "-c", textwrap.dedent(CHILD), str(base), str(work), tag],
         stdout=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(SRC)},
     )
@@ -246,22 +254,24 @@ def _child_build(base: Path, work: Path) -> subprocess.Popen[bytes]:
 
 
 def test_sigterm_turned_into_an_exception_cleans_up(base: Path, work: Path) -> None:
-    proc = _child_build(base, work)
+    tag = _tag()
+    proc = _child_build(base, work, tag)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 143
     assert mounts_under(work) == []
-    assert _sleepers("62.5") == []
+    assert _sleepers(tag) == []
     assert os.listdir(work / "ovl") == [] and os.listdir(work / "state") == []
 
 
 def test_cleanup_after_a_killed_build(base: Path, work: Path) -> None:
-    proc = _child_build(base, work)
+    tag = _tag()
+    proc = _child_build(base, work, tag)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert mounts_under(work) != [] and _sleepers("62.5") != []
+    assert mounts_under(work) != [] and _sleepers(tag) != []
     cleanup_stale(work)
     assert mounts_under(work) == []
-    assert _sleepers("62.5") == []
+    assert _sleepers(tag) == []
     assert os.listdir(work / "ovl") == [] and os.listdir(work / "state") == []
 
 

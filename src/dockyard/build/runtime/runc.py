@@ -12,6 +12,7 @@ import os
 import secrets
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -305,8 +306,7 @@ def run(
     started = finished = False
 
     def kill_and_delete() -> None:
-        for cmd in (["kill", cid, "KILL"], ["delete", "--force", cid]):
-            subprocess.run(oci.argv(root, *cmd), capture_output=True, check=False)
+        _kill_and_delete(oci, root, cid)
 
     try:
         files.mkdir()
@@ -329,6 +329,40 @@ def run(
             kill_and_delete()
         _remove_stubs(stubs)
         remove_tree(base)
+
+
+def _kill_and_delete(oci: ociruntime.OCIRuntime, root: Path, cid: str, *, wait: float = 10.0) -> None:
+    """Kill container ``cid`` and delete its state; return once its init process is gone (a SIGKILL is delivered
+    asynchronously, and the runtime's ``delete --force`` does not wait for it everywhere)."""
+    pid = 0
+    state = subprocess.run(oci.argv(root, "state", cid), capture_output=True, check=False)
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        pid = int(json.loads(state.stdout or b"{}").get("pid") or 0)
+    started = _stat(pid)[1] if pid > 0 else None
+    for cmd in (["kill", cid, "KILL"], ["delete", "--force", cid]):
+        subprocess.run(oci.argv(root, *cmd), capture_output=True, check=False)
+    if started is None:
+        return
+    deadline = time.monotonic() + wait
+    while True:
+        alive, since = _stat(pid)
+        if not alive or since != started:  # gone, a zombie, or the number taken by another process
+            return
+        if time.monotonic() >= deadline:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+            return
+        time.sleep(0.02)
+
+
+def _stat(pid: int) -> tuple[bool, bytes | None]:
+    """(running: the process exists and is not a zombie, its start time) from ``/proc/PID/stat``."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[-1].split()
+        return fields[0] != b"Z", fields[19]
+    except (OSError, IndexError):
+        return False, None
 
 
 _STALE_DEPTH: Final = 3
@@ -366,8 +400,7 @@ def cleanup_stale(work: Path) -> None:
             if oci is None:
                 continue
             for entry in sorted(root.iterdir()):
-                for cmd in (["kill", entry.name, "KILL"], ["delete", "--force", entry.name]):
-                    subprocess.run(oci.argv(root, *cmd), capture_output=True, check=False)
+                _kill_and_delete(oci, root, entry.name)
     unmount_all(work)
     for path in leftovers:
         remove_tree(path)
