@@ -17,18 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from build_util import clone_store, dockyard, prepare_store
+from build_util import clone_store, dockyard
 
 pytestmark = [
     pytest.mark.interop,
     pytest.mark.skipif(os.geteuid() != 0, reason="RUN steps need root (runc, overlayfs mounts)"),
     pytest.mark.skipif(shutil.which("runc") is None, reason="runc is not installed (Debian package runc)"),
 ]
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return prepare_store(tmp_path_factory.mktemp("prepared") / "root")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from build_util import clone_store, dockyard, prepare_store, steps, store_image, write
+from build_util import clone_store, dockyard, steps, store_image, write
 
 from dockyard.layers.compression import open_decompressed
 from dockyard.layers.tarstream import TarReader
@@ -23,11 +23,6 @@ pytestmark = [
 ]
 
 COMMENT = "buildkit.dockerfile.v0"
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return prepare_store(tmp_path_factory.mktemp("prepared") / "root")
-
-
 @pytest.fixture
 def store(prepared: Path, tmp_path: Path) -> Path:
     """A fresh store holding debian:bookworm (its snapshot unpacked)."""

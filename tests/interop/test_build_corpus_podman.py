@@ -23,7 +23,7 @@ from typing import Any
 
 import podman_build_peer as peer
 import pytest
-from build_util import CORPUS, clone_store, dockyard, git_daemon, http_server, prepare_store, store_image
+from build_util import CORPUS, clone_store, dockyard, git_daemon, http_server, store_image
 from fixtures_util import ensure_debian_docker_archive
 
 from dockyard.image.base import Image
@@ -111,11 +111,6 @@ def entry_args(entry: Entry) -> list[str]:
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return prepare_store(tmp_path_factory.mktemp("prepared") / "root")
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import podman_build_peer as peer
 import pytest
-from build_util import CORPUS, clone_store, dockyard, prepare_store, steps, store_image, write
+from build_util import CORPUS, clone_store, dockyard, steps, store_image, write
 
 pytestmark = [
     pytest.mark.interop,
@@ -22,9 +22,8 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def store(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One store for this module's builds (each uses its own tag and its own RUN commands)."""
-    prepared = prepare_store(tmp_path_factory.mktemp("prepared") / "root")
     return clone_store(prepared, tmp_path_factory.mktemp("frontend") / "root")
 
 

@@ -21,7 +21,7 @@ from fixtures_util import (
     require_root,
     require_tool,
 )
-from registry_util import Registry, start_registry
+from registry_util import Registry
 
 from dockyard.build import emulation
 
@@ -60,13 +60,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dockyard(root, "tag", "debian:bookworm", "debian:bookworm-amd64")
     dockyard(root, "copy", f"oci:{ensure_debian_arm64_oci_layout()}:bookworm", "debian:bookworm-arm64")
     return root
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    reg = start_registry(tmp_path_factory.mktemp("registry"), binary=require_tool("docker-registry"))
-    yield reg
-    reg.stop()
 
 
 def _elf_machine(path: Path) -> int:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from build_util import clone_store, dockyard, prepare_store, store_image
+from build_util import clone_store, dockyard, store_image
 
 from dockyard.layers.compression import open_decompressed
 from dockyard.layers.tarstream import TarReader
@@ -26,11 +26,6 @@ pytestmark = [
 
 EPOCH = 1700000000
 SCRATCH = "FROM scratch\nCOPY hello.txt /hello.txt\nCOPY sub/ /sub/\nCMD [\"/hello\"]\n"
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return prepare_store(tmp_path_factory.mktemp("prepared") / "root")
 
 
 @pytest.fixture

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from build_util import dockyard
-from fixtures_util import ensure_debian_docker_archive, require_root, require_tool
-from registry_util import Registry, start_registry
+from fixtures_util import ensure_debian_docker_archive, require_root
+from registry_util import Registry
 
 DOCKERFILE = """\
 FROM debian:bookworm AS build
@@ -30,13 +29,6 @@ def base_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("cache-base") / "store"
     dockyard(root, "load", "-i", ensure_debian_docker_archive())
     return root
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    reg = start_registry(tmp_path_factory.mktemp("registry"), binary=require_tool("docker-registry"))
-    yield reg
-    reg.stop()
 
 
 def _store(base: Path, tmp_path: Path, name: str) -> Path:

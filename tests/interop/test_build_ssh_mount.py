@@ -10,12 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from build_util import clone_store, dockyard, prepare_store, store_image
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return prepare_store(tmp_path_factory.mktemp("ssh") / "root")
+from build_util import clone_store, dockyard, store_image
 
 
 @pytest.fixture

@@ -8,12 +8,10 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fixtures_util import require_tool
-from registry_util import Registry, start_registry
+from registry_util import Registry
 
 from dockyard.image.base import StaticImage
 from dockyard.image.build import file
@@ -24,13 +22,6 @@ sys.path.insert(0, os.fspath(Path(__file__).resolve().parents[1] / "unit" / "sca
 from sbom_images import mixed_image
 
 pytestmark = [pytest.mark.interop]
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    reg = start_registry(tmp_path_factory.mktemp("registry"), binary=require_tool("docker-registry"))
-    yield reg
-    reg.stop()
 
 
 def _layout(path: Path, image: StaticImage) -> Path:
