@@ -6,15 +6,14 @@ a registry (``type=image,push=true`` or ``--push``). The images (and the index o
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from dockyard.build import attest
 from dockyard.build.builder import BuiltImage
-from dockyard.errors import BlobNotFound, InvalidInput
+from dockyard.errors import InvalidInput
 from dockyard.image.base import BlobLayer, StaticImage
 from dockyard.image.transfer import RawManifest
 from dockyard.oci import mediatype
@@ -23,6 +22,7 @@ from dockyard.oci.descriptor import Descriptor, descriptor_of
 from dockyard.oci.digest import Digest
 from dockyard.oci.index import Index
 from dockyard.oci.manifest import Manifest
+from dockyard.transport.base import MemorySource
 
 if TYPE_CHECKING:
     from dockyard.store.store import Store
@@ -112,7 +112,7 @@ def image_of(built: BuiltImage, *, oci: bool, annotations: Mapping[str, str] = {
     return StaticImage(manifest, config, tuple(layers))
 
 
-class BuildSource:
+class BuildSource(MemorySource):
     """The built images (and their index when there are several platforms) as a copy source."""
 
     def __init__(
@@ -127,18 +127,16 @@ class BuildSource:
         """``attestations``: buildx's provenance/SBOM attestation manifests (an OCI index, even for one platform).
         ``annotations``: buildx's ``--annotation`` (``manifest:`` / ``index:`` prefixes; plain ones go on the
         manifests)."""
+        super().__init__("this build")
         attesting = attestations is not None and attestations.wanted
         oci = oci or attesting
         self.images = [image_of(b, oci=oci, annotations=_level(annotations, "manifest")) for b in built]
-        self._blobs: dict[Digest, Callable[[], BinaryIO]] = {}
-        self._manifests: dict[Digest, RawManifest] = {}
         for image in self.images:
             manifest = image.manifest()
-            raw = image.config().raw
-            self._blobs[manifest.config.digest] = lambda raw=raw: io.BytesIO(raw)  # type: ignore[misc]
+            self.add_bytes(manifest.config.digest, image.config().raw)
             for layer in image.layers():
-                self._blobs[layer.descriptor().digest] = layer.open
-            self._manifests[manifest.digest] = RawManifest(manifest.raw, manifest.media_type)
+                self.blobs[layer.descriptor().digest] = layer.open
+            self.manifests[manifest.digest] = RawManifest(manifest.raw, manifest.media_type)
         several = (len(self.images) > 1 or attesting) if index is None else index
         self.index: Index | None = None
         if several:
@@ -153,8 +151,8 @@ class BuildSource:
                 for image, b in zip(self.images, built, strict=True):
                     att = attest.attest(image, replace(attestations, materials=b.materials))
                     for digest, data in att.blobs.items():
-                        self._blobs[Digest.parse(digest)] = lambda data=data: io.BytesIO(data)  # type: ignore[misc]
-                    self._manifests[att.manifest.digest] = RawManifest(att.manifest.raw, att.manifest.media_type)
+                        self.add_bytes(Digest.parse(digest), data)
+                    self.manifests[att.manifest.digest] = RawManifest(att.manifest.raw, att.manifest.media_type)
                     descs.append(attest.index_entry(att))
             self.index = Index.build(descs, kind, _level(annotations, "index") or None)
 
@@ -167,21 +165,6 @@ class BuildSource:
             return RawManifest(self.index.raw, self.index.media_type)
         manifest = self.images[0].manifest()
         return RawManifest(manifest.raw, manifest.media_type)
-
-    def child(self, desc: Descriptor) -> RawManifest:
-        try:
-            return self._manifests[desc.digest]
-        except KeyError:
-            raise BlobNotFound(f"manifest {desc.digest} is not part of this build") from None
-
-    def open_blob(self, desc: Descriptor) -> BinaryIO:
-        opener = self._blobs.get(desc.digest)
-        if opener is None:
-            raise BlobNotFound(f"blob {desc.digest} is not part of this build")
-        return opener()
-
-    def close(self) -> None:
-        pass
 
     @property
     def digest(self) -> Digest:

@@ -12,7 +12,6 @@ steps with their original times, so a build from an imported cache makes the sam
 from __future__ import annotations
 
 import csv
-import io
 import json
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
@@ -27,6 +26,7 @@ from dockyard.oci.descriptor import Descriptor, descriptor_of
 from dockyard.oci.digest import Digest
 from dockyard.oci.index import Index
 from dockyard.oci.manifest import Manifest
+from dockyard.transport.base import MemorySource
 
 if TYPE_CHECKING:
     from dockyard.store.metadata import CacheRow
@@ -76,35 +76,23 @@ def parse_spec(text: str, *, export: bool) -> CacheSpec:
     raise InvalidInput(f"unsupported cache type {kind!r} (registry or local)")
 
 
-class _Artifact:
+class _Artifact(MemorySource):
     """The cache artifact as a copy source: its index, its manifest, its config and the layer blobs."""
 
     def __init__(self, config: bytes, layers: Sequence[tuple[Descriptor, Callable[[], BinaryIO]]]) -> None:
+        super().__init__("the build cache")
         config_desc = descriptor_of(config, CONFIG_TYPE)
         self.manifest = Manifest.build(config_desc, [d for d, _ in layers], mediatype.OCI_MANIFEST)
         child = descriptor_of(self.manifest.raw, mediatype.OCI_MANIFEST)
         entry = Descriptor(child.media_type, child.digest, child.size, artifact_type=ARTIFACT_TYPE)
         self.index = Index.build([entry], mediatype.OCI_INDEX)
-        self._blobs: dict[Digest, Callable[[], BinaryIO]] = {config_desc.digest: lambda: io.BytesIO(config)}
+        self.manifests[self.manifest.digest] = RawManifest(self.manifest.raw, self.manifest.media_type)
+        self.add_bytes(config_desc.digest, config)
         for desc, opener in layers:
-            self._blobs[desc.digest] = opener
+            self.blobs[desc.digest] = opener
 
     def top(self) -> RawManifest:
         return RawManifest(self.index.raw, self.index.media_type)
-
-    def child(self, desc: Descriptor) -> RawManifest:
-        if desc.digest != self.manifest.digest:
-            raise BlobNotFound(f"manifest {desc.digest} is not part of the build cache")
-        return RawManifest(self.manifest.raw, self.manifest.media_type)
-
-    def open_blob(self, desc: Descriptor) -> BinaryIO:
-        opener = self._blobs.get(desc.digest)
-        if opener is None:
-            raise BlobNotFound(f"blob {desc.digest} is not part of the build cache")
-        return opener()
-
-    def close(self) -> None:
-        pass
 
 
 def export_cache(

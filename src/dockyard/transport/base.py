@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
-from dockyard.errors import DigestMismatch, InvalidManifest, InvalidReference, SizeMismatch
+from dockyard.errors import BlobNotFound, DigestMismatch, InvalidManifest, InvalidReference, SizeMismatch
 from dockyard.image.base import BlobLayer, Image, Layer, Opener, StaticImage
 from dockyard.image.transfer import BlobSink, RawManifest
 from dockyard.image.validate import check_manifest_config
@@ -220,6 +220,37 @@ class BytesSource:
         return None
 
 
+class MemorySource:
+    """A source over what is held in memory: child manifests and blob openers by digest (``top`` is the
+    subclass's). ``what`` names it in the errors for what it does not hold (``this build``)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.manifests: dict[Digest, RawManifest] = {}
+        self.blobs: dict[Digest, Opener] = {}
+
+    def add_bytes(self, digest: Digest, data: bytes) -> None:
+        self.blobs[digest] = lambda: io.BytesIO(data)
+
+    def top(self) -> RawManifest:
+        raise NotImplementedError
+
+    def child(self, desc: Descriptor) -> RawManifest:
+        try:
+            return self.manifests[desc.digest]
+        except KeyError:
+            raise BlobNotFound(f"manifest {desc.digest} is not part of {self.what}") from None
+
+    def open_blob(self, desc: Descriptor) -> BinaryIO:
+        opener = self.blobs.get(desc.digest)
+        if opener is None:
+            raise BlobNotFound(f"blob {desc.digest} is not part of {self.what}")
+        return opener()
+
+    def close(self) -> None:
+        return None
+
+
 # --------------------------------------------------------------------------- locations
 
 
@@ -279,6 +310,7 @@ __all__ = [
     "Destination",
     "KeepsIndexes",
     "Location",
+    "MemorySource",
     "Mounts",
     "Source",
     "SourceIndex",
