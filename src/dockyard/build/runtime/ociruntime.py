@@ -10,6 +10,7 @@ crun.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from dataclasses import dataclass
@@ -53,8 +54,10 @@ def _mounts() -> dict[str, str]:
     return points
 
 
+@functools.cache
 def hybrid_cgroups() -> bool:
-    """cgroup v1 controllers with a cgroup2 hierarchy beside them (systemd's "hybrid" layout)."""
+    """cgroup v1 controllers with a cgroup2 hierarchy beside them (systemd's "hybrid" layout); read once a process,
+    not once a step."""
     mounts = _mounts()
     return mounts.get("/sys/fs/cgroup") != "cgroup2" and mounts.get(UNIFIED) == "cgroup2"
 

@@ -94,23 +94,28 @@ class RunSpec:
 def available(runtime: str | None = None) -> str | None:
     """None when RUN steps can run here (with ``runtime``, default as :func:`ociruntime.find` picks), else the
     one-line reason."""
+    return _runtime(runtime)[1]
+
+
+def _runtime(runtime: str | None) -> tuple[ociruntime.OCIRuntime | None, str | None]:
+    """The runtime RUN steps use here, or the one-line reason why they cannot run."""
     if os.geteuid() != 0:
-        return "RUN steps need root (an OCI runtime and overlayfs mounts): run the build as root"
+        return None, "RUN steps need root (an OCI runtime and overlayfs mounts): run the build as root"
     try:
         found = ociruntime.find(runtime)
     except BuildUnavailable as exc:
-        return str(exc)
+        return None, str(exc)
     if found is None:
         wanted = ociruntime.requested(runtime)
-        return f"no OCI runtime for RUN steps: install the Debian package {wanted or 'runc (or crun)'}"
+        return None, f"no OCI runtime for RUN steps: install the Debian package {wanted or 'runc (or crun)'}"
     try:
         with open("/proc/filesystems", encoding="ascii") as f:
             known = any(line.split()[-1:] == ["overlay"] for line in f)
         if not known and not os.path.exists("/sys/module/overlay"):
-            return "the kernel has no overlayfs: load it (modprobe overlay; CONFIG_OVERLAY_FS)"
+            return None, "the kernel has no overlayfs: load it (modprobe overlay; CONFIG_OVERLAY_FS)"
     except OSError:
         pass
-    return None
+    return found, None
 
 
 def hosts_file(hostname: str, extra_hosts: Sequence[tuple[str, str]]) -> str:
@@ -291,11 +296,9 @@ def run(
 ) -> int:
     """Run ``spec`` in ``rootfs`` with the OCI runtime (``runtime``: runc or crun, default as
     :func:`ociruntime.find` picks); its exit code (128+N when killed by signal N)."""
-    reason = available(runtime)
-    if reason is not None:
-        raise BuildUnavailable(reason)
-    oci = ociruntime.find(runtime)
-    assert oci is not None
+    oci, reason = _runtime(runtime)
+    if oci is None:
+        raise BuildUnavailable(reason or "no OCI runtime for RUN steps")
     cid = f"dockyard-{secrets.token_hex(8)}"
     state_dir.mkdir(parents=True, exist_ok=True)
     base = state_dir / f"{RUN_PREFIX}{cid}"

@@ -133,7 +133,14 @@ def _load(path: Path) -> dict[str, Any]:
 def for_step(caps: Sequence[str]) -> dict[str, Any] | None:
     """``linux.seccomp`` for a step with ``caps``, or None when steps run unconfined."""
     path = profile_path()
-    return None if path is None else convert(_load(path), caps=caps)
+    return None if path is None else _converted(path, tuple(caps))
+
+
+@functools.cache
+def _converted(path: Path, caps: tuple[str, ...]) -> dict[str, Any]:
+    """Converted once a process for each profile and set of capabilities (every step has the same), not per step;
+    callers put the result in a spec they serialise, never change it."""
+    return convert(_load(path), caps=caps)
 
 
 __all__ = ["PROFILE_ENV", "SYSTEM_PROFILES", "UNCONFINED", "convert", "for_step", "missing_reason", "profile_path"]
