@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 from dockyard.errors import InvalidInput
+from dockyard.fsusage import tree_bytes
 from dockyard.layers import tarstream
 from dockyard.layers.limits import Limits
 from dockyard.layers.tarpath import Parts
@@ -84,22 +85,6 @@ def _key(diff_id: str) -> str:
     return hexdigest
 
 
-def _tree_bytes(path: Path) -> int:
-    """Bytes of the regular files below ``path`` (hard links counted once)."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                st = os.lstat(os.path.join(dirpath, name))
-            except FileNotFoundError:
-                continue
-            if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
-                seen.add((st.st_dev, st.st_ino))
-                total += st.st_size
-    return total
-
-
 class Snapshots:
     """Unpacked layers under ``root``, one directory per diff ID."""
 
@@ -148,7 +133,7 @@ class Snapshots:
         for entry in sorted(self.root.iterdir()):
             if entry.name in kept:
                 continue
-            freed += _tree_bytes(entry)
+            freed += tree_bytes(entry)
             shutil.rmtree(entry)
         return freed
 

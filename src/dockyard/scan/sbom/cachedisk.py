@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from dockyard.fsusage import tree_bytes
+
 LAYERS, RENDERED, IMAGES = "layers", "rendered", "images"
 
 
@@ -48,20 +50,6 @@ def _digest(name: str) -> str:
     return f"{alg}:{hex_}" if sep else f"sha256:{name}"
 
 
-def _file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:  # removed meanwhile
-        return 0
-
-
-def _tree_size(path: Path) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        total += sum(_file_size(Path(dirpath, f)) for f in files)
-    return total
-
-
 def _children(path: Path) -> list[Path]:
     try:
         return sorted(path.iterdir())
@@ -71,16 +59,16 @@ def _children(path: Path) -> list[Path]:
 
 def usage(root: Path) -> CacheUsage:
     """Each layer and image entry with its size (several catalog versions of one image are summed)."""
-    layers = tuple(CacheEntry(_digest(p.name), _tree_size(p)) for p in _children(root / LAYERS) if p.is_dir())
+    layers = tuple(CacheEntry(_digest(p.name), tree_bytes(p)) for p in _children(root / LAYERS) if p.is_dir())
     images: dict[str, int] = {}
     for p in _children(root / IMAGES):
         if p.suffix == ".json" and not p.name.startswith("."):
             key = _digest(p.name.rsplit("-", 1)[0])
-            images[key] = images.get(key, 0) + _file_size(p)
+            images[key] = images.get(key, 0) + tree_bytes(p)
     return CacheUsage(
         root,
         tuple(sorted(layers, key=lambda e: e.key)),
-        _tree_size(root / RENDERED),
+        tree_bytes(root / RENDERED),
         tuple(CacheEntry(k, v) for k, v in sorted(images.items())),
     )
 
@@ -95,7 +83,7 @@ def _remove(folders: Iterable[Path]) -> int:
             folder.rename(doomed)
         except FileNotFoundError:  # another prune took it
             continue
-        freed += _tree_size(doomed)
+        freed += tree_bytes(doomed)
         shutil.rmtree(doomed, ignore_errors=True)
     return freed
 
