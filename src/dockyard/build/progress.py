@@ -181,14 +181,8 @@ class Progress:
                 self._write(f"#{step.number} DONE {elapsed:.1f}s\n")
 
     def _tty_line(self, step: Step, cached: bool, error: str | None, elapsed: float) -> None:
-        import shutil
-
-        width = max(shutil.get_terminal_size((80, 24)).columns, 40)
         head = "=> CACHED " if cached else ("=> ERROR " if error is not None else "=> ")
-        timing = "0.0s" if cached else f"{elapsed:.1f}s"
-        room = width - len(head) - len(timing) - 1
-        name = step.name if len(step.name) <= room else step.name[: max(room - 3, 0)] + "..."
-        lines = [f"{head}{name}{' ' * (room - len(name) + 1)}{timing}"]
+        lines = [_row(head, step.name, "0.0s" if cached else f"{elapsed:.1f}s", _width())]
         if error is not None:
             lines += [f"------\n > {step.name}:"] + [f"   {t}" for t in self._tails.pop(step.number, [])]
             lines.append(f"------\nERROR: {error}")
@@ -222,19 +216,27 @@ class Progress:
     def _draw(self) -> None:
         if not self._live or not self._running:
             return
-        import shutil
-
-        width = max(shutil.get_terminal_size((80, 24)).columns, 40) - 1
+        width = _width() - 1  # a full last column would make the terminal wrap, and the erase count miss
         now = time.monotonic()
         lines = [f"[+] Building {now - self._began:.1f}s ({self._finished}/{self._count})"]
         for step in self._running.values():
-            timing = f"{now - step.started:.1f}s"
-            room = width - 3 - len(timing) - 1
-            name = step.name if len(step.name) <= room else step.name[: max(room - 3, 0)] + "..."
-            lines.append(f"=> {name}{' ' * (room - len(name) + 1)}{timing}")
+            lines.append(_row("=> ", step.name, f"{now - step.started:.1f}s", width))
             lines += [f"=> => # {t}"[:width] for t in self._tails.get(step.number, [])[-6:]]
         self.out.write("\n".join(lines) + "\n")
         self._live_lines = len(lines)
+
+
+def _width() -> int:
+    import shutil
+
+    return max(shutil.get_terminal_size((80, 24)).columns, 40)
+
+
+def _row(head: str, name: str, timing: str, width: int) -> str:
+    """``=> NAME ... TIMING`` in ``width`` columns, the name cut with ``...`` when it does not fit."""
+    room = width - len(head) - len(timing) - 1
+    name = name if len(name) <= room else name[: max(room - 3, 0)] + "..."
+    return f"{head}{name}{' ' * (room - len(name) + 1)}{timing}"
 
 
 def _is_terminal(out: TextIO) -> bool:
